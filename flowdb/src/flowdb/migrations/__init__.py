@@ -1,0 +1,1 @@
+"""SQL migrations, applied in version order by flowdb.migrate."""

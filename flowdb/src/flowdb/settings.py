@@ -1,0 +1,100 @@
+"""Typed FlowDB settings read from FlowKit's environment variables.
+
+Nothing here reads the environment at import time: callers build a `Settings` with `Settings.from_env()` and
+pass it on explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flowdb.errors import FlowDBError
+
+DEV_SUPERUSER_PASSWORD = "flowflow"
+DEV_ROLE_PASSWORD = "foo"
+DATABASE = "flowdb"
+FLOWMACHINE_ROLE = "flowmachine"
+
+
+def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise FlowDBError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise FlowDBError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the cluster lives, how to reach it, and the credentials of its roles."""
+
+    data_dir: Path
+    port: int = 9000
+    host: str = "127.0.0.1"
+    superuser: str = "flowdb"
+    superuser_password: str = DEV_SUPERUSER_PASSWORD
+    flowmachine_password: str = DEV_ROLE_PASSWORD
+    flowapi_user: str = "flowapi"
+    flowapi_password: str = DEV_ROLE_PASSWORD
+    os_user: str = "postgres"
+    pg_bindir: Path | None = None
+    cache_size: int | None = None
+    cache_half_life: int = 1000
+    cache_protected_period: int = 86400
+    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        port = env_int(env, "FLOWDB_PORT", 9000, minimum=1)
+        if port > 65535:
+            raise FlowDBError(f"FLOWDB_PORT must be between 1 and 65535, got {port}")
+        flowapi_user = env.get("FLOWAPI_FLOWDB_USER") or "flowapi"
+        if flowapi_user in (FLOWMACHINE_ROLE, env.get("POSTGRES_USER") or "flowdb"):
+            raise FlowDBError(f"FLOWAPI_FLOWDB_USER must be a role of its own, got {flowapi_user!r}")
+        cache_size = env.get("CACHE_SIZE")
+        return cls(
+            data_dir=Path(env.get("FLOWDB_DATA_DIR") or ".flowdb").absolute(),
+            port=port,
+            host=env.get("FLOWDB_HOST") or "127.0.0.1",
+            superuser=env.get("POSTGRES_USER") or "flowdb",
+            superuser_password=env.get("POSTGRES_PASSWORD") or DEV_SUPERUSER_PASSWORD,
+            flowmachine_password=env.get("FLOWMACHINE_FLOWDB_PASSWORD") or DEV_ROLE_PASSWORD,
+            flowapi_user=flowapi_user,
+            flowapi_password=env.get("FLOWAPI_FLOWDB_PASSWORD") or DEV_ROLE_PASSWORD,
+            os_user=env.get("FLOWDB_OS_USER") or "postgres",
+            pg_bindir=Path(env["FLOWDB_PG_BINDIR"]) if env.get("FLOWDB_PG_BINDIR") else None,
+            cache_size=env_int(env, "CACHE_SIZE", 0) if cache_size else None,
+            cache_half_life=env_int(env, "CACHE_HALF_LIFE", 1000, minimum=1),
+            cache_protected_period=env_int(env, "CACHE_PROTECTED_PERIOD", 86400),
+            env=env,
+        )
+
+    def role_password(self, role: str) -> str:
+        passwords = {
+            self.superuser: self.superuser_password,
+            FLOWMACHINE_ROLE: self.flowmachine_password,
+            self.flowapi_user: self.flowapi_password,
+        }
+        try:
+            return passwords[role]
+        except KeyError:
+            raise FlowDBError(
+                f"unknown role {role!r}: choose one of {', '.join(sorted(passwords))}"
+            ) from None
+
+    def url(self, role: str | None = None) -> str:
+        """A libpq URL for `role` (the superuser by default) over TCP."""
+        from urllib.parse import quote
+
+        role = role or self.superuser
+        password = quote(self.role_password(role), safe="")
+        return f"postgresql://{quote(role, safe='')}:{password}@{self.host}:{self.port}/{DATABASE}"

@@ -1,0 +1,9 @@
+"""`flowdb synthetic` and `flowdb load-geography`."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    return None
