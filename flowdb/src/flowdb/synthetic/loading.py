@@ -1,0 +1,146 @@
+"""Loading one day of one CDR type the way FlowETL does, in a single transaction.
+
+    with day_partition(conn, "calls", day) as table:
+        ...COPY or INSERT into `table`...
+
+The staging table is created inside the transaction, so with `wal_level = minimal` neither the load nor its
+indexes write WAL. On leaving the block the table gets its NOT NULL and day-range CHECK constraints (so ATTACH
+needs no validation scan), FlowETL's indexes and ANALYZE; then it replaces any existing partition for that day,
+is attached to `events.<type>`, and the day is recorded: `etl.etl_records` ('ingested'), `available_tables`
+flags and `events.location_ids`. An exception rolls all of it back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import sql
+
+CDR_TYPES = ("calls", "sms", "mds", "topups", "forwards")
+# FlowETL's default indexes plus msisdn, as FlowKit's test data has them.
+INDEX_COLUMNS = ("msisdn", "msisdn_counterpart", "location_id", "datetime", "tac")
+# (has_locations, has_subscribers, has_counterparts)
+AVAILABLE_FLAGS = {
+    "calls": (True, True, True),
+    "sms": (True, True, True),
+    "forwards": (True, True, True),
+    "mds": (True, True, False),
+    "topups": (True, True, False),
+}
+
+
+def day_table_name(cdr_type: str, day: dt.date) -> str:
+    return f"{cdr_type}_{day:%Y%m%d}"
+
+
+def _check_type(cdr_type: str) -> None:
+    if cdr_type not in CDR_TYPES:
+        raise ValueError(f"unknown CDR type {cdr_type!r}")
+
+
+def columns_of(conn: psycopg.Connection, cdr_type: str) -> list[str]:
+    """The columns of `events.<cdr_type>` in table order."""
+    _check_type(cdr_type)
+    rows = conn.execute(
+        """SELECT attname FROM pg_attribute
+           WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum""",
+        (f"events.{cdr_type}",),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+@contextmanager
+def day_partition(
+    conn: psycopg.Connection,
+    cdr_type: str,
+    day: dt.date,
+    *,
+    indexes: tuple[str, ...] = INDEX_COLUMNS,
+) -> Iterator[sql.Composed]:
+    """Yield the name of an empty staging table for one day; publish it as that day's partition on exit."""
+    _check_type(cdr_type)
+    name = day_table_name(cdr_type, day)
+    staging = sql.Identifier("etl", f"load_{name}")
+    final = sql.Identifier("events", name)
+    parent = sql.Identifier("events", cdr_type)
+    next_day = day + dt.timedelta(days=1)
+    with conn.transaction():
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(staging))
+        conn.execute(
+            sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS) WITH (autovacuum_enabled = off)").format(
+                staging, parent
+            )
+        )
+        yield staging
+        conn.execute(
+            sql.SQL(
+                "ALTER TABLE {} ADD CONSTRAINT {} CHECK (datetime >= {} AND datetime < {})"
+            ).format(
+                staging,
+                sql.Identifier(f"{name}_datetime_check"),
+                sql.Literal(f"{day.isoformat()} 00:00:00+00"),
+                sql.Literal(f"{next_day.isoformat()} 00:00:00+00"),
+            )
+        )
+        present = set(columns_of(conn, cdr_type))
+        for column in indexes:
+            if column in present:
+                conn.execute(
+                    sql.SQL("CREATE INDEX {} ON {} ({})").format(
+                        sql.Identifier(f"{name}_{column}_idx"), staging, sql.Identifier(column)
+                    )
+                )
+        conn.execute(sql.SQL("ANALYZE {}").format(staging))
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(final))
+        conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(staging, sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("ALTER TABLE {} SET SCHEMA events").format(sql.Identifier("etl", name))
+        )
+        conn.execute(sql.SQL("ALTER TABLE {} RESET (autovacuum_enabled)").format(final))
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
+                parent,
+                final,
+                sql.Literal(f"{day.isoformat()} 00:00:00+00"),
+                sql.Literal(f"{next_day.isoformat()} 00:00:00+00"),
+            )
+        )
+        record_ingested(conn, cdr_type, day, final)
+
+
+def record_ingested(conn: psycopg.Connection, cdr_type: str, day: dt.date, table: sql.Composable) -> None:
+    """Mark a loaded day as FlowETL does: etl record, available_tables flags, location_ids."""
+    conn.execute(
+        "INSERT INTO etl.etl_records (cdr_type, cdr_date, state, timestamp) VALUES (%s, %s, 'ingested', now())",
+        (cdr_type, day),
+    )
+    locations, subscribers, counterparts = AVAILABLE_FLAGS[cdr_type]
+    conn.execute(
+        """INSERT INTO public.available_tables (table_name, has_locations, has_subscribers, has_counterparts)
+           VALUES (%s, %s, %s, %s)
+           ON CONFLICT (table_name) DO UPDATE SET
+               has_locations = available_tables.has_locations OR excluded.has_locations,
+               has_subscribers = available_tables.has_subscribers OR excluded.has_subscribers,
+               has_counterparts = available_tables.has_counterparts OR excluded.has_counterparts""",
+        (cdr_type, locations, subscribers, counterparts),
+    )
+    conn.execute(
+        sql.SQL(
+            """INSERT INTO events.location_ids (location_id, cdr_type, first_active_date, last_active_date)
+               SELECT DISTINCT location_id, {cdr_type}, {day}::date, {day}::date
+               FROM {table} WHERE location_id IS NOT NULL
+               ON CONFLICT (location_id, cdr_type) DO UPDATE SET
+                   first_active_date = least(location_ids.first_active_date, excluded.first_active_date),
+                   last_active_date = greatest(location_ids.last_active_date, excluded.last_active_date)"""
+        ).format(cdr_type=sql.Literal(cdr_type), day=sql.Literal(day), table=table)
+    )
+
+
+def analyze_parents(conn: psycopg.Connection, cdr_types: tuple[str, ...] = CDR_TYPES) -> None:
+    """ANALYZE the partitioned parents, whose statistics the planner uses for queries across days."""
+    for cdr_type in cdr_types:
+        _check_type(cdr_type)
+        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier("events", cdr_type)))
