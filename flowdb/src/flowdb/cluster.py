@@ -13,7 +13,6 @@ unprivileged user (`FLOWDB_OS_USER`, default `postgres`) that owns the directory
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import json
@@ -23,7 +22,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -310,12 +308,12 @@ class Cluster:
 
         Returns False if it was already running. Either way, pending migrations are applied.
         """
-        self.init()
-        current = self.status()
+        running = self.marker.exists() and self.is_initialised() and self.status().running
         started = False
-        if not current.running:
+        if not running:
             port = self.settings.port
             ensure_port_free(self.settings.host, port)
+            self.init()
             self._write_config(port)
             bindir = find_bindir(self.settings)
             self.logfile.touch(exist_ok=True)
@@ -393,13 +391,3 @@ def ensure_port_free(host: str, port: int) -> None:
                     "stop it or set FLOWDB_PORT to a free port"
                 ) from None
             raise FlowDBError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            if predicate():
-                return True
-        time.sleep(interval)
-    return False

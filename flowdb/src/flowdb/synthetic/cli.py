@@ -1,9 +1,78 @@
-"""`flowdb synthetic` and `flowdb load-geography`."""
+"""`flowdb synthetic`: every parameter is FlowKit's environment variable, or the matching flag."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
+from functools import partial
+
+import psycopg
+
+from flowdb.settings import Settings
+from flowdb.synthetic.config import SyntheticConfig, parse_value
+from flowdb.tuning import machine_cores
+
+# FlowKit's SQL-generator flag names, accepted as aliases.
+ALIASES = {
+    "p_out_of_area": ["--out-of-area-probability"],
+    "p_relocate": ["--relocation-probability"],
+    "disaster_region_pcod": ["--disaster-zone"],
+    "disaster_start": ["--disaster-start-date"],
+    "disaster_end": ["--disaster-end-date"],
+}
+
+
+def _env_name(name: str) -> str:
+    return "SYNTHETIC_DATA_GENERATOR" if name == "generator" else name.upper()
+
+
+def cmd_synthetic(settings: Settings, args: argparse.Namespace) -> int:
+    from flowdb.cli import _running_settings
+    from flowdb.synthetic.run import generate
+
+    overrides = {
+        f.name: parse_value(f.name, f.type, getattr(args, f.name))
+        for f in fields(SyntheticConfig)
+        if getattr(args, f.name) is not None
+    }
+    config = SyntheticConfig.from_env(**overrides)
+    settings = _running_settings(settings)
+    connect = partial(psycopg.connect, settings.url(), autocommit=True)
+    report = generate(connect, config, workers=args.workers, progress=lambda m: print(m, flush=True))
+    rate = report.total_rows / report.events_seconds if report.events_seconds else float("inf")
+    print(
+        f"loaded {report.total_rows:,} events "
+        f"({', '.join(f'{t} {n:,}' for t, n in report.rows.items())}) in {report.seconds:.1f} s; "
+        f"events {report.events_seconds:.1f} s = {rate:,.0f} events/s",
+        flush=True,
+    )
+    return 0
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    return None
+    from flowdb.geography_import import add_command as add_load_geography
+
+    synthetic = sub.add_parser(
+        "synthetic",
+        help="replace all events with synthetic data (geography, cells, subscribers, events)",
+        description="Generate synthetic CDR data. Each flag overrides the environment variable named "
+        "in its help; unset ones take FlowKit's defaults.",
+    )
+    defaults = SyntheticConfig()
+    for f in fields(SyntheticConfig):
+        flag = "--" + f.name.replace("_", "-")
+        synthetic.add_argument(
+            flag,
+            *ALIASES.get(f.name, []),
+            dest=f.name,
+            metavar="VALUE",
+            help=f"{_env_name(f.name)} (default {getattr(defaults, f.name)})",
+        )
+    synthetic.add_argument(
+        "--workers",
+        type=int,
+        default=machine_cores(),
+        help="parallel database connections for the SQL generator (default: the number of cores)",
+    )
+    synthetic.set_defaults(func=cmd_synthetic)
+    add_load_geography(sub)

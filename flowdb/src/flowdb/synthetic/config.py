@@ -107,12 +107,12 @@ class SyntheticConfig:
                 raw = env.get("SYNTHETIC_DATA_GENERATOR")
             if raw is None or raw == "":
                 continue
-            values[f.name] = _parse(f.name, f.type, raw)
+            values[f.name] = parse_value(f.name, f.type, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values).validate()
 
 
-def _parse(name: str, type_name: str, raw: str) -> Any:
+def parse_value(name: str, type_name: str, raw: str) -> Any:
     env_name = "SYNTHETIC_DATA_GENERATOR" if name == "generator" else name.upper()
     raw = raw.strip()
     try:

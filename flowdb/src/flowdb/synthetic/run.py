@@ -1,0 +1,112 @@
+"""Fill a FlowDB with synthetic data: geography, infrastructure, then events from the chosen generator.
+
+A run replaces every event partition, ETL record and the synthetic world, so re-running it is safe; if it
+fails part-way, the events it had written are removed again and the database is left consistent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from flowdb.synthetic.config import SyntheticConfig
+from flowdb.synthetic.loading import CDR_TYPES, analyze_parents
+
+Progress = Callable[[str], None]
+ConnectionFactory = Callable[[], psycopg.Connection]
+
+
+@dataclass(frozen=True)
+class Report:
+    rows: dict[str, int]
+    seconds: float
+    world_seconds: float
+    events_seconds: float
+    analyze_seconds: float
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+
+def clear_events(conn: psycopg.Connection) -> None:
+    """Drop every day partition and forget every ingested date, in one transaction."""
+    with conn.transaction():
+        for cdr_type in CDR_TYPES:
+            children = conn.execute(
+                """SELECT n.nspname, c.relname FROM pg_inherits i
+                   JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                   WHERE i.inhparent = %s::regclass ORDER BY c.relname""",
+                (f"events.{cdr_type}",),
+            ).fetchall()
+            for schema, name in children:
+                conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(schema, name)))
+        conn.execute("DELETE FROM etl.post_etl_queries")
+        conn.execute("DELETE FROM etl.etl_records")
+        conn.execute("TRUNCATE events.location_ids")
+        conn.execute(
+            "UPDATE public.available_tables SET has_locations = false, has_subscribers = false, "
+            "has_counterparts = false"
+        )
+
+
+def generate(
+    connect: ConnectionFactory,
+    config: SyntheticConfig,
+    *,
+    workers: int = 2,
+    progress: Progress | None = None,
+) -> Report:
+    """Build the world and the events described by `config`. `connect` opens superuser connections."""
+    from flowdb.synthetic.geography import build_geography
+    from flowdb.synthetic.infrastructure import CELL_REGIONS_SQL, build_infrastructure
+
+    say = progress or (lambda message: None)
+    started = time.monotonic()
+    with connect() as conn:
+        clear_events(conn)
+        with conn.transaction():
+            build_geography(conn, config)
+            build_infrastructure(conn, config)
+        conn.execute("ANALYZE geography.admin0, geography.admin1, geography.admin2, geography.admin3")
+        conn.execute("ANALYZE infrastructure.sites, infrastructure.cells, infrastructure.tacs")
+    world_done = time.monotonic()
+    say(
+        f"geography ({config.n_admin1}/{config.n_admin2}/{config.n_admin3} admin units), "
+        f"{config.n_sites:,} sites, {config.n_cells:,} cells, {config.n_tacs:,} TACs "
+        f"in {world_done - started:.1f} s"
+    )
+    say(
+        f"{config.generator} generator: {config.n_days} days x {config.rows_per_day:,} rows/day "
+        f"for {config.n_subscribers:,} subscribers"
+    )
+    try:
+        if config.generator == "sql":
+            from flowdb.synthetic.sql_generator import generate_sql
+
+            rows = generate_sql(connect, config, CELL_REGIONS_SQL, workers=workers, progress=say)
+        else:
+            from flowdb.synthetic.python_generator import World, generate_python
+
+            with connect() as conn:
+                world = World.from_db(conn, CELL_REGIONS_SQL)
+                rows = generate_python(conn, config, world, progress=say)
+        events_done = time.monotonic()
+        with connect() as conn:
+            analyze_parents(conn, tuple(t for t in CDR_TYPES if rows.get(t)))
+    except BaseException:
+        with connect() as conn:
+            clear_events(conn)
+        raise
+    finished = time.monotonic()
+    return Report(
+        rows=rows,
+        seconds=finished - started,
+        world_seconds=world_done - started,
+        events_seconds=events_done - world_done,
+        analyze_seconds=finished - events_done,
+    )

@@ -1,0 +1,402 @@
+"""The SQL generator: events made inside PostgreSQL, for large volumes (FlowKit's SYNTHETIC_DATA_GENERATOR=sql).
+
+Python only orchestrates; every row is made by set-based SQL. The model:
+
+* Every cell belongs to the admin3 unit it lies in: those units with cells are the *regions*.
+* A subscriber has one handset (msisdn, imsi, imei, tac) and a home region: on the first day the region of a
+  uniformly random cell, so homes are spread like the cells. Each following day a subscriber relocates to
+  another region with probability P_RELOCATE.
+* Mass relocation: on days within [DISASTER_START, DISASTER_END] no cell of the admin2 unit
+  DISASTER_REGION_PCOD is available; on the first such day everyone living there relocates, and nobody
+  relocates into it while the window lasts. Nobody moves back on their own afterwards.
+* An event happens at a uniformly random available cell of the subscriber's home region with probability
+  1 - P_OUT_OF_AREA, otherwise at a uniformly random available cell *outside* it, so the out-of-home share of
+  events is P_OUT_OF_AREA exactly in expectation.
+* Calls and sms pick one of INTERACTIONS_MULTIPLIER x N_SUBSCRIBERS fixed (caller, callee) pairs and are
+  written in FlowKit's two-row format. Times are whole seconds, uniform over the day.
+
+Available cells of a day are numbered by position, sorted by region, so a region is a contiguous range
+[lo, lo + cnt) and "a cell outside the home region" is one uniform draw that skips that range.
+
+Each (type, day) job seeds PostgreSQL's random() and runs single-threaded INSERT ... SELECT plans, so the
+same seeds and sizes give the same rows. Jobs run on one connection per core.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+from psycopg import sql
+
+from flowdb.errors import FlowDBError
+from flowdb.synthetic.config import SyntheticConfig
+from flowdb.synthetic.loading import day_partition
+
+SCRATCH = "synthetic_scratch"
+Progress = Callable[[str], None]
+ConnectionFactory = Callable[[], psycopg.Connection]
+
+# Seeds for setseed() must lie in [-1, 1]; derive one per (seed, day, stream) deterministically.
+def _seed(*parts: int) -> float:
+    h = 0
+    for p in parts:
+        h = (h * 1_000_003 + p) % 2_147_483_647
+    return (h / 2_147_483_647) * 2 - 1
+
+
+def _ident(name: str) -> sql.Identifier:
+    return sql.Identifier(SCRATCH, name)
+
+
+SETUP_SQL = f"""
+DROP SCHEMA IF EXISTS {SCRATCH} CASCADE;
+CREATE SCHEMA {SCRATCH};
+
+-- The position of a cell for one event: in the home range with probability 1 - p_out, else outside it.
+CREATE FUNCTION {SCRATCH}.pick_pos(lo INT, cnt INT, n INT, u_area DOUBLE PRECISION, u_pick DOUBLE PRECISION,
+                                   p_out DOUBLE PRECISION)
+RETURNS INT LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN cnt > 0 AND (u_area >= p_out OR n = cnt) THEN lo + floor(u_pick * cnt)::int
+        ELSE floor(u_pick * (n - cnt))::int
+             + CASE WHEN floor(u_pick * (n - cnt))::int >= lo THEN cnt ELSE 0 END
+    END
+$$;
+"""
+
+
+def _setup(conn: psycopg.Connection, config: SyntheticConfig, cell_regions_sql: str) -> None:
+    """Scratch tables: cells by region, availability regimes, subscribers, pairs and daily homes."""
+    conn.execute(SETUP_SQL)
+    # Cells with their region (admin3) and admin2, numbered by region so each region is a contiguous range.
+    conn.execute(
+        sql.SQL(
+            """CREATE UNLOGGED TABLE {cells} AS
+               SELECT row_number() OVER (ORDER BY r.admin3pcod, r.cell_id)::int - 1 AS idx,
+                      r.cell_id, r.admin2pcod,
+                      dense_rank() OVER (ORDER BY r.admin3pcod)::int - 1 AS region
+               FROM ({cell_regions}) r WHERE r.version = 0"""
+        ).format(cells=_ident("cells"), cell_regions=sql.SQL(cell_regions_sql))  # trusted constant
+    )
+    n_cells = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(_ident("cells"))).fetchone()[0]
+    if n_cells == 0:
+        raise FlowDBError("no cell lies inside the geography: cannot place any event")
+    if config.disaster_region_pcod is not None:
+        found = conn.execute(
+            "SELECT 1 FROM geography.admin2 WHERE admin2pcod = %s", (config.disaster_region_pcod,)
+        ).fetchone()
+        if not found:
+            some = conn.execute(
+                "SELECT string_agg(admin2pcod, ', ' ORDER BY admin2pcod) FROM "
+                "(SELECT admin2pcod FROM geography.admin2 ORDER BY admin2pcod LIMIT 5) s"
+            ).fetchone()[0]
+            raise FlowDBError(
+                f"DISASTER_REGION_PCOD {config.disaster_region_pcod!r} is not an admin2 pcod "
+                f"(for example: {some})"
+            )
+    # Regime 0: every cell; regime 1: the disaster window, without the disaster admin2's cells.
+    conn.execute(
+        sql.SQL(
+            """CREATE UNLOGGED TABLE {avail} AS
+               SELECT regime, (row_number() OVER (PARTITION BY regime ORDER BY idx) - 1)::int AS pos,
+                      idx, cell_id, region
+               FROM {cells}, (VALUES (0), (1)) AS g(regime)
+               WHERE regime = 0 OR admin2pcod IS DISTINCT FROM %(region)s"""
+        ).format(avail=_ident("avail"), cells=_ident("cells")),
+        {"region": config.disaster_region_pcod},
+    )
+    conn.execute(
+        sql.SQL(
+            """CREATE UNLOGGED TABLE {ranges} AS
+               SELECT g.regime, r.region,
+                      coalesce(min(a.pos), 0)::int AS lo, count(a.pos)::int AS cnt,
+                      (SELECT count(*) FROM {avail} x WHERE x.regime = g.regime)::int AS n
+               FROM (VALUES (0), (1)) AS g(regime)
+               CROSS JOIN (SELECT DISTINCT region FROM {cells}) r
+               LEFT JOIN {avail} a ON a.regime = g.regime AND a.region = r.region
+               GROUP BY g.regime, r.region"""
+        ).format(ranges=_ident("ranges"), avail=_ident("avail"), cells=_ident("cells"))
+    )
+    if config.disaster_region_pcod is not None:
+        left = conn.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE regime = 1").format(_ident("avail"))
+        ).fetchone()[0]
+        if left == 0:
+            raise FlowDBError("the disaster region holds every cell: nowhere is left to relocate to")
+
+    conn.execute("SELECT setseed(%s)", (_seed(config.subscribers_seed, 1),))
+    # One handset per subscriber; identifiers are hashes of the seed and index, the TAC a random model.
+    conn.execute(
+        sql.SQL(
+            """CREATE UNLOGGED TABLE {subs} AS
+               WITH t AS (SELECT row_number() OVER (ORDER BY id)::int - 1 AS k, id FROM infrastructure.tacs),
+                    n AS (SELECT count(*)::int AS n FROM t)
+               SELECT s.sid,
+                      substr(md5(%(seed)s || ':msisdn:' || s.sid), 1, 16) COLLATE "C" AS msisdn,
+                      substr(md5(%(seed)s || ':imsi:' || s.sid), 1, 15) COLLATE "C" AS imsi,
+                      substr(md5(%(seed)s || ':imei:' || s.sid), 1, 16) COLLATE "C" AS imei,
+                      t.id AS tac
+               FROM (SELECT sid, floor(random() * (SELECT n FROM n))::int AS k
+                     FROM generate_series(0, %(n)s - 1) AS sid) s
+               JOIN t ON t.k = s.k"""
+        ).format(subs=_ident("subs")),
+        {"seed": str(config.subscribers_seed), "n": config.n_subscribers},
+    )
+    if conn.execute("SELECT count(*) FROM infrastructure.tacs").fetchone()[0] == 0:
+        raise FlowDBError("infrastructure.tacs is empty: every subscriber needs a handset model")
+    conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (sid)").format(_ident("subs")))
+
+    n_pairs = max(1, config.interactions_multiplier * config.n_subscribers)
+    conn.execute(
+        sql.SQL(
+            """CREATE UNLOGGED TABLE {pairs} AS
+               SELECT pair_id, caller,
+                      ((caller + 1 + floor(random() * (%(n)s - 1))::int) %% %(n)s) AS callee
+               FROM (SELECT pair_id, floor(random() * %(n)s)::int AS caller
+                     FROM generate_series(0, %(pairs)s - 1) AS pair_id) p"""
+        ).format(pairs=_ident("pairs")),
+        {"n": max(config.n_subscribers, 2), "pairs": n_pairs},
+    )
+    conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (pair_id)").format(_ident("pairs")))
+    _homes(conn, config)
+
+
+def _homes(conn: psycopg.Connection, config: SyntheticConfig) -> None:
+    """homes(day, sid, region): a Markov chain over days, one set-based statement per day."""
+    homes = _ident("homes")
+    conn.execute(
+        sql.SQL("CREATE UNLOGGED TABLE {} (day INT, sid INT, region INT, PRIMARY KEY (day, sid))").format(
+            homes
+        )
+    )
+    for k, day in enumerate(config.dates):
+        regime = 1 if config.in_disaster(day) else 0
+        params = {"day": k, "regime": regime, "p": config.p_relocate}
+        conn.execute("SELECT setseed(%s)", (_seed(config.subscribers_seed, 2, k),))
+        if k == 0:
+            # The region of a uniformly random available cell.
+            conn.execute(
+                sql.SQL(
+                    """INSERT INTO {homes}
+                       SELECT 0, s.sid, a.region
+                       FROM (SELECT sid, floor(random() * r.n)::int AS pos
+                             FROM generate_series(0, %(nsubs)s - 1) sid,
+                                  (SELECT n FROM {ranges} WHERE regime = %(regime)s LIMIT 1) r) s
+                       JOIN {avail} a ON a.regime = %(regime)s AND a.pos = s.pos"""
+                ).format(homes=homes, ranges=_ident("ranges"), avail=_ident("avail")),
+                {**params, "nsubs": config.n_subscribers},
+            )
+        else:
+            # Move with probability p, or by force when home has no available cell, to a cell outside home.
+            conn.execute(
+                sql.SQL(
+                    """INSERT INTO {homes}
+                       SELECT %(day)s, m.sid,
+                              CASE WHEN m.moves THEN a.region ELSE m.region END
+                       FROM (SELECT h.sid, h.region,
+                                    r.cnt = 0 OR (r.n > r.cnt AND random() < %(p)s) AS moves,
+                                    {scratch}.pick_pos(r.lo, r.cnt, r.n, 0.0, random(), 1.0) AS pos
+                             FROM {homes} h
+                             JOIN {ranges} r ON r.regime = %(regime)s AND r.region = h.region
+                             WHERE h.day = %(day)s - 1) m
+                       JOIN {avail} a ON a.regime = %(regime)s AND a.pos = m.pos"""
+                ).format(
+                    homes=homes,
+                    ranges=_ident("ranges"),
+                    avail=_ident("avail"),
+                    scratch=sql.Identifier(SCRATCH),
+                ),
+                params,
+            )
+    conn.execute(sql.SQL("ANALYZE {}").format(homes))
+
+
+def _day_subscribers(conn: psycopg.Connection, config: SyntheticConfig, k: int, day: dt.date) -> None:
+    """day_subs_<k>: each subscriber's handset and the cell range of their home on that day."""
+    regime = 1 if config.in_disaster(day) else 0
+    table = _ident(f"day_subs_{k}")
+    conn.execute(
+        sql.SQL(
+            """CREATE UNLOGGED TABLE {table} AS
+               SELECT s.sid, s.msisdn, s.imsi, s.imei, s.tac, r.lo, r.cnt, r.n
+               FROM {subs} s
+               JOIN {homes} h ON h.day = %(day)s AND h.sid = s.sid
+               JOIN {ranges} r ON r.regime = %(regime)s AND r.region = h.region"""
+        ).format(table=table, subs=_ident("subs"), homes=_ident("homes"), ranges=_ident("ranges")),
+        {"day": k, "regime": regime},
+    )
+    conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (sid)").format(table))
+    conn.execute(sql.SQL("ANALYZE {}").format(table))
+
+
+# One INSERT per (type, day). {t} is the staging table, {subs} the day's subscribers, {avail} cells.
+PAIRED_INSERT = """
+INSERT INTO {t} (id, outgoing, datetime, {duration_col} msisdn, msisdn_counterpart, location_id, imsi, imei, tac)
+SELECT c.id, o.outgoing, c.t, {duration_val}
+       CASE WHEN o.outgoing THEN c.a_msisdn ELSE c.b_msisdn END,
+       CASE WHEN o.outgoing THEN c.b_msisdn ELSE c.a_msisdn END,
+       CASE WHEN o.outgoing THEN va.cell_id ELSE vb.cell_id END,
+       CASE WHEN o.outgoing THEN c.a_imsi ELSE c.b_imsi END,
+       CASE WHEN o.outgoing THEN c.a_imei ELSE c.b_imei END,
+       CASE WHEN o.outgoing THEN c.a_tac ELSE c.b_tac END
+FROM (
+    SELECT r.id, r.t, r.dur,
+           a.msisdn AS a_msisdn, a.imsi AS a_imsi, a.imei AS a_imei, a.tac AS a_tac,
+           b.msisdn AS b_msisdn, b.imsi AS b_imsi, b.imei AS b_imei, b.tac AS b_tac,
+           {scratch}.pick_pos(a.lo, a.cnt, a.n, r.ua, r.pa, %(p_out)s) AS pos_a,
+           {scratch}.pick_pos(b.lo, b.cnt, b.n, r.ub, r.pb, %(p_out)s) AS pos_b
+    FROM (SELECT %(prefix)s || lpad(to_hex(g), 12, '0') AS id,
+                 to_timestamp(%(epoch)s + floor(random() * 86400)) AS t,
+                 floor(random() * 2601)::int AS dur,
+                 floor(random() * %(n_pairs)s)::int AS pair,
+                 random() AS ua, random() AS pa, random() AS ub, random() AS pb
+          FROM generate_series(0, %(n)s - 1) AS g) r
+    JOIN {pairs} p ON p.pair_id = r.pair
+    JOIN {subs} a ON a.sid = p.caller
+    JOIN {subs} b ON b.sid = p.callee
+) c
+JOIN {avail} va ON va.regime = %(regime)s AND va.pos = c.pos_a
+JOIN {avail} vb ON vb.regime = %(regime)s AND vb.pos = c.pos_b
+CROSS JOIN (VALUES (true), (false)) AS o(outgoing)
+"""
+
+MDS_INSERT = """
+INSERT INTO {t} (id, datetime, duration, volume_total, volume_upload, volume_download,
+                 msisdn, location_id, imsi, imei, tac)
+SELECT c.id, c.t, c.dur, c.up + c.down, c.up, c.down, c.msisdn, v.cell_id, c.imsi, c.imei, c.tac
+FROM (
+    SELECT r.id, r.t, r.dur, r.up, r.down, a.msisdn, a.imsi, a.imei, a.tac,
+           {scratch}.pick_pos(a.lo, a.cnt, a.n, r.ua, r.pa, %(p_out)s) AS pos
+    FROM (SELECT %(prefix)s || lpad(to_hex(g), 12, '0') AS id,
+                 to_timestamp(%(epoch)s + floor(random() * 86400)) AS t,
+                 floor(random() * 261)::int AS dur,
+                 floor(random() * 100001)::int AS up, floor(random() * 100001)::int AS down,
+                 floor(random() * %(n_subs)s)::int AS sid,
+                 random() AS ua, random() AS pa
+          FROM generate_series(0, %(n)s - 1) AS g) r
+    JOIN {subs} a ON a.sid = r.sid
+) c
+JOIN {avail} v ON v.regime = %(regime)s AND v.pos = c.pos
+"""
+
+TOPUPS_INSERT = """
+INSERT INTO {t} (id, datetime, type, recharge_amount, airtime_fee, tax_and_fee,
+                 pre_event_balance, post_event_balance, msisdn, location_id, imsi, imei, tac)
+SELECT c.id, c.t, 'recharge', c.amount, 0, c.amount * 0.1, c.pre, c.pre + c.amount * 0.9,
+       c.msisdn, v.cell_id, c.imsi, c.imei, c.tac
+FROM (
+    SELECT r.id, r.t, r.amount, r.pre, a.msisdn, a.imsi, a.imei, a.tac,
+           {scratch}.pick_pos(a.lo, a.cnt, a.n, r.ua, r.pa, %(p_out)s) AS pos
+    FROM (SELECT %(prefix)s || lpad(to_hex(g), 12, '0') AS id,
+                 to_timestamp(%(epoch)s + floor(random() * 86400)) AS t,
+                 (ARRAY[50, 100, 200, 500, 1000, 2000])[1 + floor(random() * 6)::int]::numeric AS amount,
+                 floor(random() * 5001)::numeric AS pre,
+                 floor(random() * %(n_subs)s)::int AS sid,
+                 random() AS ua, random() AS pa
+          FROM generate_series(0, %(n)s - 1) AS g) r
+    JOIN {subs} a ON a.sid = r.sid
+) c
+JOIN {avail} v ON v.regime = %(regime)s AND v.pos = c.pos
+"""
+
+TYPE_INDEX = {"calls": 1, "sms": 2, "mds": 3, "topups": 4}
+
+
+def _insert_statement(cdr_type: str, table: sql.Composable, subs: sql.Composable) -> sql.Composed:
+    template = {"calls": PAIRED_INSERT, "sms": PAIRED_INSERT, "mds": MDS_INSERT, "topups": TOPUPS_INSERT}[
+        cdr_type
+    ]
+    duration = cdr_type == "calls"
+    return sql.SQL(template).format(
+        t=table,
+        subs=subs,
+        pairs=_ident("pairs"),
+        avail=_ident("avail"),
+        scratch=sql.Identifier(SCRATCH),
+        duration_col=sql.SQL("duration," if duration else ""),
+        duration_val=sql.SQL("c.dur," if duration else ""),
+    )
+
+
+def _generate_day(
+    conn: psycopg.Connection, config: SyntheticConfig, cdr_type: str, k: int, day: dt.date
+) -> int:
+    count = {"calls": config.n_calls, "sms": config.n_sms, "mds": config.n_mds, "topups": config.n_topups}[
+        cdr_type
+    ]
+    epoch = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
+    params = {
+        "n": count,
+        "epoch": epoch,
+        "prefix": f"{TYPE_INDEX[cdr_type]:x}{k:07x}",
+        "n_pairs": max(1, config.interactions_multiplier * config.n_subscribers),
+        "n_subs": config.n_subscribers,
+        "p_out": config.p_out_of_area,
+        "regime": 1 if config.in_disaster(day) else 0,
+    }
+    with conn.transaction():
+        conn.execute("SET LOCAL jit = off")
+        conn.execute("SELECT setseed(%s)", (_seed(config.calls_seed, TYPE_INDEX[cdr_type], k),))
+        with day_partition(conn, cdr_type, day) as table:
+            cur = conn.execute(_insert_statement(cdr_type, table, _ident(f"day_subs_{k}")), params)
+            rows = cur.rowcount
+    return rows
+
+
+def generate_sql(
+    connect: ConnectionFactory,
+    config: SyntheticConfig,
+    cell_regions_sql: str,
+    *,
+    workers: int = 2,
+    progress: Progress | None = None,
+) -> dict[str, int]:
+    """Generate every day and type; return rows loaded per type. `connect` opens superuser connections."""
+    say = progress or (lambda message: None)
+    started = time.monotonic()
+    with connect() as conn:
+        _setup(conn, config, cell_regions_sql)
+        for k, day in enumerate(config.dates):
+            _day_subscribers(conn, config, k, day)
+    say(f"subscribers, homes and calling pairs ready in {time.monotonic() - started:.1f} s")
+
+    counts = {"calls": config.n_calls, "sms": config.n_sms, "mds": config.n_mds, "topups": config.n_topups}
+    jobs = [
+        (cdr_type, k, day)
+        for k, day in enumerate(config.dates)
+        for cdr_type, n in counts.items()
+        if n > 0
+    ]
+    totals = dict.fromkeys(counts, 0)
+    lock = threading.Lock()
+    local = threading.local()
+    opened: list[psycopg.Connection] = []
+
+    def run(job: tuple[str, int, dt.date]) -> None:
+        cdr_type, k, day = job
+        if not hasattr(local, "conn"):
+            local.conn = connect()
+            with lock:
+                opened.append(local.conn)
+        t0 = time.monotonic()
+        rows = _generate_day(local.conn, config, cdr_type, k, day)
+        with lock:
+            totals[cdr_type] += rows
+            done = sum(totals.values())
+        say(f"{cdr_type} {day}: {rows:,} rows in {time.monotonic() - t0:.1f} s ({done:,} rows so far)")
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for future in [pool.submit(run, job) for job in jobs]:
+                future.result()
+    finally:
+        for conn in opened:
+            conn.close()
+        with connect() as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCRATCH)))
+    return {k: v for k, v in totals.items() if counts[k] > 0}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install what the platform needs on a Debian/Ubuntu machine, then sync the uv workspace.
+# Safe to re-run: it only installs what is missing. Prints the path of uv on its last line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-client-15 redis-server)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+    echo "bootstrap: installing ${missing[*]}" >&2
+    if [[ $EUID -eq 0 ]]; then SUDO=(); elif command -v sudo >/dev/null; then SUDO=(sudo); else
+        echo "bootstrap: error: need root (or sudo) to apt-get install ${missing[*]}" >&2; exit 1
+    fi
+    "${SUDO[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+UV=$(command -v uv || true)
+if [[ -z "$UV" && -x .tools/bin/uv ]]; then UV=$PWD/.tools/bin/uv; fi
+if [[ -z "$UV" ]]; then
+    echo "bootstrap: installing uv from PyPI into .tools/" >&2
+    python3 -m pip install --quiet --disable-pip-version-check --target .tools/uv-pkg uv >&2
+    mkdir -p .tools/bin
+    ln -sf "$PWD/.tools/uv-pkg/bin/uv" .tools/bin/uv
+    UV=$PWD/.tools/bin/uv
+fi
+"$UV" sync --locked --all-packages --quiet >&2
+echo "$UV"
