@@ -1,0 +1,146 @@
+"""Synthetic-data generator throughput, against PostgreSQL's own COPY speed measured in the same run.
+
+Usage: uv run python bench/synthetic.py [--scale 1.0] [--generators sql,python] [--no-write]
+
+Starts a private FlowDB in a temporary directory (tuned for this machine, as `flowdb start` tunes it), generates
+>= 10 M events with each generator and reports events per second:
+
+- events: the event phase only: generating, loading, and per-day constraints, FlowETL's five indexes, ANALYZE
+  and ATTACH (what one must wait for before querying);
+- total: everything `flowdb synthetic` does, including the world (geography, cells) and the parents' ANALYZE.
+
+Baseline: a binary COPY of one generated day partition (the same rows) into a new table in one transaction,
+with no indexes; the ratio generator / COPY says how close a generator gets to loading pre-made rows.
+Results are written into bench/RESULTS.md between markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shutil
+import socket
+import tempfile
+import time
+from functools import partial
+from pathlib import Path
+
+import psycopg
+
+from flowdb.cluster import Cluster
+from flowdb.settings import Settings
+from flowdb.synthetic.config import SyntheticConfig
+from flowdb.synthetic.run import generate
+from flowdb.tuning import machine_cores, machine_memory_bytes
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+BEGIN, END = "<!-- synthetic:begin -->", "<!-- synthetic:end -->"
+
+
+def bench_config(generator: str, scale: float) -> SyntheticConfig:
+    # 7 days x ~1.5 M rows/day = 10.5 M events, the size of the baseline's S dataset.
+    return SyntheticConfig(
+        generator=generator,
+        n_days=7,
+        n_subscribers=int(200_000 * scale),
+        n_cells=1000,
+        n_sites=500,
+        n_calls=int(500_000 * scale),
+        n_sms=int(150_000 * scale),
+        n_mds=int(180_000 * scale),
+        n_topups=int(20_000 * scale),
+    ).validate()
+
+
+def copy_baseline(connect) -> tuple[int, float]:
+    """Rows and seconds of a binary COPY of the first calls partition into a fresh table."""
+    with connect() as conn:
+        source = conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'events.calls'::regclass ORDER BY c.relname LIMIT 1"
+        ).fetchone()[0]
+        buffer = bytearray()
+        with conn.cursor().copy(
+            psycopg.sql.SQL("COPY {} TO STDOUT (FORMAT binary)").format(psycopg.sql.Identifier("events", source))
+        ) as copy:
+            for chunk in copy:
+                buffer += chunk
+        with conn.transaction():
+            conn.execute("CREATE TABLE public.bench_copy (LIKE events.calls)")
+            started = time.monotonic()
+            with conn.cursor().copy("COPY public.bench_copy FROM STDIN (FORMAT binary)") as copy:
+                view = memoryview(buffer)
+                for i in range(0, len(view), 1 << 22):
+                    copy.write(view[i : i + (1 << 22)])
+            seconds = time.monotonic() - started
+            rows = conn.execute("SELECT count(*) FROM public.bench_copy").fetchone()[0]
+            conn.execute("DROP TABLE public.bench_copy")
+    return rows, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply subscribers and events (default 1)")
+    parser.add_argument("--generators", default="sql,python")
+    parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="flowdb-bench-"))
+    root.chmod(0o755)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = Settings.from_env({**os.environ, "FLOWDB_DATA_DIR": str(root / "db"), "FLOWDB_PORT": str(port)})
+    cluster = Cluster(settings)
+    cluster.start()
+    connect = partial(psycopg.connect, settings.url(), autocommit=True)
+    rows_out = []
+    try:
+        for generator in args.generators.split(","):
+            config = bench_config(generator, args.scale)
+            print(f"== {generator}: {config.n_days} days x {config.rows_per_day:,} rows/day", flush=True)
+            report = generate(connect, config, workers=machine_cores(), progress=lambda m: print("  " + m, flush=True))
+            copy_rows, copy_seconds = copy_baseline(connect)
+            events_rate = report.total_rows / report.events_seconds
+            total_rate = report.total_rows / report.seconds
+            copy_rate = copy_rows / copy_seconds
+            rows_out.append((generator, report, events_rate, total_rate, copy_rate))
+            print(
+                f"  {generator}: {report.total_rows:,} events; events phase {report.events_seconds:.1f} s "
+                f"= {events_rate:,.0f}/s; total {report.seconds:.1f} s = {total_rate:,.0f}/s; "
+                f"COPY baseline {copy_rate:,.0f} rows/s; ratio events/COPY {events_rate / copy_rate:.2f}",
+                flush=True,
+            )
+    finally:
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+    table = [
+        f"Measured {dt.date.today()} on {platform.node() or 'this machine'}: {machine_cores()} cores, "
+        f"{machine_memory_bytes() / 2**30:.0f} GiB RAM, {platform.platform()}, PostgreSQL 15, "
+        f"`uv run python bench/synthetic.py --scale {args.scale}`.",
+        "",
+        "| generator | events | events phase | events/s | total (incl. world, parent ANALYZE) | events/s | COPY baseline rows/s | events/s ÷ COPY |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for generator, report, events_rate, total_rate, copy_rate in rows_out:
+        table.append(
+            f"| {generator} | {report.total_rows:,} | {report.events_seconds:.1f} s | **{events_rate:,.0f}** | "
+            f"{report.seconds:.1f} s | {total_rate:,.0f} | {copy_rate:,.0f} | {events_rate / copy_rate:.2f} |"
+        )
+    text = "\n".join(table)
+    print("\n" + text)
+    if not args.no_write:
+        current = RESULTS.read_text() if RESULTS.exists() else ""
+        if BEGIN in current and END in current:
+            head, rest = current.split(BEGIN, 1)
+            tail = rest.split(END, 1)[1]
+            RESULTS.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+        else:
+            RESULTS.write_text(current + f"\n{BEGIN}\n{text}\n{END}\n")
+
+
+if __name__ == "__main__":
+    main()
