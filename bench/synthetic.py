@@ -63,7 +63,9 @@ def copy_baseline(connect) -> tuple[int, float]:
         ).fetchone()[0]
         buffer = bytearray()
         with conn.cursor().copy(
-            psycopg.sql.SQL("COPY {} TO STDOUT (FORMAT binary)").format(psycopg.sql.Identifier("events", source))
+            psycopg.sql.SQL("COPY {} TO STDOUT (FORMAT binary)").format(
+                psycopg.sql.Identifier("events", source)
+            )
         ) as copy:
             for chunk in copy:
                 buffer += chunk
@@ -81,8 +83,12 @@ def copy_baseline(connect) -> tuple[int, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=float, default=1.0, help="multiply subscribers and events (default 1)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiply subscribers and events (default 1)"
+    )
     parser.add_argument("--generators", default="sql,python")
     parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
     args = parser.parse_args()
@@ -92,7 +98,9 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    settings = Settings.from_env({**os.environ, "FLOWDB_DATA_DIR": str(root / "db"), "FLOWDB_PORT": str(port)})
+    settings = Settings.from_env(
+        {**os.environ, "FLOWDB_DATA_DIR": str(root / "db"), "FLOWDB_PORT": str(port)}
+    )
     cluster = Cluster(settings)
     cluster.start()
     connect = partial(psycopg.connect, settings.url(), autocommit=True)
@@ -100,8 +108,16 @@ def main() -> None:
     try:
         for generator in args.generators.split(","):
             config = bench_config(generator, args.scale)
-            print(f"== {generator}: {config.n_days} days x {config.rows_per_day:,} rows/day", flush=True)
-            report = generate(connect, config, workers=machine_cores(), progress=lambda m: print("  " + m, flush=True))
+            print(
+                f"== {generator}: {config.n_days} days x {config.rows_per_day:,} rows/day",
+                flush=True,
+            )
+            report = generate(
+                connect,
+                config,
+                workers=machine_cores(),
+                progress=lambda m: print("  " + m, flush=True),
+            )
             copy_rows, copy_seconds = copy_baseline(connect)
             events_rate = report.total_rows / report.events_seconds
             total_rate = report.total_rows / report.seconds

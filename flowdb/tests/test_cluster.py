@@ -118,7 +118,9 @@ def test_missing_postgis_is_a_clear_error(scratch_root):
     (empty_share / "extension").mkdir(parents=True)
     bindir = _fake_bindir(scratch_root / "nopostgis", sharedir=empty_share)
     data_dir = scratch_root / "nopostgis-data"
-    result = run_cli("init", env={"FLOWDB_DATA_DIR": str(data_dir), "FLOWDB_PG_BINDIR": str(bindir)})
+    result = run_cli(
+        "init", env={"FLOWDB_DATA_DIR": str(data_dir), "FLOWDB_PG_BINDIR": str(bindir)}
+    )
     assert result.returncode == 1
     assert "PostGIS is not installed" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -165,7 +167,10 @@ def test_cli_status_url_and_psql(cluster):
     status = run_cli("status", env=env)
     assert status.returncode == 0 and "running on 127.0.0.1" in status.stdout
     url = run_cli("url", "--role", "flowapi", env=env)
-    assert url.stdout.strip() == f"postgresql://flowapi:api-test-pw@127.0.0.1:{cluster.settings.port}/flowdb"
+    assert (
+        url.stdout.strip()
+        == f"postgresql://flowapi:api-test-pw@127.0.0.1:{cluster.settings.port}/flowdb"
+    )
     psql = run_cli("psql", "-At", "-c", "select count(*) from events.calls", env=env)
     assert psql.returncode == 0, psql.stderr
     assert psql.stdout.strip().isdigit()

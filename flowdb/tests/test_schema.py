@@ -52,14 +52,19 @@ def test_geometry_columns_are_4326(db):
 
 def test_postgis_and_flowkit_functions(db):
     assert db.execute("SELECT postgis_lib_version()").fetchone()[0].startswith("3.")
-    assert db.execute("SELECT location_table FROM location_table()").fetchone()[0] == "infrastructure.cells"
+    assert (
+        db.execute("SELECT location_table FROM location_table()").fetchone()[0]
+        == "infrastructure.cells"
+    )
     assert db.execute("SELECT median(x) FROM unnest(ARRAY[5, 1, 3, 2]) x").fetchone()[0] == 2.5
     assert db.execute("SELECT median(x) FROM unnest(ARRAY[5, 1, NULL, 3]) x").fetchone()[0] == 3
     assert db.execute("SELECT isnumeric('1.5'), isnumeric('x')").fetchone() == (True, False)
     first = db.execute("SELECT array_agg(i) FROM random_ints(0.3, 5, 100) i").fetchone()[0]
     again = db.execute("SELECT array_agg(i) FROM random_ints(0.3, 5, 100) i").fetchone()[0]
     assert first == again and len(set(first)) == 5 and all(1 <= i <= 100 for i in first)
-    draws = db.execute("SELECT avg(random_poisson(4.0)) FROM generate_series(1, 4000)").fetchone()[0]
+    draws = db.execute("SELECT avg(random_poisson(4.0)) FROM generate_series(1, 4000)").fetchone()[
+        0
+    ]
     assert 3.7 < float(draws) < 4.3
     assert db.execute("SELECT random_pick(ARRAY[NULL, 7, NULL])").fetchone()[0] == 7
     assert db.execute("SELECT random_pick(ARRAY[]::int[])").fetchone()[0] is None
@@ -70,7 +75,10 @@ def test_cache_config_comes_from_the_environment(db):
     assert config["half_life"] == "1000"
     assert config["cache_protected_period"] == "86400"
     assert int(config["cache_size"]) > 0
-    assert db.execute("SELECT cache_half_life(), cache_protected_period()").fetchone() == (1000, 86400)
+    assert db.execute("SELECT cache_half_life(), cache_protected_period()").fetchone() == (
+        1000,
+        86400,
+    )
 
 
 def test_touch_cache_scores_and_counts(db):
@@ -81,7 +89,12 @@ def test_touch_cache_scores_and_counts(db):
     )
     score = db.execute("SELECT touch_cache('touchtest')").fetchone()[0]
     assert score > 0
-    assert db.execute("SELECT access_count FROM cache.cached WHERE query_id = 'touchtest'").fetchone()[0] == 1
+    assert (
+        db.execute("SELECT access_count FROM cache.cached WHERE query_id = 'touchtest'").fetchone()[
+            0
+        ]
+        == 1
+    )
     with pytest.raises(psycopg.errors.RaiseException):
         db.execute("SELECT touch_cache('no-such-query')")
     db.execute("DELETE FROM cache.cached WHERE query_id = 'touchtest'")
@@ -115,16 +128,26 @@ def test_day_partition_is_attached_indexed_and_recorded(db, one_day_of_calls):
             "SELECT indexname FROM pg_indexes WHERE schemaname = 'events' AND tablename = 'calls_20310501'"
         ).fetchall()
     }
-    assert indexes == {f"calls_20310501_{c}_idx" for c in ("msisdn", "msisdn_counterpart", "location_id", "datetime", "tac")}
-    assert db.execute(
-        "SELECT count(*) FROM etl.available_dates WHERE cdr_type = 'calls' AND cdr_date = %s", (one_day_of_calls,)
-    ).fetchone()[0] == 1
+    assert indexes == {
+        f"calls_20310501_{c}_idx"
+        for c in ("msisdn", "msisdn_counterpart", "location_id", "datetime", "tac")
+    }
+    assert (
+        db.execute(
+            "SELECT count(*) FROM etl.available_dates WHERE cdr_type = 'calls' AND cdr_date = %s",
+            (one_day_of_calls,),
+        ).fetchone()[0]
+        == 1
+    )
     assert db.execute(
         "SELECT has_locations, has_subscribers, has_counterparts FROM available_tables() WHERE table_name = 'calls'"
     ).fetchone() == (True, True, True)
-    assert db.execute(
-        "SELECT count(*) FROM events.location_ids WHERE location_id IN ('cell1', 'cell2')"
-    ).fetchone()[0] == 2
+    assert (
+        db.execute(
+            "SELECT count(*) FROM events.location_ids WHERE location_id IN ('cell1', 'cell2')"
+        ).fetchone()[0]
+        == 2
+    )
 
 
 def test_reloading_a_day_replaces_it_and_the_latest_state_wins(db, one_day_of_calls):
@@ -140,19 +163,27 @@ def test_reloading_a_day_replaces_it_and_the_latest_state_wins(db, one_day_of_ca
         "VALUES ('calls', %s, 'quarantined', now() + interval '1 second')",
         (one_day_of_calls,),
     )
-    assert db.execute(
-        "SELECT count(*) FROM etl.available_dates WHERE cdr_date = %s", (one_day_of_calls,)
-    ).fetchone()[0] == 0
+    assert (
+        db.execute(
+            "SELECT count(*) FROM etl.available_dates WHERE cdr_date = %s", (one_day_of_calls,)
+        ).fetchone()[0]
+        == 0
+    )
 
 
 def test_day_partition_rejects_rows_outside_the_day_and_rolls_back(db):
     day = dt.date(2031, 6, 1)
     with pytest.raises(psycopg.errors.CheckViolation), day_partition(db, "calls", day) as table:
         db.execute(
-            sql.SQL("INSERT INTO {} (datetime, msisdn) VALUES ('2031-06-02 00:00:00+00', 'A')").format(table)
+            sql.SQL(
+                "INSERT INTO {} (datetime, msisdn) VALUES ('2031-06-02 00:00:00+00', 'A')"
+            ).format(table)
         )
     assert db.execute("SELECT to_regclass('events.calls_20310601')").fetchone()[0] is None
-    assert db.execute("SELECT count(*) FROM etl.etl_records WHERE cdr_date = %s", (day,)).fetchone()[0] == 0
+    assert (
+        db.execute("SELECT count(*) FROM etl.etl_records WHERE cdr_date = %s", (day,)).fetchone()[0]
+        == 0
+    )
 
 
 def test_flowapi_reads_only_cache_results_and_geography(cluster, db, one_day_of_calls):
@@ -183,7 +214,9 @@ def test_flowapi_reads_only_cache_results_and_geography(cluster, db, one_day_of_
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 api.execute(forbidden)
-    owner = db.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'xprivtest'").fetchone()[0]
+    owner = db.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'xprivtest'").fetchone()[
+        0
+    ]
     assert owner == "flowmachine"
     db.execute("DROP TABLE cache.xprivtest")
 
@@ -191,7 +224,10 @@ def test_flowapi_reads_only_cache_results_and_geography(cluster, db, one_day_of_
 def test_tables_created_in_cache_by_the_superuser_belong_to_flowmachine(cluster, db):
     db.execute("DROP TABLE IF EXISTS cache.xbysuper")
     db.execute("CREATE TABLE cache.xbysuper AS SELECT 1 AS n")
-    assert db.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'xbysuper'").fetchone()[0] == "flowmachine"
+    assert (
+        db.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'xbysuper'").fetchone()[0]
+        == "flowmachine"
+    )
     with connect_as(cluster, "flowmachine") as fm:
         fm.execute("DROP TABLE cache.xbysuper")
 
@@ -199,14 +235,18 @@ def test_tables_created_in_cache_by_the_superuser_belong_to_flowmachine(cluster,
 def test_roles_cannot_connect_with_a_wrong_password(cluster):
     port = cluster.status().port
     with pytest.raises(psycopg.OperationalError):
-        psycopg.connect(host="127.0.0.1", port=port, user="flowapi", password="wrong", dbname="flowdb")
+        psycopg.connect(
+            host="127.0.0.1", port=port, user="flowapi", password="wrong", dbname="flowdb"
+        )
 
 
 def test_server_settings_follow_the_tuning(db):
-    settings = dict(db.execute(
-        "SELECT name, setting FROM pg_settings WHERE name IN ('listen_addresses', 'max_parallel_workers_per_gather', "
-        "'shared_buffers', 'wal_level', 'TimeZone', 'max_locks_per_transaction')"
-    ).fetchall())
+    settings = dict(
+        db.execute(
+            "SELECT name, setting FROM pg_settings WHERE name IN ('listen_addresses', 'max_parallel_workers_per_gather', "
+            "'shared_buffers', 'wal_level', 'TimeZone', 'max_locks_per_transaction')"
+        ).fetchall()
+    )
     assert settings["listen_addresses"] == "127.0.0.1"
     assert settings["wal_level"] == "minimal"
     assert settings["TimeZone"] == "UTC"

@@ -79,13 +79,20 @@ def generated(cluster):
 def _modal_homes(events: pd.DataFrame) -> pd.Series:
     """Each subscriber's most frequent admin3 per day (their home, since most events happen there)."""
     counts = events.groupby(["msisdn", "day", "admin3"]).size().rename("n").reset_index()
-    counts = counts.sort_values(["msisdn", "day", "n", "admin3"], ascending=[True, True, False, True])
+    counts = counts.sort_values(
+        ["msisdn", "day", "n", "admin3"], ascending=[True, True, False, True]
+    )
     return counts.drop_duplicates(["msisdn", "day"]).set_index(["msisdn", "day"])["admin3"]
 
 
 def test_row_counts_per_type_and_day(generated, db):
     config, report, _ = generated
-    assert report.rows == {"calls": 7 * 40_000, "sms": 7 * 10_000, "mds": 7 * 5_000, "topups": 7 * 1_000}
+    assert report.rows == {
+        "calls": 7 * 40_000,
+        "sms": 7 * 10_000,
+        "mds": 7 * 5_000,
+        "topups": 7 * 1_000,
+    }
     per_day = db.execute(
         "SELECT datetime::date, count(*) FROM events.calls GROUP BY 1 ORDER BY 1"
     ).fetchall()
@@ -96,9 +103,7 @@ def test_every_type_and_day_is_available(generated, db):
     config, _, _ = generated
     available = set(db.execute("SELECT cdr_type, cdr_date FROM etl.available_dates").fetchall())
     assert available == {(t, d) for t in ("calls", "sms", "mds", "topups") for d in config.dates}
-    flags = dict(
-        (r[0], r[1:]) for r in db.execute("SELECT * FROM available_tables()").fetchall()
-    )
+    flags = dict((r[0], r[1:]) for r in db.execute("SELECT * FROM available_tables()").fetchall())
     assert flags["calls"] == (True, True, True)
     assert flags["mds"] == (True, True, False)
 
@@ -153,7 +158,12 @@ def test_calls_are_consistent_two_row_pairs(generated, db):
            WHERE o.outgoing AND (o.msisdn <> i.msisdn_counterpart OR i.msisdn <> o.msisdn_counterpart)"""
     ).fetchone()[0]
     assert mirrored == 0
-    assert db.execute("SELECT count(*) FROM events.calls WHERE msisdn = msisdn_counterpart").fetchone()[0] == 0
+    assert (
+        db.execute(
+            "SELECT count(*) FROM events.calls WHERE msisdn = msisdn_counterpart"
+        ).fetchone()[0]
+        == 0
+    )
 
 
 def test_one_handset_per_subscriber_and_pairs_are_fixed(generated, db):
@@ -168,8 +178,13 @@ def test_one_handset_per_subscriber_and_pairs_are_fixed(generated, db):
         "SELECT count(DISTINCT (msisdn, msisdn_counterpart)) FROM events.calls WHERE outgoing"
     ).fetchone()[0]
     assert pairs <= config.interactions_multiplier * config.n_subscribers
-    assert db.execute("SELECT count(*) FROM events.topups WHERE post_event_balance <> "
-                      "pre_event_balance + recharge_amount - tax_and_fee").fetchone()[0] == 0
+    assert (
+        db.execute(
+            "SELECT count(*) FROM events.topups WHERE post_event_balance <> "
+            "pre_event_balance + recharge_amount - tax_and_fee"
+        ).fetchone()[0]
+        == 0
+    )
 
 
 def test_same_seeds_give_the_same_rows(cluster):

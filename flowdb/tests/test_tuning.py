@@ -67,7 +67,12 @@ def test_per_gather_never_exceeds_the_pool():
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("SHARED_BUFFERS_SIZE", "lots"), ("MAX_CPUS", "two"), ("MAX_CPUS", "0"), ("STATS_TARGET", "-1")],
+    [
+        ("SHARED_BUFFERS_SIZE", "lots"),
+        ("MAX_CPUS", "two"),
+        ("MAX_CPUS", "0"),
+        ("STATS_TARGET", "-1"),
+    ],
 )
 def test_bad_overrides_are_refused_with_the_variable_named(name, value):
     with pytest.raises(FlowDBError, match=name):

@@ -82,7 +82,18 @@ def cmd_psql(settings: Settings, args: argparse.Namespace) -> int:
         raise FlowDBError("psql not found: apt-get install -y postgresql-client")
     role = args.role or settings.superuser
     env = dict(os.environ, PGPASSWORD=settings.role_password(role))
-    argv = [psql, "-h", settings.host, "-p", str(settings.port), "-U", role, "-d", DATABASE, *args.psql_args]
+    argv = [
+        psql,
+        "-h",
+        settings.host,
+        "-p",
+        str(settings.port),
+        "-U",
+        role,
+        "-d",
+        DATABASE,
+        *args.psql_args,
+    ]
     os.execvpe(psql, argv, env)
     return 0  # pragma: no cover - exec does not return
 
@@ -106,12 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_start
     )
     sub.add_parser("stop", help="stop the cluster").set_defaults(func=cmd_stop)
-    sub.add_parser("status", help="is the cluster running? (exit 3 if not)").set_defaults(func=cmd_status)
+    sub.add_parser("status", help="is the cluster running? (exit 3 if not)").set_defaults(
+        func=cmd_status
+    )
     sub.add_parser("migrate", help="apply pending schema migrations").set_defaults(func=cmd_migrate)
     url = sub.add_parser("url", help="print a connection URL")
     url.add_argument("--role", help="flowdb (default), flowmachine or the FlowAPI role")
     url.set_defaults(func=cmd_url)
-    psql = sub.add_parser("psql", help="open psql on the flowdb database; extra arguments go to psql")
+    psql = sub.add_parser(
+        "psql", help="open psql on the flowdb database; extra arguments go to psql"
+    )
     psql.add_argument("--role", help="connect as this role instead of the superuser")
     psql.set_defaults(func=cmd_psql)
 

@@ -156,13 +156,17 @@ class Cluster:
         digest = hashlib.sha1(str(self.data_dir).encode()).hexdigest()[:12]
         return Path(tempfile.gettempdir()) / f"flowdb-{digest}"
 
-    def _run(self, args: list[str], what: str, *, timeout: float = 300) -> subprocess.CompletedProcess:
+    def _run(
+        self, args: list[str], what: str, *, timeout: float = 300
+    ) -> subprocess.CompletedProcess:
         result = subprocess.run(
             self._server_cmd(args), capture_output=True, text=True, timeout=timeout, check=False
         )
         if result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()
-            raise FlowDBError(f"{what} failed: {detail[-1] if detail else f'exit {result.returncode}'}")
+            raise FlowDBError(
+                f"{what} failed: {detail[-1] if detail else f'exit {result.returncode}'}"
+            )
         return result
 
     # -- state --------------------------------------------------------------------------------------------
@@ -174,7 +178,9 @@ class Cluster:
         except (OSError, ValueError):
             marker = {}
         if marker.get("kind") != MARKER_KIND:
-            raise FlowDBError(f"{self.marker} was not written by flowdb; choose another FLOWDB_DATA_DIR")
+            raise FlowDBError(
+                f"{self.marker} was not written by flowdb; choose another FLOWDB_DATA_DIR"
+            )
         if not (self.pgdata / "PG_VERSION").exists():
             raise FlowDBError(
                 f"{self.data_dir} is marked as a FlowDB directory but has no cluster in {self.pgdata}; "
@@ -207,7 +213,9 @@ class Cluster:
         bindir = find_bindir(self.settings)
         major = pg_major(bindir)
         if major < MIN_PG_MAJOR:
-            raise FlowDBError(f"PostgreSQL {major} is too old: FlowDB needs {MIN_PG_MAJOR} or newer")
+            raise FlowDBError(
+                f"PostgreSQL {major} is too old: FlowDB needs {MIN_PG_MAJOR} or newer"
+            )
         check_postgis(bindir)
         if self.is_initialised():
             return False
@@ -236,10 +244,13 @@ class Cluster:
                 self._run(
                     [
                         str(bindir / "initdb"),
-                        "-D", str(partial),
-                        "-U", self.settings.superuser,
+                        "-D",
+                        str(partial),
+                        "-U",
+                        self.settings.superuser,
                         f"--pwfile={pw.name}",
-                        "-E", "UTF8",
+                        "-E",
+                        "UTF8",
                         "--no-locale",
                         "--auth-local=trust",
                         "--auth-host=scram-sha-256",
@@ -255,7 +266,9 @@ class Cluster:
                 "host  all all 127.0.0.1/32 scram-sha-256\n"
             )
             with (partial / "postgresql.conf").open("a") as conf:
-                conf.write("\n# FlowDB settings, regenerated at every start\ninclude_if_exists 'flowdb.conf'\n")
+                conf.write(
+                    "\n# FlowDB settings, regenerated at every start\ninclude_if_exists 'flowdb.conf'\n"
+                )
             for sub in ("logs", "run"):
                 (self.data_dir / sub).mkdir(exist_ok=True, mode=0o700)
                 self._give_to_owner(self.data_dir / sub)
@@ -321,10 +334,15 @@ class Cluster:
             try:
                 self._run(
                     [
-                        str(bindir / "pg_ctl"), "start",
-                        "-D", str(self.pgdata),
-                        "-l", str(self.logfile),
-                        "-w", "-t", "120",
+                        str(bindir / "pg_ctl"),
+                        "start",
+                        "-D",
+                        str(self.pgdata),
+                        "-l",
+                        str(self.logfile),
+                        "-w",
+                        "-t",
+                        "120",
                     ],
                     "starting PostgreSQL",
                     timeout=180,
@@ -341,7 +359,17 @@ class Cluster:
             return False
         bindir = find_bindir(self.settings)
         self._run(
-            [str(bindir / "pg_ctl"), "stop", "-D", str(self.pgdata), "-m", "fast", "-w", "-t", "120"],
+            [
+                str(bindir / "pg_ctl"),
+                "stop",
+                "-D",
+                str(self.pgdata),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "120",
+            ],
             "stopping PostgreSQL",
             timeout=180,
         )
@@ -370,7 +398,9 @@ class Cluster:
     def prepare_database(self) -> list[migrate.Migration]:
         """Create the flowdb database if needed, migrate it, and reconcile roles, grants and settings."""
         with self.connect("postgres") as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
+            if not conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)
+            ).fetchone():
                 conn.execute(f"CREATE DATABASE {DATABASE}")  # constant name, not user input
         with self.connect() as conn:
             applied = migrate.migrate(conn)

@@ -44,13 +44,17 @@ def reconcile(conn: psycopg.Connection, settings: Settings) -> None:
     db = sql.Identifier(DATABASE)
     with conn.transaction():
         conn.execute(
-            sql.SQL("ALTER ROLE {} PASSWORD {}").format(owner, sql.Literal(settings.superuser_password))
+            sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                owner, sql.Literal(settings.superuser_password)
+            )
         )
         _ensure_login_role(conn, FLOWMACHINE_ROLE, settings.flowmachine_password)
         _ensure_login_role(conn, settings.flowapi_user, settings.flowapi_password)
 
         conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db))
-        conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}, {}").format(db, fm, api))
+        conn.execute(
+            sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}, {}").format(db, fm, api)
+        )
         conn.execute(sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(db, fm))
         conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(fm))
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(api))
@@ -78,7 +82,9 @@ def reconcile(conn: psycopg.Connection, settings: Settings) -> None:
                 )
             conn.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM {}").format(s, api))
             conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA {} FROM {}").format(s, api))
-        conn.execute(sql.SQL("GRANT USAGE, SELECT, UPDATE ON SEQUENCE cache.cache_touches TO {}").format(fm))
+        conn.execute(
+            sql.SQL("GRANT USAGE, SELECT, UPDATE ON SEQUENCE cache.cache_touches TO {}").format(fm)
+        )
 
         # The API role reads cached results and geography, nothing else.
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA cache, geography TO {}").format(api))
@@ -93,7 +99,9 @@ def reconcile(conn: psycopg.Connection, settings: Settings) -> None:
                 )
         for table in CACHE_BOOKKEEPING:
             conn.execute(
-                sql.SQL("REVOKE ALL ON TABLE {} FROM {}").format(sql.Identifier("cache", table), api)
+                sql.SQL("REVOKE ALL ON TABLE {} FROM {}").format(
+                    sql.Identifier("cache", table), api
+                )
             )
         conn.execute(sql.SQL("REVOKE ALL ON SEQUENCE cache.cache_touches FROM {}").format(api))
 

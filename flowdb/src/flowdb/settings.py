@@ -59,7 +59,9 @@ class Settings:
             raise FlowDBError(f"FLOWDB_PORT must be between 1 and 65535, got {port}")
         flowapi_user = env.get("FLOWAPI_FLOWDB_USER") or "flowapi"
         if flowapi_user in (FLOWMACHINE_ROLE, env.get("POSTGRES_USER") or "flowdb"):
-            raise FlowDBError(f"FLOWAPI_FLOWDB_USER must be a role of its own, got {flowapi_user!r}")
+            raise FlowDBError(
+                f"FLOWAPI_FLOWDB_USER must be a role of its own, got {flowapi_user!r}"
+            )
         cache_size = env.get("CACHE_SIZE")
         return cls(
             data_dir=Path(env.get("FLOWDB_DATA_DIR") or ".flowdb").absolute(),

@@ -65,7 +65,9 @@ class Tuning:
         return "\n".join(lines) + "\n"
 
 
-def compute_tuning(env: Mapping[str, str], *, memory: int | None = None, cores: int | None = None) -> Tuning:
+def compute_tuning(
+    env: Mapping[str, str], *, memory: int | None = None, cores: int | None = None
+) -> Tuning:
     memory = machine_memory_bytes() if memory is None else memory
     cores = env_int(env, "MAX_CPUS", machine_cores() if cores is None else cores, minimum=1)
     workers = env_int(env, "MAX_WORKERS", cores, minimum=0)

@@ -38,7 +38,9 @@ def cmd_synthetic(settings: Settings, args: argparse.Namespace) -> int:
     config = SyntheticConfig.from_env(**overrides)
     settings = _running_settings(settings)
     connect = partial(psycopg.connect, settings.url(), autocommit=True)
-    report = generate(connect, config, workers=args.workers, progress=lambda m: print(m, flush=True))
+    report = generate(
+        connect, config, workers=args.workers, progress=lambda m: print(m, flush=True)
+    )
     rate = report.total_rows / report.events_seconds if report.events_seconds else float("inf")
     print(
         f"loaded {report.total_rows:,} events "

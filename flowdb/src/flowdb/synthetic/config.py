@@ -71,7 +71,9 @@ class SyntheticConfig:
         for name in ("p_out_of_area", "p_relocate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
-                raise FlowDBError(f"{name.upper()} must be a probability between 0 and 1, got {value}")
+                raise FlowDBError(
+                    f"{name.upper()} must be a probability between 0 and 1, got {value}"
+                )
         if self.n_days < 1:
             raise FlowDBError("N_DAYS must be at least 1")
         if self.n_cells < 1 or self.n_sites < 1:

@@ -70,9 +70,9 @@ def day_partition(
     with conn.transaction():
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(staging))
         conn.execute(
-            sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS) WITH (autovacuum_enabled = off)").format(
-                staging, parent
-            )
+            sql.SQL(
+                "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS) WITH (autovacuum_enabled = off)"
+            ).format(staging, parent)
         )
         yield staging
         conn.execute(
@@ -111,7 +111,9 @@ def day_partition(
         record_ingested(conn, cdr_type, day, final)
 
 
-def record_ingested(conn: psycopg.Connection, cdr_type: str, day: dt.date, table: sql.Composable) -> None:
+def record_ingested(
+    conn: psycopg.Connection, cdr_type: str, day: dt.date, table: sql.Composable
+) -> None:
     """Mark a loaded day as FlowETL does: etl record, available_tables flags, location_ids."""
     conn.execute(
         "INSERT INTO etl.etl_records (cdr_type, cdr_date, state, timestamp) VALUES (%s, %s, 'ingested', now())",

@@ -72,7 +72,9 @@ def generate(
         with conn.transaction():
             build_geography(conn, config)
             build_infrastructure(conn, config)
-        conn.execute("ANALYZE geography.admin0, geography.admin1, geography.admin2, geography.admin3")
+        conn.execute(
+            "ANALYZE geography.admin0, geography.admin1, geography.admin2, geography.admin3"
+        )
         conn.execute("ANALYZE infrastructure.sites, infrastructure.cells, infrastructure.tacs")
     world_done = time.monotonic()
     say(

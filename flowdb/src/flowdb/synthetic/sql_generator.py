@@ -41,6 +41,7 @@ SCRATCH = "synthetic_scratch"
 Progress = Callable[[str], None]
 ConnectionFactory = Callable[[], psycopg.Connection]
 
+
 # Seeds for setseed() must lie in [-1, 1]; derive one per (seed, day, stream) deterministically.
 def _seed(*parts: int) -> float:
     h = 0
@@ -127,7 +128,9 @@ def _setup(conn: psycopg.Connection, config: SyntheticConfig, cell_regions_sql: 
             sql.SQL("SELECT count(*) FROM {} WHERE regime = 1").format(_ident("avail"))
         ).fetchone()[0]
         if left == 0:
-            raise FlowDBError("the disaster region holds every cell: nowhere is left to relocate to")
+            raise FlowDBError(
+                "the disaster region holds every cell: nowhere is left to relocate to"
+            )
 
     conn.execute("SELECT setseed(%s)", (_seed(config.subscribers_seed, 1),))
     # One handset per subscriber; identifiers are hashes of the seed and index, the TAC a random model.
@@ -170,9 +173,9 @@ def _homes(conn: psycopg.Connection, config: SyntheticConfig) -> None:
     """homes(day, sid, region): a Markov chain over days, one set-based statement per day."""
     homes = _ident("homes")
     conn.execute(
-        sql.SQL("CREATE UNLOGGED TABLE {} (day INT, sid INT, region INT, PRIMARY KEY (day, sid))").format(
-            homes
-        )
+        sql.SQL(
+            "CREATE UNLOGGED TABLE {} (day INT, sid INT, region INT, PRIMARY KEY (day, sid))"
+        ).format(homes)
     )
     for k, day in enumerate(config.dates):
         regime = 1 if config.in_disaster(day) else 0
@@ -216,7 +219,9 @@ def _homes(conn: psycopg.Connection, config: SyntheticConfig) -> None:
     conn.execute(sql.SQL("ANALYZE {}").format(homes))
 
 
-def _day_subscribers(conn: psycopg.Connection, config: SyntheticConfig, k: int, day: dt.date) -> None:
+def _day_subscribers(
+    conn: psycopg.Connection, config: SyntheticConfig, k: int, day: dt.date
+) -> None:
     """day_subs_<k>: each subscriber's handset and the cell range of their home on that day."""
     regime = 1 if config.in_disaster(day) else 0
     table = _ident(f"day_subs_{k}")
@@ -308,9 +313,12 @@ TYPE_INDEX = {"calls": 1, "sms": 2, "mds": 3, "topups": 4}
 
 
 def _insert_statement(cdr_type: str, table: sql.Composable, subs: sql.Composable) -> sql.Composed:
-    template = {"calls": PAIRED_INSERT, "sms": PAIRED_INSERT, "mds": MDS_INSERT, "topups": TOPUPS_INSERT}[
-        cdr_type
-    ]
+    template = {
+        "calls": PAIRED_INSERT,
+        "sms": PAIRED_INSERT,
+        "mds": MDS_INSERT,
+        "topups": TOPUPS_INSERT,
+    }[cdr_type]
     duration = cdr_type == "calls"
     return sql.SQL(template).format(
         t=table,
@@ -326,9 +334,12 @@ def _insert_statement(cdr_type: str, table: sql.Composable, subs: sql.Composable
 def _generate_day(
     conn: psycopg.Connection, config: SyntheticConfig, cdr_type: str, k: int, day: dt.date
 ) -> int:
-    count = {"calls": config.n_calls, "sms": config.n_sms, "mds": config.n_mds, "topups": config.n_topups}[
-        cdr_type
-    ]
+    count = {
+        "calls": config.n_calls,
+        "sms": config.n_sms,
+        "mds": config.n_mds,
+        "topups": config.n_topups,
+    }[cdr_type]
     epoch = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
     params = {
         "n": count,
@@ -365,7 +376,12 @@ def generate_sql(
             _day_subscribers(conn, config, k, day)
     say(f"subscribers, homes and calling pairs ready in {time.monotonic() - started:.1f} s")
 
-    counts = {"calls": config.n_calls, "sms": config.n_sms, "mds": config.n_mds, "topups": config.n_topups}
+    counts = {
+        "calls": config.n_calls,
+        "sms": config.n_sms,
+        "mds": config.n_mds,
+        "topups": config.n_topups,
+    }
     jobs = [
         (cdr_type, k, day)
         for k, day in enumerate(config.dates)
@@ -388,7 +404,9 @@ def generate_sql(
         with lock:
             totals[cdr_type] += rows
             done = sum(totals.values())
-        say(f"{cdr_type} {day}: {rows:,} rows in {time.monotonic() - t0:.1f} s ({done:,} rows so far)")
+        say(
+            f"{cdr_type} {day}: {rows:,} rows in {time.monotonic() - t0:.1f} s ({done:,} rows so far)"
+        )
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -398,5 +416,7 @@ def generate_sql(
         for conn in opened:
             conn.close()
         with connect() as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCRATCH)))
+            conn.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCRATCH))
+            )
     return {k: v for k, v in totals.items() if counts[k] > 0}

@@ -1,0 +1,259 @@
+"""`flowdb load-geography FILE --level N`: replace geography.admin<N> with the polygons of a GeoJSON file.
+
+The file is a FeatureCollection of Polygon/MultiPolygon features in EPSG:4326 (GADM, HDX/OCHA COD and
+geoBoundaries exports all work). The pcod, name and parent-pcod properties are detected unless given.
+Everything is checked before the table is touched, and the table is replaced in one transaction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from flowdb.errors import FlowDBError
+from flowdb.settings import Settings
+
+LEVELS = (0, 1, 2, 3)
+POLYGONAL = ("Polygon", "MultiPolygon")
+WGS84_NAMES = {
+    "EPSG:4326",
+    "URN:OGC:DEF:CRS:EPSG::4326",
+    "URN:OGC:DEF:CRS:EPSG:4326",
+    "URN:OGC:DEF:CRS:OGC:1.3:CRS84",
+    "URN:OGC:DEF:CRS:OGC::CRS84",
+    "OGC:CRS84",
+    "CRS84",
+}
+
+# The polygonal part of a valid 2D version of the feature's geometry, as a MULTIPOLYGON.
+_GEOM_SQL = (
+    "ST_Multi(ST_CollectionExtract(ST_MakeValid("
+    "ST_Force2D(ST_SetSRID(ST_GeomFromGeoJSON({}), 4326))), 3))"
+)
+
+
+def pcod_candidates(level: int) -> list[str]:
+    """Property names tried, in order, for the pcod of an admin<level> unit."""
+    return [f"admin{level}pcod", f"ADM{level}_PCODE", f"GID_{level}", "pcod", "code", "id"]
+
+
+def name_candidates(level: int) -> list[str]:
+    """Property names tried, in order, for the name of an admin<level> unit."""
+    return [f"admin{level}name", f"ADM{level}_EN", f"NAME_{level}", "name"]
+
+
+def _ancestor_candidates(level: int) -> list[str]:
+    return [f"admin{level}pcod", f"ADM{level}_PCODE", f"GID_{level}"]
+
+
+def _read_features(path: Path) -> list[dict[str, Any]]:
+    """The features of a GeoJSON FeatureCollection in EPSG:4326, checked to be polygons."""
+    if not path.is_file():
+        raise FlowDBError(f"geography file {path} does not exist or is not a file")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        raise FlowDBError(f"{path} is not JSON: it is not UTF-8 text") from None
+    except ValueError as exc:
+        raise FlowDBError(f"{path} is not JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        found = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
+        raise FlowDBError(f"{path} is not a GeoJSON FeatureCollection (type is {found!r})")
+    crs = doc.get("crs")
+    if crs is not None:
+        name = crs.get("properties", {}).get("name") if isinstance(crs, dict) else None
+        if not isinstance(name, str) or name.upper() not in WGS84_NAMES:
+            raise FlowDBError(
+                f"{path} is in CRS {name or crs!r}: reproject it to EPSG:4326 (WGS 84 lon/lat) first"
+            )
+    features = doc.get("features")
+    if not isinstance(features, list) or not features:
+        raise FlowDBError(f"{path} has no features")
+    for k, feature in enumerate(features, start=1):
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            raise FlowDBError(f"{path}: feature {k} is not a GeoJSON Feature")
+        geom = feature.get("geometry")
+        kind = geom.get("type") if isinstance(geom, dict) else None
+        if kind not in POLYGONAL:
+            raise FlowDBError(
+                f"{path}: feature {k} has geometry {kind!r}; only Polygon and MultiPolygon are allowed"
+            )
+        if not isinstance(feature.get("properties") or {}, dict):
+            raise FlowDBError(f"{path}: feature {k} has properties that are not an object")
+    return features
+
+
+def _find_property(props: dict[str, Any], candidates: list[str]) -> str | None:
+    """The first candidate present in `props`, compared case-insensitively; its spelling in `props`."""
+    by_lower = {key.lower(): key for key in props}
+    for name in candidates:
+        if name.lower() in by_lower:
+            return by_lower[name.lower()]
+    return None
+
+
+def _values(
+    path: Path, features: list[dict[str, Any]], prop: str, what: str, *, required: bool = True
+) -> list[str | None]:
+    """`prop` of every feature as text; a missing or empty value is an error when `required`."""
+    out: list[str | None] = []
+    for k, feature in enumerate(features, start=1):
+        value = (feature.get("properties") or {}).get(prop)
+        text = None if value is None else str(value).strip()
+        if not text and required:
+            raise FlowDBError(f"{path}: feature {k} has no {what} (property {prop!r})")
+        out.append(text or None)
+    return out
+
+
+def _choose(
+    path: Path,
+    features: list[dict[str, Any]],
+    given: str | None,
+    candidates: list[str],
+    what: str,
+) -> str | None:
+    """The property to use for `what`: `given` (which must exist) or the first candidate found."""
+    props = features[0].get("properties") or {}
+    available = ", ".join(sorted(props)) or "none"
+    if given is not None:
+        if not any(given in (f.get("properties") or {}) for f in features):
+            raise FlowDBError(
+                f"{path}: no feature has the {what} property {given!r} (found: {available})"
+            )
+        return given
+    return _find_property(props, candidates)
+
+
+def load_geography(
+    conn: psycopg.Connection,
+    path: Path,
+    level: int,
+    *,
+    pcod_property: str | None = None,
+    name_property: str | None = None,
+    parent_property: str | None = None,
+) -> int:
+    """Replace all rows of geography.admin<level> with the units in the GeoJSON file; return how many."""
+    if level not in LEVELS:
+        raise FlowDBError(f"geography level must be 0, 1, 2 or 3, got {level}")
+    if level == 0 and parent_property is not None:
+        raise FlowDBError("admin0 units have no parent: drop --parent-property")
+    path = Path(path)
+    features = _read_features(path)
+
+    pcod_prop = _choose(path, features, pcod_property, pcod_candidates(level), "pcod")
+    if pcod_prop is None:
+        found = ", ".join(sorted(features[0].get("properties") or {})) or "none"
+        raise FlowDBError(
+            f"{path}: no pcod property found (tried {', '.join(pcod_candidates(level))}; the features "
+            f"have: {found}); name it with --pcod-property"
+        )
+    pcods = _values(path, features, pcod_prop, "pcod")
+    duplicates = sorted(p for p, n in Counter(pcods).items() if n > 1)
+    if duplicates:
+        raise FlowDBError(f"{path}: duplicate pcods in {pcod_prop!r}: {', '.join(duplicates[:5])}")
+    name_prop = _choose(path, features, name_property, name_candidates(level), "name")
+    names = _values(path, features, name_prop, "name", required=False) if name_prop else pcods
+    names = [n or p for n, p in zip(names, pcods, strict=True)]
+
+    # Ancestor pcod columns: admin<level-1>pcod from parent_property, higher ones detected.
+    ancestors: dict[int, list[str | None]] = {}
+    for up in range(level - 1, -1, -1):
+        given = parent_property if up == level - 1 else None
+        prop = _choose(path, features, given, _ancestor_candidates(up), "parent pcod")
+        if prop is not None and prop != pcod_prop:
+            ancestors[up] = _values(path, features, prop, "parent pcod", required=False)
+
+    table = sql.Identifier("geography", f"admin{level}")
+    columns = [f"admin{level}pcod", f"admin{level}name", *(f"admin{up}pcod" for up in ancestors)]
+    insert = sql.SQL("INSERT INTO {} ({}, geom) VALUES ({}, {})").format(
+        table,
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+        sql.SQL(_GEOM_SQL).format(sql.Placeholder()),
+    )
+    rows = [
+        (pcods[k], names[k], *(ancestors[up][k] for up in ancestors), json.dumps(f["geometry"]))
+        for k, f in enumerate(features)
+    ]
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute("SET LOCAL jit = off")
+            cur.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY").format(table))
+            cur.executemany(insert, rows)
+            empty = cur.execute(
+                sql.SQL("SELECT {} FROM {} WHERE ST_IsEmpty(geom) ORDER BY gid LIMIT 1").format(
+                    sql.Identifier(f"admin{level}pcod"), table
+                )
+            ).fetchone()
+            if empty:
+                raise FlowDBError(f"{path}: the geometry of {empty[0]!r} has no area")
+            if level > 0:
+                _fill_ancestors_from_parent(cur, level)
+            cur.execute(sql.SQL("ANALYZE {}").format(table))
+    except (psycopg.errors.DataError, psycopg.InternalError) as exc:
+        raise FlowDBError(f"{path}: invalid geometry: {_first_line(exc)}") from None
+    return len(rows)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _fill_ancestors_from_parent(cur: psycopg.Cursor, level: int) -> None:
+    """Ancestor pcods the file did not give, copied from the parent level's row where it is known."""
+    parent = level - 1
+    sets = [
+        sql.SQL("{col} = coalesce(t.{col}, p.{col})").format(col=sql.Identifier(f"admin{up}pcod"))
+        for up in range(parent - 1, -1, -1)
+    ]
+    if not sets:
+        return
+    cur.execute(
+        sql.SQL("UPDATE {t} AS t SET {sets} FROM {p} AS p WHERE p.{pk} = t.{pk}").format(
+            t=sql.Identifier("geography", f"admin{level}"),
+            p=sql.Identifier("geography", f"admin{parent}"),
+            sets=sql.SQL(", ").join(sets),
+            pk=sql.Identifier(f"admin{parent}pcod"),
+        )
+    )
+
+
+def cmd_load_geography(settings: Settings, args: argparse.Namespace) -> int:
+    """Handler of `flowdb load-geography`."""
+    with psycopg.connect(settings.url(), autocommit=True) as conn:
+        n = load_geography(
+            conn,
+            Path(args.file),
+            args.level,
+            pcod_property=args.pcod_property,
+            name_property=args.name_property,
+            parent_property=args.parent_property,
+        )
+    print(f"loaded {n} admin{args.level} units from {args.file}", flush=True)
+    return 0
+
+
+def add_command(sub: argparse._SubParsersAction) -> None:
+    """Register `load-geography` on the CLI's subparsers."""
+    p = sub.add_parser(
+        "load-geography",
+        help="replace geography.admin<N> with the polygons of a GeoJSON file (EPSG:4326)",
+        description="Replace geography.admin<N> with the Polygon/MultiPolygon features of a GeoJSON "
+        "FeatureCollection in EPSG:4326. Pcod, name and parent-pcod properties are detected "
+        "(admin<N>pcod, ADM<N>_PCODE, GID_<N>, ...) unless given.",
+    )
+    p.add_argument("file", help="GeoJSON FeatureCollection")
+    p.add_argument("--level", type=int, required=True, choices=LEVELS, help="admin level 0-3")
+    p.add_argument("--pcod-property", help="feature property holding the unit's pcod")
+    p.add_argument("--name-property", help="feature property holding the unit's name")
+    p.add_argument("--parent-property", help="feature property holding the parent unit's pcod")
+    p.set_defaults(func=cmd_load_geography)
