@@ -39,7 +39,10 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 BEGIN, END = "<!-- synthetic:begin -->", "<!-- synthetic:end -->"
 
 
-def bench_config(generator: str, scale: float) -> SyntheticConfig:
+INDEX_MODES = {"none": "none", "FlowETL's 5": "msisdn,msisdn_counterpart,location_id,datetime,tac"}
+
+
+def bench_config(generator: str, scale: float, indexes: str) -> SyntheticConfig:
     # 7 days x ~1.5 M rows/day = 10.5 M events, the size of the baseline's S dataset.
     return SyntheticConfig(
         generator=generator,
@@ -51,6 +54,7 @@ def bench_config(generator: str, scale: float) -> SyntheticConfig:
         n_sms=int(150_000 * scale),
         n_mds=int(180_000 * scale),
         n_topups=int(20_000 * scale),
+        event_indexes=indexes,
     ).validate()
 
 
@@ -106,10 +110,12 @@ def main() -> None:
     connect = partial(psycopg.connect, settings.url(), autocommit=True)
     rows_out = []
     try:
-        for generator in args.generators.split(","):
-            config = bench_config(generator, args.scale)
+        for generator, (label, indexes) in (
+            (g, mode) for g in args.generators.split(",") for mode in INDEX_MODES.items()
+        ):
+            config = bench_config(generator, args.scale, indexes)
             print(
-                f"== {generator}: {config.n_days} days x {config.rows_per_day:,} rows/day",
+                f"== {generator}, indexes {label}: {config.n_days} days x {config.rows_per_day:,} rows/day",
                 flush=True,
             )
             report = generate(
@@ -122,7 +128,7 @@ def main() -> None:
             events_rate = report.total_rows / report.events_seconds
             total_rate = report.total_rows / report.seconds
             copy_rate = copy_rows / copy_seconds
-            rows_out.append((generator, report, events_rate, total_rate, copy_rate))
+            rows_out.append((generator, label, report, events_rate, total_rate, copy_rate))
             print(
                 f"  {generator}: {report.total_rows:,} events; events phase {report.events_seconds:.1f} s "
                 f"= {events_rate:,.0f}/s; total {report.seconds:.1f} s = {total_rate:,.0f}/s; "
@@ -138,12 +144,12 @@ def main() -> None:
         f"{machine_memory_bytes() / 2**30:.0f} GiB RAM, {platform.platform()}, PostgreSQL 15, "
         f"`uv run python bench/synthetic.py --scale {args.scale}`.",
         "",
-        "| generator | events | events phase | events/s | total (incl. world, parent ANALYZE) | events/s | COPY baseline rows/s | events/s ÷ COPY |",
-        "|---|---|---|---|---|---|---|---|",
+        "| generator | indexes | events | events phase | events/s | total (incl. world, parent ANALYZE) | events/s | COPY baseline rows/s | events/s ÷ COPY |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for generator, report, events_rate, total_rate, copy_rate in rows_out:
+    for generator, label, report, events_rate, total_rate, copy_rate in rows_out:
         table.append(
-            f"| {generator} | {report.total_rows:,} | {report.events_seconds:.1f} s | **{events_rate:,.0f}** | "
+            f"| {generator} | {label} | {report.total_rows:,} | {report.events_seconds:.1f} s | **{events_rate:,.0f}** | "
             f"{report.seconds:.1f} s | {total_rate:,.0f} | {copy_rate:,.0f} | {events_rate / copy_rate:.2f} |"
         )
     text = "\n".join(table)

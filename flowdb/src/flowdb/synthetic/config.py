@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from flowdb.errors import FlowDBError
+from flowdb.synthetic.loading import INDEX_COLUMNS
 
 GENERATORS = ("sql", "python")
 
@@ -41,6 +42,14 @@ class SyntheticConfig:
     n_admin2: int = 25
     n_admin3: int = 150
     country_code: str = "SYN"
+    event_indexes: str = ",".join(INDEX_COLUMNS)
+
+    @property
+    def index_columns(self) -> tuple[str, ...]:
+        """The event columns each day partition is indexed on: FlowETL's set, a comma list, or "none"."""
+        if self.event_indexes.strip().lower() == "none":
+            return ()
+        return tuple(c.strip() for c in self.event_indexes.split(",") if c.strip())
 
     @property
     def dates(self) -> list[dt.date]:
@@ -88,6 +97,11 @@ class SyntheticConfig:
             raise FlowDBError("N_SUBSCRIBERS must be at least 1 to generate mds or topups")
         if not 1 <= self.n_admin1 <= self.n_admin2 <= self.n_admin3:
             raise FlowDBError("admin unit counts must satisfy 1 <= admin1 <= admin2 <= admin3")
+        unknown = [c for c in self.index_columns if c not in INDEX_COLUMNS]
+        if unknown:
+            raise FlowDBError(
+                f"EVENT_INDEXES may only name {', '.join(INDEX_COLUMNS)}; got {', '.join(unknown)}"
+            )
         if (self.disaster_start is None) != (self.disaster_end is None):
             raise FlowDBError("DISASTER_START and DISASTER_END must be given together")
         if self.disaster_start and self.disaster_end and self.disaster_start > self.disaster_end:

@@ -141,8 +141,19 @@ def record_ingested(
     )
 
 
+PARENT_STATISTICS_TARGET = 100
+
+
 def analyze_parents(conn: psycopg.Connection, cdr_types: tuple[str, ...] = CDR_TYPES) -> None:
-    """ANALYZE the partitioned parents, whose statistics the planner uses for queries across days."""
-    for cdr_type in cdr_types:
-        _check_type(cdr_type)
-        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier("events", cdr_type)))
+    """ANALYZE the partitioned parents, whose statistics the planner uses for estimates across days.
+
+    Each day partition already has full statistics; the parents' are only used above the partition scans, so
+    a smaller sample (PARENT_STATISTICS_TARGET) serves, at a fraction of the cost of FlowKit's.
+    """
+    with conn.transaction():
+        conn.execute(
+            sql.SQL("SET LOCAL default_statistics_target = {}").format(sql.Literal(PARENT_STATISTICS_TARGET))
+        )
+        for cdr_type in cdr_types:
+            _check_type(cdr_type)
+            conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier("events", cdr_type)))

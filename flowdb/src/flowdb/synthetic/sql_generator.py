@@ -18,13 +18,15 @@ Python only orchestrates; every row is made by set-based SQL. The model:
 Available cells of a day are numbered by position, sorted by region, so a region is a contiguous range
 [lo, lo + cnt) and "a cell outside the home region" is one uniform draw that skips that range.
 
-Each (type, day) job seeds PostgreSQL's random() and runs single-threaded INSERT ... SELECT plans, so the
-same seeds and sizes give the same rows. Jobs run on one connection per core.
+Randomness is counter-based: the k-th variate of a stream is a hash of (k, stream seed), with stream seeds
+derived from the configured seeds, the day and the type. No row depends on execution order, so the same seeds
+and sizes give the same rows whatever the plan, and jobs (one per type and day) run on one connection per core.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -42,12 +44,10 @@ Progress = Callable[[str], None]
 ConnectionFactory = Callable[[], psycopg.Connection]
 
 
-# Seeds for setseed() must lie in [-1, 1]; derive one per (seed, day, stream) deterministically.
-def _seed(*parts: int) -> float:
-    h = 0
-    for p in parts:
-        h = (h * 1_000_003 + p) % 2_147_483_647
-    return (h / 2_147_483_647) * 2 - 1
+def stream_seed(*parts: int | str) -> int:
+    """A signed 64-bit seed for one random stream, derived from its parts."""
+    digest = hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _ident(name: str) -> sql.Identifier:
@@ -57,6 +57,12 @@ def _ident(name: str) -> sql.Identifier:
 SETUP_SQL = f"""
 DROP SCHEMA IF EXISTS {SCRATCH} CASCADE;
 CREATE SCHEMA {SCRATCH};
+
+-- The k-th uniform variate in [0, 1) of the stream with seed s.
+CREATE FUNCTION {SCRATCH}.u(k BIGINT, s BIGINT) RETURNS DOUBLE PRECISION
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (hashint8extended(k, s) & 281474976710655)::double precision / 281474976710656.0
+$$;
 
 -- The position of a cell for one event: in the home range with probability 1 - p_out, else outside it.
 CREATE FUNCTION {SCRATCH}.pick_pos(lo INT, cnt INT, n INT, u_area DOUBLE PRECISION, u_pick DOUBLE PRECISION,
@@ -132,8 +138,9 @@ def _setup(conn: psycopg.Connection, config: SyntheticConfig, cell_regions_sql: 
                 "the disaster region holds every cell: nowhere is left to relocate to"
             )
 
-    conn.execute("SELECT setseed(%s)", (_seed(config.subscribers_seed, 1),))
     # One handset per subscriber; identifiers are hashes of the seed and index, the TAC a random model.
+    if conn.execute("SELECT count(*) FROM infrastructure.tacs").fetchone()[0] == 0:
+        raise FlowDBError("infrastructure.tacs is empty: every subscriber needs a handset model")
     conn.execute(
         sql.SQL(
             """CREATE UNLOGGED TABLE {subs} AS
@@ -144,79 +151,75 @@ def _setup(conn: psycopg.Connection, config: SyntheticConfig, cell_regions_sql: 
                       substr(md5(%(seed)s || ':imsi:' || s.sid), 1, 15) COLLATE "C" AS imsi,
                       substr(md5(%(seed)s || ':imei:' || s.sid), 1, 16) COLLATE "C" AS imei,
                       t.id AS tac
-               FROM (SELECT sid, floor(random() * (SELECT n FROM n))::int AS k
+               FROM (SELECT sid, floor({u}(sid, %(tac_stream)s) * (SELECT n FROM n))::int AS k
                      FROM generate_series(0, %(n)s - 1) AS sid) s
                JOIN t ON t.k = s.k"""
-        ).format(subs=_ident("subs")),
-        {"seed": str(config.subscribers_seed), "n": config.n_subscribers},
+        ).format(subs=_ident("subs"), u=_ident("u")),
+        {
+            "seed": str(config.subscribers_seed),
+            "n": config.n_subscribers,
+            "tac_stream": stream_seed(config.subscribers_seed, "tac"),
+        },
     )
-    if conn.execute("SELECT count(*) FROM infrastructure.tacs").fetchone()[0] == 0:
-        raise FlowDBError("infrastructure.tacs is empty: every subscriber needs a handset model")
     conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (sid)").format(_ident("subs")))
-
-    n_pairs = max(1, config.interactions_multiplier * config.n_subscribers)
-    conn.execute(
-        sql.SQL(
-            """CREATE UNLOGGED TABLE {pairs} AS
-               SELECT pair_id, caller,
-                      ((caller + 1 + floor(random() * (%(n)s - 1))::int) %% %(n)s) AS callee
-               FROM (SELECT pair_id, floor(random() * %(n)s)::int AS caller
-                     FROM generate_series(0, %(pairs)s - 1) AS pair_id) p"""
-        ).format(pairs=_ident("pairs")),
-        {"n": max(config.n_subscribers, 2), "pairs": n_pairs},
-    )
-    conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (pair_id)").format(_ident("pairs")))
+    for table in ("cells", "avail", "ranges", "subs"):
+        conn.execute(sql.SQL("ANALYZE {}").format(_ident(table)))
     _homes(conn, config)
 
 
 def _homes(conn: psycopg.Connection, config: SyntheticConfig) -> None:
-    """homes(day, sid, region): a Markov chain over days, one set-based statement per day."""
-    homes = _ident("homes")
-    conn.execute(
-        sql.SQL(
-            "CREATE UNLOGGED TABLE {} (day INT, sid INT, region INT, PRIMARY KEY (day, sid))"
-        ).format(homes)
-    )
+    """homes_<k>(sid, region): where everyone lives on day k, a Markov chain over the days."""
     for k, day in enumerate(config.dates):
         regime = 1 if config.in_disaster(day) else 0
-        params = {"day": k, "regime": regime, "p": config.p_relocate}
-        conn.execute("SELECT setseed(%s)", (_seed(config.subscribers_seed, 2, k),))
+        table = _ident(f"homes_{k}")
         if k == 0:
             # The region of a uniformly random available cell.
             conn.execute(
                 sql.SQL(
-                    """INSERT INTO {homes}
-                       SELECT 0, s.sid, a.region
-                       FROM (SELECT sid, floor(random() * r.n)::int AS pos
+                    """CREATE UNLOGGED TABLE {table} AS
+                       SELECT s.sid, a.region
+                       FROM (SELECT sid, floor({u}(sid, %(stream)s) * r.n)::int AS pos
                              FROM generate_series(0, %(nsubs)s - 1) sid,
                                   (SELECT n FROM {ranges} WHERE regime = %(regime)s LIMIT 1) r) s
                        JOIN {avail} a ON a.regime = %(regime)s AND a.pos = s.pos"""
-                ).format(homes=homes, ranges=_ident("ranges"), avail=_ident("avail")),
-                {**params, "nsubs": config.n_subscribers},
+                ).format(
+                    table=table, u=_ident("u"), ranges=_ident("ranges"), avail=_ident("avail")
+                ),
+                {
+                    "regime": regime,
+                    "nsubs": config.n_subscribers,
+                    "stream": stream_seed(config.subscribers_seed, "home", 0),
+                },
             )
         else:
             # Move with probability p, or by force when home has no available cell, to a cell outside home.
             conn.execute(
                 sql.SQL(
-                    """INSERT INTO {homes}
-                       SELECT %(day)s, m.sid,
-                              CASE WHEN m.moves THEN a.region ELSE m.region END
+                    """CREATE UNLOGGED TABLE {table} AS
+                       SELECT m.sid, CASE WHEN m.moves THEN a.region ELSE m.region END AS region
                        FROM (SELECT h.sid, h.region,
-                                    r.cnt = 0 OR (r.n > r.cnt AND random() < %(p)s) AS moves,
-                                    {scratch}.pick_pos(r.lo, r.cnt, r.n, 0.0, random(), 1.0) AS pos
-                             FROM {homes} h
-                             JOIN {ranges} r ON r.regime = %(regime)s AND r.region = h.region
-                             WHERE h.day = %(day)s - 1) m
+                                    r.cnt = 0 OR (r.n > r.cnt AND {u}(h.sid, %(move)s) < %(p)s) AS moves,
+                                    {scratch}.pick_pos(r.lo, r.cnt, r.n, 0.0, {u}(h.sid, %(dest)s), 1.0)
+                                        AS pos
+                             FROM {previous} h
+                             JOIN {ranges} r ON r.regime = %(regime)s AND r.region = h.region) m
                        JOIN {avail} a ON a.regime = %(regime)s AND a.pos = m.pos"""
                 ).format(
-                    homes=homes,
+                    table=table,
+                    previous=_ident(f"homes_{k - 1}"),
+                    u=_ident("u"),
                     ranges=_ident("ranges"),
                     avail=_ident("avail"),
                     scratch=sql.Identifier(SCRATCH),
                 ),
-                params,
+                {
+                    "regime": regime,
+                    "p": config.p_relocate,
+                    "move": stream_seed(config.subscribers_seed, "move", k),
+                    "dest": stream_seed(config.subscribers_seed, "dest", k),
+                },
             )
-    conn.execute(sql.SQL("ANALYZE {}").format(homes))
+        conn.execute(sql.SQL("ANALYZE {}").format(table))
 
 
 def _day_subscribers(
@@ -230,16 +233,19 @@ def _day_subscribers(
             """CREATE UNLOGGED TABLE {table} AS
                SELECT s.sid, s.msisdn, s.imsi, s.imei, s.tac, r.lo, r.cnt, r.n
                FROM {subs} s
-               JOIN {homes} h ON h.day = %(day)s AND h.sid = s.sid
+               JOIN {homes} h ON h.sid = s.sid
                JOIN {ranges} r ON r.regime = %(regime)s AND r.region = h.region"""
-        ).format(table=table, subs=_ident("subs"), homes=_ident("homes"), ranges=_ident("ranges")),
-        {"day": k, "regime": regime},
+        ).format(
+            table=table, subs=_ident("subs"), homes=_ident(f"homes_{k}"), ranges=_ident("ranges")
+        ),
+        {"regime": regime},
     )
     conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (sid)").format(table))
     conn.execute(sql.SQL("ANALYZE {}").format(table))
 
 
-# One INSERT per (type, day). {t} is the staging table, {subs} the day's subscribers, {avail} cells.
+# One INSERT per (type, day) into the staging table {t}; {subs} is the day's subscribers, {avail} the cells.
+# %(s1)s ... are the seeds of this job's random streams; g counts the events of the job.
 PAIRED_INSERT = """
 INSERT INTO {t} (id, outgoing, datetime, {duration_col} msisdn, msisdn_counterpart, location_id, imsi, imei, tac)
 SELECT c.id, o.outgoing, c.t, {duration_val}
@@ -253,17 +259,18 @@ FROM (
     SELECT r.id, r.t, r.dur,
            a.msisdn AS a_msisdn, a.imsi AS a_imsi, a.imei AS a_imei, a.tac AS a_tac,
            b.msisdn AS b_msisdn, b.imsi AS b_imsi, b.imei AS b_imei, b.tac AS b_tac,
-           {scratch}.pick_pos(a.lo, a.cnt, a.n, r.ua, r.pa, %(p_out)s) AS pos_a,
-           {scratch}.pick_pos(b.lo, b.cnt, b.n, r.ub, r.pb, %(p_out)s) AS pos_b
-    FROM (SELECT %(prefix)s || lpad(to_hex(g), 12, '0') AS id,
-                 to_timestamp(%(epoch)s + floor(random() * 86400)) AS t,
-                 floor(random() * 2601)::int AS dur,
-                 floor(random() * %(n_pairs)s)::int AS pair,
-                 random() AS ua, random() AS pa, random() AS ub, random() AS pb
-          FROM generate_series(0, %(n)s - 1) AS g) r
-    JOIN {pairs} p ON p.pair_id = r.pair
-    JOIN {subs} a ON a.sid = p.caller
-    JOIN {subs} b ON b.sid = p.callee
+           {scratch}.pick_pos(a.lo, a.cnt, a.n, {u}(r.g, %(s4)s), {u}(r.g, %(s5)s), %(p_out)s) AS pos_a,
+           {scratch}.pick_pos(b.lo, b.cnt, b.n, {u}(r.g, %(s6)s), {u}(r.g, %(s7)s), %(p_out)s) AS pos_b
+    FROM (SELECT p.g, %(prefix)s || lpad(to_hex(p.g), 12, '0') AS id,
+                 to_timestamp(%(epoch)s + floor({u}(p.g, %(s1)s) * 86400)) AS t,
+                 floor({u}(p.g, %(s2)s) * 2601)::int AS dur,
+                 p.caller,
+                 (p.caller + 1 + floor({u}(p.pair, %(pair_b)s) * (%(n_subs)s - 1))::int) %% %(n_subs)s AS callee
+          FROM (SELECT q.g, q.pair, floor({u}(q.pair, %(pair_a)s) * %(n_subs)s)::int AS caller
+                FROM (SELECT g, floor({u}(g, %(s3)s) * %(n_pairs)s)::bigint AS pair
+                      FROM generate_series(0::bigint, %(n)s - 1) AS g) q) p) r
+    JOIN {subs} a ON a.sid = r.caller
+    JOIN {subs} b ON b.sid = r.callee
 ) c
 JOIN {avail} va ON va.regime = %(regime)s AND va.pos = c.pos_a
 JOIN {avail} vb ON vb.regime = %(regime)s AND vb.pos = c.pos_b
@@ -276,14 +283,13 @@ INSERT INTO {t} (id, datetime, duration, volume_total, volume_upload, volume_dow
 SELECT c.id, c.t, c.dur, c.up + c.down, c.up, c.down, c.msisdn, v.cell_id, c.imsi, c.imei, c.tac
 FROM (
     SELECT r.id, r.t, r.dur, r.up, r.down, a.msisdn, a.imsi, a.imei, a.tac,
-           {scratch}.pick_pos(a.lo, a.cnt, a.n, r.ua, r.pa, %(p_out)s) AS pos
-    FROM (SELECT %(prefix)s || lpad(to_hex(g), 12, '0') AS id,
-                 to_timestamp(%(epoch)s + floor(random() * 86400)) AS t,
-                 floor(random() * 261)::int AS dur,
-                 floor(random() * 100001)::int AS up, floor(random() * 100001)::int AS down,
-                 floor(random() * %(n_subs)s)::int AS sid,
-                 random() AS ua, random() AS pa
-          FROM generate_series(0, %(n)s - 1) AS g) r
+           {scratch}.pick_pos(a.lo, a.cnt, a.n, {u}(r.g, %(s4)s), {u}(r.g, %(s5)s), %(p_out)s) AS pos
+    FROM (SELECT g, %(prefix)s || lpad(to_hex(g), 12, '0') AS id,
+                 to_timestamp(%(epoch)s + floor({u}(g, %(s1)s) * 86400)) AS t,
+                 floor({u}(g, %(s2)s) * 261)::int AS dur,
+                 floor({u}(g, %(s6)s) * 100001)::int AS up, floor({u}(g, %(s7)s) * 100001)::int AS down,
+                 floor({u}(g, %(s3)s) * %(n_subs)s)::int AS sid
+          FROM generate_series(0::bigint, %(n)s - 1) AS g) r
     JOIN {subs} a ON a.sid = r.sid
 ) c
 JOIN {avail} v ON v.regime = %(regime)s AND v.pos = c.pos
@@ -296,14 +302,13 @@ SELECT c.id, c.t, 'recharge', c.amount, 0, c.amount * 0.1, c.pre, c.pre + c.amou
        c.msisdn, v.cell_id, c.imsi, c.imei, c.tac
 FROM (
     SELECT r.id, r.t, r.amount, r.pre, a.msisdn, a.imsi, a.imei, a.tac,
-           {scratch}.pick_pos(a.lo, a.cnt, a.n, r.ua, r.pa, %(p_out)s) AS pos
-    FROM (SELECT %(prefix)s || lpad(to_hex(g), 12, '0') AS id,
-                 to_timestamp(%(epoch)s + floor(random() * 86400)) AS t,
-                 (ARRAY[50, 100, 200, 500, 1000, 2000])[1 + floor(random() * 6)::int]::numeric AS amount,
-                 floor(random() * 5001)::numeric AS pre,
-                 floor(random() * %(n_subs)s)::int AS sid,
-                 random() AS ua, random() AS pa
-          FROM generate_series(0, %(n)s - 1) AS g) r
+           {scratch}.pick_pos(a.lo, a.cnt, a.n, {u}(r.g, %(s4)s), {u}(r.g, %(s5)s), %(p_out)s) AS pos
+    FROM (SELECT g, %(prefix)s || lpad(to_hex(g), 12, '0') AS id,
+                 to_timestamp(%(epoch)s + floor({u}(g, %(s1)s) * 86400)) AS t,
+                 (ARRAY[50, 100, 200, 500, 1000, 2000])[1 + floor({u}(g, %(s2)s) * 6)::int]::numeric AS amount,
+                 floor({u}(g, %(s6)s) * 5001)::numeric AS pre,
+                 floor({u}(g, %(s3)s) * %(n_subs)s)::int AS sid
+          FROM generate_series(0::bigint, %(n)s - 1) AS g) r
     JOIN {subs} a ON a.sid = r.sid
 ) c
 JOIN {avail} v ON v.regime = %(regime)s AND v.pos = c.pos
@@ -323,8 +328,8 @@ def _insert_statement(cdr_type: str, table: sql.Composable, subs: sql.Composable
     return sql.SQL(template).format(
         t=table,
         subs=subs,
-        pairs=_ident("pairs"),
         avail=_ident("avail"),
+        u=_ident("u"),
         scratch=sql.Identifier(SCRATCH),
         duration_col=sql.SQL("duration," if duration else ""),
         duration_val=sql.SQL("c.dur," if duration else ""),
@@ -341,7 +346,7 @@ def _generate_day(
         "topups": config.n_topups,
     }[cdr_type]
     epoch = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
-    params = {
+    params: dict[str, int | float | str] = {
         "n": count,
         "epoch": epoch,
         "prefix": f"{TYPE_INDEX[cdr_type]:x}{k:07x}",
@@ -349,11 +354,15 @@ def _generate_day(
         "n_subs": config.n_subscribers,
         "p_out": config.p_out_of_area,
         "regime": 1 if config.in_disaster(day) else 0,
+        # The calling pairs are fixed: their streams depend on the subscribers' seed only.
+        "pair_a": stream_seed(config.subscribers_seed, "pair", "caller"),
+        "pair_b": stream_seed(config.subscribers_seed, "pair", "callee"),
     }
+    for stream in range(1, 8):
+        params[f"s{stream}"] = stream_seed(config.calls_seed, cdr_type, k, stream)
     with conn.transaction():
         conn.execute("SET LOCAL jit = off")
-        conn.execute("SELECT setseed(%s)", (_seed(config.calls_seed, TYPE_INDEX[cdr_type], k),))
-        with day_partition(conn, cdr_type, day) as table:
+        with day_partition(conn, cdr_type, day, indexes=config.index_columns) as table:
             cur = conn.execute(_insert_statement(cdr_type, table, _ident(f"day_subs_{k}")), params)
             rows = cur.rowcount
     return rows
