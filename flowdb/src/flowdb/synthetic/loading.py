@@ -152,7 +152,9 @@ def analyze_parents(conn: psycopg.Connection, cdr_types: tuple[str, ...] = CDR_T
     """
     with conn.transaction():
         conn.execute(
-            sql.SQL("SET LOCAL default_statistics_target = {}").format(sql.Literal(PARENT_STATISTICS_TARGET))
+            sql.SQL("SET LOCAL default_statistics_target = {}").format(
+                sql.Literal(PARENT_STATISTICS_TARGET)
+            )
         )
         for cdr_type in cdr_types:
             _check_type(cdr_type)
