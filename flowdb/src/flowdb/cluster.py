@@ -78,9 +78,8 @@ def check_postgis(bindir: Path) -> None:
             [str(pg_config), "--sharedir"], capture_output=True, text=True, check=False
         ).stdout.strip()
     major = pg_major(bindir)
-    dirs = [Path(sharedir)] if sharedir else []
-    dirs.append(Path(f"/usr/share/postgresql/{major}"))
-    if not any((d / "extension" / "postgis.control").exists() for d in dirs):
+    share = Path(sharedir) if sharedir else Path(f"/usr/share/postgresql/{major}")
+    if not (share / "extension" / "postgis.control").exists():
         raise FlowDBError(
             f"PostGIS is not installed for PostgreSQL {major}: "
             f"apt-get install -y postgresql-{major}-postgis-3"
