@@ -19,6 +19,11 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
+# uv verifies TLS with its own roots unless told otherwise; use the system's bundle (which carries any local CA).
+if [[ -z "${SSL_CERT_FILE:-}" && -r /etc/ssl/certs/ca-certificates.crt ]]; then
+    export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
+fi
+
 UV=$(command -v uv || true)
 if [[ -z "$UV" && -x .tools/bin/uv ]]; then UV=$PWD/.tools/bin/uv; fi
 if [[ -z "$UV" ]]; then
