@@ -253,3 +253,49 @@ def test_server_settings_follow_the_tuning(db):
     assert settings["shared_buffers"] == str(256 * 1024 // 8)  # 256MB in 8 kB pages
     assert int(settings["max_parallel_workers_per_gather"]) >= 1
     assert settings["max_locks_per_transaction"] == "36500"
+
+
+def test_concurrent_replacement_of_days_of_one_type_does_not_deadlock(cluster, db):
+    import threading
+
+    days = [dt.date(2031, 7, 1), dt.date(2031, 7, 2)]
+
+    def load(conn, day, pause=0.0):
+        with day_partition(conn, "sms", day, indexes=("msisdn",)) as table:
+            conn.execute(
+                sql.SQL("INSERT INTO {} (datetime, msisdn) VALUES (%s, 'A')").format(table),
+                (dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC),),
+            )
+            # Without serialisation both transactions would hold the parent here and then both wait to drop.
+            conn.execute("SELECT pg_sleep(%s)", (pause,))
+
+    for day in days:
+        load(db, day)
+    errors: list[BaseException] = []
+
+    def worker(day):
+        try:
+            with cluster.connect() as conn:
+                load(conn, day, pause=1.0)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(day,)) for day in days]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    try:
+        assert errors == []
+        counts = db.execute(
+            "SELECT count(*) FROM events.sms WHERE datetime >= '2031-07-01' AND datetime < '2031-07-03'"
+        ).fetchone()[0]
+        assert counts == 2
+    finally:
+        for day in days:
+            db.execute(
+                sql.SQL("DROP TABLE IF EXISTS {}").format(
+                    sql.Identifier("events", f"sms_{day:%Y%m%d}")
+                )
+            )
+        db.execute("DELETE FROM etl.etl_records WHERE cdr_date = ANY(%s)", (days,))

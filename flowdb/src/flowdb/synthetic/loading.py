@@ -20,6 +20,7 @@ import psycopg
 from psycopg import sql
 
 CDR_TYPES = ("calls", "sms", "mds", "topups", "forwards")
+REPLACE_LOCK = 0x4C6F6164  # advisory-lock namespace for replacing day partitions
 # FlowETL's default indexes plus msisdn, as FlowKit's test data has them.
 INDEX_COLUMNS = ("msisdn", "msisdn_counterpart", "location_id", "datetime", "tac")
 # (has_locations, has_subscribers, has_counterparts)
@@ -68,6 +69,12 @@ def day_partition(
     parent = sql.Identifier("events", cdr_type)
     next_day = day + dt.timedelta(days=1)
     with conn.transaction():
+        if conn.execute("SELECT to_regclass(%s)", (f"events.{name}",)).fetchone()[0] is not None:
+            # Replacing a day drops a partition, which needs the parent exclusively. Two such loads of one
+            # type would each hold the parent (CREATE TABLE ... LIKE) and wait for the other: take turns.
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", (REPLACE_LOCK, CDR_TYPES.index(cdr_type))
+            )
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(staging))
         conn.execute(
             sql.SQL(

@@ -96,7 +96,9 @@ def generate(
 
             with connect() as conn:
                 world = World.from_db(conn, CELL_REGIONS_SQL)
-                rows = generate_python(conn, config, world, progress=say)
+                rows = generate_python(
+                    conn, config, world, progress=say, connect=connect, loaders=max(1, workers)
+                )
         events_done = time.monotonic()
         with connect() as conn:
             analyze_parents(conn, tuple(t for t in CDR_TYPES if rows.get(t)))
