@@ -7,7 +7,8 @@ export FLOWDB_PORT ?= 9000
 UV = $(shell cat .tools/uv-path 2>/dev/null)
 RUN = $(UV) run --locked --all-packages
 
-# Demo size: a week of data for 20,000 subscribers, ~2.5 M events, in well under a minute.
+# Synthetic data for `make up`/`make demo` when FlowDB is empty: a week for 20,000 subscribers, ~2.4 M events.
+# Any N_* / P_* / DISASTER_* variable set in the environment wins; `flowdb synthetic` regenerates.
 DEMO_ENV = N_DAYS=$${N_DAYS:-7} N_SUBSCRIBERS=$${N_SUBSCRIBERS:-20000} N_CALLS=$${N_CALLS:-100000} \
            N_SMS=$${N_SMS:-50000} N_MDS=$${N_MDS:-40000} N_TOPUPS=$${N_TOPUPS:-5000}
 
@@ -26,8 +27,9 @@ lint: deps  ## ruff lint and format check
 test: lint  ## install everything needed and run every test
 	$(RUN) pytest
 
-up: deps  ## start FlowDB (initialised and migrated on first use)
+up: deps  ## start FlowDB (initialised and migrated on first use), with synthetic data if it has none
 	$(RUN) flowdb start
+	$(DEMO_ENV) $(RUN) flowdb synthetic --if-empty
 
 down:  ## stop what `make up` started
 	@if [ -n "$(UV)" ]; then $(RUN) flowdb stop; else echo "nothing to stop"; fi
@@ -36,7 +38,6 @@ status: deps
 	$(RUN) flowdb status
 
 demo: up  ## bring up FlowDB with synthetic data and print a few summary counts
-	$(DEMO_ENV) $(RUN) flowdb synthetic
 	$(RUN) flowdb psql -q -c "\\i scripts/demo_summary.sql"
 	@echo
 	@echo "FlowDB is running: $$($(RUN) flowdb url)"

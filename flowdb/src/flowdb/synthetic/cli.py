@@ -38,6 +38,14 @@ def cmd_synthetic(settings: Settings, args: argparse.Namespace) -> int:
     config = SyntheticConfig.from_env(**overrides)
     settings = _running_settings(settings)
     connect = partial(psycopg.connect, settings.url(), autocommit=True)
+    if args.if_empty:
+        with connect() as conn:
+            days = conn.execute("SELECT count(*) FROM etl.available_dates").fetchone()[0]
+        if days:
+            print(
+                f"FlowDB already holds {days} ingested (type, day) pairs; not generating (--if-empty)"
+            )
+            return 0
     report = generate(
         connect, config, workers=args.workers, progress=lambda m: print(m, flush=True)
     )
@@ -75,6 +83,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=machine_cores(),
         help="parallel database connections for the SQL generator (default: the number of cores)",
+    )
+    synthetic.add_argument(
+        "--if-empty",
+        action="store_true",
+        help="do nothing if FlowDB already has ingested data (used by `make up`)",
     )
     synthetic.set_defaults(func=cmd_synthetic)
     add_load_geography(sub)

@@ -30,7 +30,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import psycopg
 from psycopg import sql
@@ -381,9 +381,7 @@ def generate_sql(
     started = time.monotonic()
     with connect() as conn:
         _setup(conn, config, cell_regions_sql)
-        for k, day in enumerate(config.dates):
-            _day_subscribers(conn, config, k, day)
-    say(f"subscribers, homes and calling pairs ready in {time.monotonic() - started:.1f} s")
+    say(f"subscribers and their homes ready in {time.monotonic() - started:.1f} s")
 
     counts = {
         "calls": config.n_calls,
@@ -402,14 +400,21 @@ def generate_sql(
     local = threading.local()
     opened: list[psycopg.Connection] = []
 
-    def run(job: tuple[str, int, dt.date]) -> None:
-        cdr_type, k, day = job
+    def connection() -> psycopg.Connection:
         if not hasattr(local, "conn"):
             local.conn = connect()
             with lock:
                 opened.append(local.conn)
+        return local.conn
+
+    def prepare(k: int, day: dt.date) -> None:
+        _day_subscribers(connection(), config, k, day)
+
+    def run(job: tuple[str, int, dt.date]) -> None:
+        cdr_type, k, day = job
+        prepared[k].result()  # submitted before this job, so already running or done: no deadlock
         t0 = time.monotonic()
-        rows = _generate_day(local.conn, config, cdr_type, k, day)
+        rows = _generate_day(connection(), config, cdr_type, k, day)
         with lock:
             totals[cdr_type] += rows
             done = sum(totals.values())
@@ -419,7 +424,16 @@ def generate_sql(
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for future in [pool.submit(run, job) for job in jobs]:
+            # Each day's subscriber table is built on the pool, queued just ahead of that day's events.
+            prepared: dict[int, Future[None]] = {}
+            futures = []
+            for job in jobs:
+                k, day = job[1], job[2]
+                if k not in prepared:
+                    prepared[k] = pool.submit(prepare, k, day)
+                    futures.append(prepared[k])
+                futures.append(pool.submit(run, job))
+            for future in futures:
                 future.result()
     finally:
         for conn in opened:
