@@ -3,11 +3,12 @@
 Usage: uv run python bench/synthetic.py [--scale 1.0] [--generators sql,python] [--no-write]
 
 Starts a private FlowDB in a temporary directory (tuned for this machine, as `flowdb start` tunes it), generates
->= 10 M events with each generator and reports events per second:
+>= 10 M events with each generator for each data shape and reports events per second:
 
-- events: the event phase only: generating, loading, and per-day constraints, FlowETL's five indexes, ANALYZE
-  and ATTACH (what one must wait for before querying);
-- total: everything `flowdb synthetic` does, including the world (geography, cells) and the parents' ANALYZE.
+- events: the event phase: generating and loading each day with its constraints, indexes (none, or FlowETL's
+  five), ATTACH and ETL records;
+- total: everything `flowdb synthetic` does, including the world (geography, cells) and the ANALYZE of the
+  parents, which also analyses every partition.
 
 Baseline: a binary COPY of one generated day partition (the same rows) into a new table in one transaction,
 with no indexes; the ratio generator / COPY says how close a generator gets to loading pre-made rows.
@@ -42,20 +43,18 @@ BEGIN, END = "<!-- synthetic:begin -->", "<!-- synthetic:end -->"
 INDEX_MODES = {"none": "none", "FlowETL's 5": "msisdn,msisdn_counterpart,location_id,datetime,tac"}
 
 
-def bench_config(generator: str, scale: float, indexes: str) -> SyntheticConfig:
-    # 7 days x ~1.5 M rows/day = 10.5 M events, the size of the baseline's S dataset.
-    return SyntheticConfig(
-        generator=generator,
-        n_days=7,
-        n_subscribers=int(200_000 * scale),
-        n_cells=1000,
-        n_sites=500,
-        n_calls=int(500_000 * scale),
-        n_sms=int(150_000 * scale),
-        n_mds=int(180_000 * scale),
-        n_topups=int(20_000 * scale),
-        event_indexes=indexes,
-    ).validate()
+def bench_config(generator: str, shape: str, scale: float, indexes: str) -> SyntheticConfig:
+    if shape == "s":
+        # 7 days x 1.5 M rows/day = 10.5 M events for 200,000 subscribers: the baseline's S dataset.
+        sizes = dict(n_days=7, n_subscribers=200_000, n_calls=500_000, n_sms=150_000, n_mds=180_000,
+                     n_topups=20_000, n_cells=1000, n_sites=500)  # fmt: skip
+    else:
+        # FlowKit's documented defaults (4,000 subscribers, 200,000 calls, sms and mds a day) for 10 days.
+        sizes = dict(n_days=10, n_subscribers=4_000, n_calls=200_000, n_sms=200_000, n_mds=200_000,
+                     n_topups=20_000)  # fmt: skip
+    for key in ("n_subscribers", "n_calls", "n_sms", "n_mds", "n_topups"):
+        sizes[key] = int(sizes[key] * scale)
+    return SyntheticConfig(generator=generator, event_indexes=indexes, **sizes).validate()
 
 
 def copy_baseline(connect) -> tuple[int, float]:
@@ -94,6 +93,9 @@ def main() -> None:
         "--scale", type=float, default=1.0, help="multiply subscribers and events (default 1)"
     )
     parser.add_argument("--generators", default="sql,python")
+    parser.add_argument(
+        "--shapes", default="s,flowkit", help="s: 200k subscribers; flowkit: its defaults"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
     args = parser.parse_args()
 
@@ -110,12 +112,16 @@ def main() -> None:
     connect = partial(psycopg.connect, settings.url(), autocommit=True)
     rows_out = []
     try:
-        for generator, (label, indexes) in (
-            (g, mode) for g in args.generators.split(",") for mode in INDEX_MODES.items()
+        for shape, generator, (label, indexes) in (
+            (s, g, mode)
+            for s in args.shapes.split(",")
+            for g in args.generators.split(",")
+            for mode in INDEX_MODES.items()
         ):
-            config = bench_config(generator, args.scale, indexes)
+            config = bench_config(generator, shape, args.scale, indexes)
             print(
-                f"== {generator}, indexes {label}: {config.n_days} days x {config.rows_per_day:,} rows/day",
+                f"== {shape}, {generator}, indexes {label}: {config.n_days} days x "
+                f"{config.rows_per_day:,} rows/day, {config.n_subscribers:,} subscribers",
                 flush=True,
             )
             report = generate(
@@ -128,7 +134,9 @@ def main() -> None:
             events_rate = report.total_rows / report.events_seconds
             total_rate = report.total_rows / report.seconds
             copy_rate = copy_rows / copy_seconds
-            rows_out.append((generator, label, report, events_rate, total_rate, copy_rate))
+            rows_out.append(
+                (shape, config, generator, label, report, events_rate, total_rate, copy_rate)
+            )
             print(
                 f"  {generator}: {report.total_rows:,} events; events phase {report.events_seconds:.1f} s "
                 f"= {events_rate:,.0f}/s; total {report.seconds:.1f} s = {total_rate:,.0f}/s; "
@@ -144,12 +152,15 @@ def main() -> None:
         f"{machine_memory_bytes() / 2**30:.0f} GiB RAM, {platform.platform()}, PostgreSQL 15, "
         f"`uv run python bench/synthetic.py --scale {args.scale}`.",
         "",
-        "| generator | indexes | events | events phase | events/s | total (incl. world, parent ANALYZE) | events/s | COPY baseline rows/s | events/s ÷ COPY |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| data | generator | indexes | events | events phase | events/s | total (incl. world, ANALYZE) | events/s | COPY baseline rows/s | events/s ÷ COPY |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for generator, label, report, events_rate, total_rate, copy_rate in rows_out:
+    for shape, config, generator, label, report, events_rate, total_rate, copy_rate in rows_out:
+        data = f"{config.n_days} d, {config.n_subscribers // 1000}k subs" + (
+            " (S)" if shape == "s" else " (FlowKit defaults)"
+        )
         table.append(
-            f"| {generator} | {label} | {report.total_rows:,} | {report.events_seconds:.1f} s | **{events_rate:,.0f}** | "
+            f"| {data} | {generator} | {label} | {report.total_rows:,} | {report.events_seconds:.1f} s | **{events_rate:,.0f}** | "
             f"{report.seconds:.1f} s | {total_rate:,.0f} | {copy_rate:,.0f} | {events_rate / copy_rate:.2f} |"
         )
     text = "\n".join(table)

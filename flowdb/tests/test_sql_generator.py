@@ -108,6 +108,14 @@ def test_every_type_and_day_is_available(generated, db):
     assert flags["mds"] == (True, True, False)
 
 
+def test_partitions_and_parents_have_statistics(generated, db):
+    rows = db.execute(
+        "SELECT tablename, inherited FROM pg_stats WHERE schemaname = 'events' AND attname = 'msisdn' "
+        "AND tablename IN ('calls', 'calls_20160101')"
+    ).fetchall()
+    assert set(rows) == {("calls", True), ("calls_20160101", False)}
+
+
 def test_out_of_home_share_matches_p_out_of_area(generated):
     config, _, events = generated
     homes = _modal_homes(events)

@@ -431,7 +431,7 @@ def iter_batches(config: SyntheticConfig, world: World) -> Iterator[Batch]:
 
 
 def _load(conn: psycopg.Connection, batch: Batch, indexes: tuple[str, ...]) -> None:
-    with day_partition(conn, batch.cdr_type, batch.day, indexes=indexes) as table:
+    with day_partition(conn, batch.cdr_type, batch.day, indexes=indexes, analyze=False) as table:
         with conn.cursor() as cur, cur.copy(pb.copy_statement(table, batch.names)) as copy:
             for chunk in pb.iter_chunks(batch.parts):
                 copy.write(chunk)

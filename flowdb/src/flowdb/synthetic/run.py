@@ -1,7 +1,8 @@
 """Fill a FlowDB with synthetic data: geography, infrastructure, then events from the chosen generator.
 
 A run replaces every event partition, ETL record and the synthetic world, so re-running it is safe; if it
-fails part-way, the events it had written are removed again and the database is left consistent.
+fails part-way, the events it had written are removed again and the database is left consistent. The
+generators load days without analysing them; one ANALYZE per parent at the end covers every partition.
 """
 
 from __future__ import annotations

@@ -362,7 +362,9 @@ def _generate_day(
         params[f"s{stream}"] = stream_seed(config.calls_seed, cdr_type, k, stream)
     with conn.transaction():
         conn.execute("SET LOCAL jit = off")
-        with day_partition(conn, cdr_type, day, indexes=config.index_columns) as table:
+        with day_partition(
+            conn, cdr_type, day, indexes=config.index_columns, analyze=False
+        ) as table:
             cur = conn.execute(_insert_statement(cdr_type, table, _ident(f"day_subs_{k}")), params)
             rows = cur.rowcount
     return rows
