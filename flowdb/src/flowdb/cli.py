@@ -71,12 +71,11 @@ def _running_settings(settings: Settings) -> Settings:
 
 
 def cmd_url(settings: Settings, args: argparse.Namespace) -> int:
-    _say(_running_settings(settings).url(args.role))
+    _say(settings.url(args.role))
     return 0
 
 
 def cmd_psql(settings: Settings, args: argparse.Namespace) -> int:
-    settings = _running_settings(settings)
     psql = shutil.which("psql")
     if psql is None:
         raise FlowDBError("psql not found: apt-get install -y postgresql-client")
@@ -144,7 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        settings = Settings.from_env()
+        # Commands that connect use the port a local cluster actually listens on, if one is running.
+        settings = _running_settings(Settings.from_env())
         return args.func(settings, args)
     except FlowDBError as exc:
         print(f"flowdb: error: {exc}", file=sys.stderr)

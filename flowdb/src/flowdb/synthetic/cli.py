@@ -27,7 +27,6 @@ def _env_name(name: str) -> str:
 
 
 def cmd_synthetic(settings: Settings, args: argparse.Namespace) -> int:
-    from flowdb.cli import _running_settings
     from flowdb.synthetic.run import generate
 
     overrides = {
@@ -36,7 +35,6 @@ def cmd_synthetic(settings: Settings, args: argparse.Namespace) -> int:
         if getattr(args, f.name) is not None
     }
     config = SyntheticConfig.from_env(**overrides)
-    settings = _running_settings(settings)
     connect = partial(psycopg.connect, settings.url(), autocommit=True)
     if args.if_empty:
         with connect() as conn:

@@ -64,6 +64,16 @@ class SyntheticConfig:
         )
 
     @property
+    def events_per_day(self) -> dict[str, int]:
+        """Events a day per CDR type (calls and sms count calls, each written as two rows)."""
+        return {
+            "calls": self.n_calls,
+            "sms": self.n_sms,
+            "mds": self.n_mds,
+            "topups": self.n_topups,
+        }
+
+    @property
     def rows_per_day(self) -> int:
         return 2 * self.n_calls + 2 * self.n_sms + self.n_mds + self.n_topups
 

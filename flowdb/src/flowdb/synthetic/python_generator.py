@@ -386,13 +386,7 @@ def _topups_columns(d: _Day, n: int) -> list[pb.Column]:
 
 
 def _counts(config: SyntheticConfig) -> dict[str, int]:
-    counts = {
-        "calls": config.n_calls,
-        "sms": config.n_sms,
-        "mds": config.n_mds,
-        "topups": config.n_topups,
-    }
-    return {t: n for t, n in counts.items() if n > 0}
+    return {t: n for t, n in config.events_per_day.items() if n > 0}
 
 
 @dataclass(frozen=True)

@@ -339,12 +339,7 @@ def _insert_statement(cdr_type: str, table: sql.Composable, subs: sql.Composable
 def _generate_day(
     conn: psycopg.Connection, config: SyntheticConfig, cdr_type: str, k: int, day: dt.date
 ) -> int:
-    count = {
-        "calls": config.n_calls,
-        "sms": config.n_sms,
-        "mds": config.n_mds,
-        "topups": config.n_topups,
-    }[cdr_type]
+    count = config.events_per_day[cdr_type]
     epoch = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
     params: dict[str, int | float | str] = {
         "n": count,
@@ -385,12 +380,7 @@ def generate_sql(
         _setup(conn, config, cell_regions_sql)
     say(f"subscribers and their homes ready in {time.monotonic() - started:.1f} s")
 
-    counts = {
-        "calls": config.n_calls,
-        "sms": config.n_sms,
-        "mds": config.n_mds,
-        "topups": config.n_topups,
-    }
+    counts = config.events_per_day
     jobs = [
         (cdr_type, k, day)
         for k, day in enumerate(config.dates)
