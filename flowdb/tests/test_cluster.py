@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_settings
 from flowdb.cluster import Cluster
 from flowdb.errors import FlowDBError
 from flowdb.migrate import Migration, available_migrations, migrate
+from flowdb.testing import make_settings
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:

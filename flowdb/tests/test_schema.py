@@ -6,8 +6,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from conftest import connect_as
 from flowdb.synthetic.loading import day_partition
+from flowdb.testing import connect_as
 
 EXPECTED_TABLES = {
     "events": {"calls", "sms", "mds", "topups", "forwards", "location_ids"},

@@ -91,7 +91,7 @@ def test_bad_parameters_are_one_line_errors_and_change_nothing(cluster, db, args
 
 
 def test_synthetic_against_a_stopped_flowdb_is_a_clear_error(scratch_root):
-    from conftest import free_port
+    from flowdb.testing import free_port
 
     result = run_cli(
         "synthetic",

@@ -29,8 +29,9 @@ import datetime as dt
 import hashlib
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 from psycopg import sql
@@ -62,6 +63,12 @@ CREATE SCHEMA {SCRATCH};
 CREATE FUNCTION {SCRATCH}.u(k BIGINT, s BIGINT) RETURNS DOUBLE PRECISION
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT (hashint8extended(k, s) & 281474976710655)::double precision / 281474976710656.0
+$$;
+
+-- The k-th integer of the stream with seed s, uniform on [0, n) for n far below 2^48 (integer arithmetic only).
+CREATE FUNCTION {SCRATCH}.ri(k BIGINT, s BIGINT, n BIGINT) RETURNS BIGINT
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (hashint8extended(k, s) & 281474976710655) % n
 $$;
 
 -- The position of a cell for one event: in the home range with probability 1 - p_out, else outside it.
@@ -138,31 +145,27 @@ def _setup(conn: psycopg.Connection, config: SyntheticConfig, cell_regions_sql: 
                 "the disaster region holds every cell: nowhere is left to relocate to"
             )
 
-    # One handset per subscriber; identifiers are hashes of the seed and index, the TAC a random model.
     if conn.execute("SELECT count(*) FROM infrastructure.tacs").fetchone()[0] == 0:
         raise FlowDBError("infrastructure.tacs is empty: every subscriber needs a handset model")
-    conn.execute(
-        sql.SQL(
-            """CREATE UNLOGGED TABLE {subs} AS
-               WITH t AS (SELECT row_number() OVER (ORDER BY id)::int - 1 AS k, id FROM infrastructure.tacs),
-                    n AS (SELECT count(*)::int AS n FROM t)
-               SELECT s.sid,
-                      substr(md5(%(seed)s || ':msisdn:' || s.sid), 1, 16) COLLATE "C" AS msisdn,
-                      substr(md5(%(seed)s || ':imsi:' || s.sid), 1, 15) COLLATE "C" AS imsi,
-                      substr(md5(%(seed)s || ':imei:' || s.sid), 1, 16) COLLATE "C" AS imei,
-                      t.id AS tac
-               FROM (SELECT sid, floor({u}(sid, %(tac_stream)s) * (SELECT n FROM n))::int AS k
-                     FROM generate_series(0, %(n)s - 1) AS sid) s
-               JOIN t ON t.k = s.k"""
-        ).format(subs=_ident("subs"), u=_ident("u")),
-        {
-            "seed": str(config.subscribers_seed),
-            "n": config.n_subscribers,
-            "tac_stream": stream_seed(config.subscribers_seed, "tac"),
-        },
-    )
-    conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (sid)").format(_ident("subs")))
-    for table in ("cells", "avail", "ranges", "subs"):
+    bad = conn.execute(
+        sql.SQL("SELECT cell_id FROM {} WHERE cell_id !~ '^[0-9a-f]{{1,8}}$' LIMIT 1").format(
+            _ident("cells")
+        )
+    ).fetchone()
+    if bad:
+        raise FlowDBError(f"the SQL generator needs cell ids of up to 8 hex digits, got {bad[0]!r}")
+    # Identities are 64-bit hashes of the subscriber number: distinct in practice, checked here.
+    clash = conn.execute(
+        """SELECT count(*) - count(DISTINCT hashint8extended(sid, %s))
+           FROM generate_series(0::bigint, %s - 1) AS sid""",
+        (stream_seed(config.subscribers_seed, "msisdn"), config.n_subscribers),
+    ).fetchone()[0]
+    if clash:
+        raise FlowDBError(
+            f"SUBSCRIBERS_SEED {config.subscribers_seed} gives two subscribers one msisdn: "
+            "choose another seed"
+        )
+    for table in ("cells", "avail", "ranges"):
         conn.execute(sql.SQL("ANALYZE {}").format(_ident(table)))
     _homes(conn, config)
 
@@ -222,102 +225,109 @@ def _homes(conn: psycopg.Connection, config: SyntheticConfig) -> None:
         conn.execute(sql.SQL("ANALYZE {}").format(table))
 
 
-def _day_subscribers(
-    conn: psycopg.Connection, config: SyntheticConfig, k: int, day: dt.date
-) -> None:
-    """day_subs_<k>: each subscriber's handset and the cell range of their home on that day."""
-    regime = 1 if config.in_disaster(day) else 0
-    table = _ident(f"day_subs_{k}")
-    conn.execute(
-        sql.SQL(
-            """CREATE UNLOGGED TABLE {table} AS
-               SELECT s.sid, s.msisdn, s.imsi, s.imei, s.tac, r.lo, r.cnt, r.n
-               FROM {subs} s
-               JOIN {homes} h ON h.sid = s.sid
-               JOIN {ranges} r ON r.regime = %(regime)s AND r.region = h.region"""
-        ).format(
-            table=table, subs=_ident("subs"), homes=_ident(f"homes_{k}"), ranges=_ident("ranges")
-        ),
-        {"regime": regime},
-    )
-    conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (sid)").format(table))
-    conn.execute(sql.SQL("ANALYZE {}").format(table))
+# Identities are hashes of the subscriber number: hex strings like the python generator's. `| MIN_INT8` sets
+# the top bit, so to_hex always gives 16 digits without lpad; imsi drops the first digit to keep 15.
+MIN_INT8 = -(2**63)
+# Every random draw is a 48-bit hash slice: ri(k, s, n) is uniform on [0, n) for any n far below 2**48.
+RANDOM_RANGE = 2**48
 
+# The handset of subscriber x, from per-run seeds.
+HANDSET_COLUMNS = """
+    to_hex(hashint8extended(x, %(s_msisdn)s) | %(min_int8)s) AS msisdn,
+    substr(to_hex(hashint8extended(x, %(s_imsi)s) | %(min_int8)s), 2) AS imsi,
+    to_hex(hashint8extended(x, %(s_imei)s) | %(min_int8)s) AS imei,
+    (%(tacs)s::int[])[1 + {ri}(x, %(s_tac)s, %(n_tacs)s)] AS tac"""
 
-# One INSERT per (type, day) into the staging table {t}; {subs} is the day's subscribers, {avail} the cells.
-# %(s1)s ... are the seeds of this job's random streams; g counts the events of the job.
+# Where an event of subscriber x happens: a uniformly random cell of x's home range [lo, lo + cnt) with
+# probability 1 - p_out (r_area < p_out * 2**48 means "away"), else a uniformly random cell outside it.
+LOCATION = """lpad(to_hex((%(cells)s::bigint[])[1 + CASE
+        WHEN cnt > 0 AND (r_area >= %(p_out)s OR %(n_avail)s = cnt) THEN lo + r_pick %% cnt
+        ELSE r_pick %% (%(n_avail)s - cnt) + CASE WHEN r_pick %% (%(n_avail)s - cnt) >= lo THEN cnt ELSE 0 END
+    END]), 8, '0')"""
+
+# Rows of one job, innermost first; every "OFFSET 0" fences off a level so that columns used many times
+# above it (the subscriber, the home range, the draws) are computed once per row, not once per use.
+# Calls and sms: row r is side r & 1 (0: outgoing) of event r >> 1, which picks one of the fixed pairs.
 PAIRED_INSERT = """
-INSERT INTO {t} (id, outgoing, datetime, {duration_col} msisdn, msisdn_counterpart, location_id, imsi, imei, tac)
-SELECT c.id, o.outgoing, c.t, {duration_val}
-       CASE WHEN o.outgoing THEN c.a_msisdn ELSE c.b_msisdn END,
-       CASE WHEN o.outgoing THEN c.b_msisdn ELSE c.a_msisdn END,
-       CASE WHEN o.outgoing THEN va.cell_id ELSE vb.cell_id END,
-       CASE WHEN o.outgoing THEN c.a_imsi ELSE c.b_imsi END,
-       CASE WHEN o.outgoing THEN c.a_imei ELSE c.b_imei END,
-       CASE WHEN o.outgoing THEN c.a_tac ELSE c.b_tac END
+INSERT INTO {t} (id, outgoing, datetime, {duration_col} msisdn, msisdn_counterpart, location_id,
+                 imsi, imei, tac)
+SELECT id, side = 0, t, {duration_val} msisdn, msisdn_counterpart, {location}, imsi, imei, tac
 FROM (
-    SELECT r.id, r.t, r.dur,
-           a.msisdn AS a_msisdn, a.imsi AS a_imsi, a.imei AS a_imei, a.tac AS a_tac,
-           b.msisdn AS b_msisdn, b.imsi AS b_imsi, b.imei AS b_imei, b.tac AS b_tac,
-           {scratch}.pick_pos(a.lo, a.cnt, a.n, {u}(r.g, %(s4)s), {u}(r.g, %(s5)s), %(p_out)s) AS pos_a,
-           {scratch}.pick_pos(b.lo, b.cnt, b.n, {u}(r.g, %(s6)s), {u}(r.g, %(s7)s), %(p_out)s) AS pos_b
-    FROM (SELECT p.g, %(prefix)s || lpad(to_hex(p.g), 12, '0') AS id,
-                 to_timestamp(%(epoch)s + floor({u}(p.g, %(s1)s) * 86400)) AS t,
-                 floor({u}(p.g, %(s2)s) * 2601)::int AS dur,
-                 p.caller,
-                 (p.caller + 1 + floor({u}(p.pair, %(pair_b)s) * (%(n_subs)s - 1))::int) %% %(n_subs)s AS callee
-          FROM (SELECT q.g, q.pair, floor({u}(q.pair, %(pair_a)s) * %(n_subs)s)::int AS caller
-                FROM (SELECT g, floor({u}(g, %(s3)s) * %(n_pairs)s)::bigint AS pair
-                      FROM generate_series(0::bigint, %(n)s - 1) AS g) q) p) r
-    JOIN {subs} a ON a.sid = r.caller
-    JOIN {subs} b ON b.sid = r.callee
+    SELECT id, side, t, dur, home >> 32 AS lo, home & 4294967295 AS cnt, r_area, r_pick,
+           to_hex(hashint8extended(y, %(s_msisdn)s) | %(min_int8)s) AS msisdn_counterpart,
+           {handset}
+    FROM (
+        SELECT %(prefix)s || to_hex(e | 281474976710656) AS id, side, x, y,
+               to_timestamp(%(epoch)s + {ri}(e, %(s1)s, 86400)) AS t,
+               {ri}(e, %(s2)s, 2601)::int AS dur,
+               (%(homes)s::bigint[])[1 + x] AS home,
+               {ri}(e, CASE WHEN side = 0 THEN %(s4)s ELSE %(s6)s END, 281474976710656) AS r_area,
+               {ri}(e, CASE WHEN side = 0 THEN %(s5)s ELSE %(s7)s END, 281474976710656) AS r_pick
+        FROM (
+            SELECT e, side, CASE WHEN side = 0 THEN caller ELSE callee END AS x,
+                   CASE WHEN side = 0 THEN callee ELSE caller END AS y
+            FROM (
+                SELECT e, side, caller,
+                       (caller + 1 + {ri}(pair, %(pair_b)s, %(n_subs)s - 1)) %% %(n_subs)s AS callee
+                FROM (
+                    SELECT e, side, pair, {ri}(pair, %(pair_a)s, %(n_subs)s) AS caller
+                    FROM (SELECT r >> 1 AS e, (r & 1)::int AS side,
+                                 {ri}(r >> 1, %(s3)s, %(n_pairs)s) AS pair
+                          FROM generate_series(0::bigint, 2 * %(n)s - 1) AS r) p
+                ) q
+            ) s
+            OFFSET 0
+        ) a
+        OFFSET 0
+    ) b
+    OFFSET 0
 ) c
-JOIN {avail} va ON va.regime = %(regime)s AND va.pos = c.pos_a
-JOIN {avail} vb ON vb.regime = %(regime)s AND vb.pos = c.pos_b
-CROSS JOIN (VALUES (true), (false)) AS o(outgoing)
 """
 
+# mds and topups: one row per event, of a uniformly random subscriber.
+SINGLE_SOURCE = """
+FROM (
+    SELECT id, t, v1, v2, v3, home >> 32 AS lo, home & 4294967295 AS cnt, r_area, r_pick,
+           {handset}
+    FROM (
+        SELECT %(prefix)s || to_hex(e | 281474976710656) AS id, x,
+               to_timestamp(%(epoch)s + {ri}(e, %(s1)s, 86400)) AS t,
+               {ri}(e, %(s2)s, %(v1_range)s) AS v1, {ri}(e, %(s6)s, %(v2_range)s) AS v2,
+               {ri}(e, %(s7)s, %(v3_range)s) AS v3,
+               (%(homes)s::bigint[])[1 + x] AS home,
+               {ri}(e, %(s4)s, 281474976710656) AS r_area, {ri}(e, %(s5)s, 281474976710656) AS r_pick
+        FROM (SELECT e, {ri}(e, %(s3)s, %(n_subs)s) AS x
+              FROM generate_series(0::bigint, %(n)s - 1) AS e) s
+        OFFSET 0
+    ) b
+    OFFSET 0
+) c
+"""
+
+# mds: v1 duration in [0, 260] s, v2 and v3 upload and download volumes in [0, 100000].
 MDS_INSERT = """
 INSERT INTO {t} (id, datetime, duration, volume_total, volume_upload, volume_download,
                  msisdn, location_id, imsi, imei, tac)
-SELECT c.id, c.t, c.dur, c.up + c.down, c.up, c.down, c.msisdn, v.cell_id, c.imsi, c.imei, c.tac
-FROM (
-    SELECT r.id, r.t, r.dur, r.up, r.down, a.msisdn, a.imsi, a.imei, a.tac,
-           {scratch}.pick_pos(a.lo, a.cnt, a.n, {u}(r.g, %(s4)s), {u}(r.g, %(s5)s), %(p_out)s) AS pos
-    FROM (SELECT g, %(prefix)s || lpad(to_hex(g), 12, '0') AS id,
-                 to_timestamp(%(epoch)s + floor({u}(g, %(s1)s) * 86400)) AS t,
-                 floor({u}(g, %(s2)s) * 261)::int AS dur,
-                 floor({u}(g, %(s6)s) * 100001)::int AS up, floor({u}(g, %(s7)s) * 100001)::int AS down,
-                 floor({u}(g, %(s3)s) * %(n_subs)s)::int AS sid
-          FROM generate_series(0::bigint, %(n)s - 1) AS g) r
-    JOIN {subs} a ON a.sid = r.sid
-) c
-JOIN {avail} v ON v.regime = %(regime)s AND v.pos = c.pos
-"""
+SELECT id, t, v1::int, v2 + v3, v2::int, v3::int, msisdn, {location}, imsi, imei, tac{source}"""
 
+# topups: v1 picks one of six amounts, v2 the balance before, v3 is unused.
 TOPUPS_INSERT = """
 INSERT INTO {t} (id, datetime, type, recharge_amount, airtime_fee, tax_and_fee,
                  pre_event_balance, post_event_balance, msisdn, location_id, imsi, imei, tac)
-SELECT c.id, c.t, 'recharge', c.amount, 0, c.amount * 0.1, c.pre, c.pre + c.amount * 0.9,
-       c.msisdn, v.cell_id, c.imsi, c.imei, c.tac
-FROM (
-    SELECT r.id, r.t, r.amount, r.pre, a.msisdn, a.imsi, a.imei, a.tac,
-           {scratch}.pick_pos(a.lo, a.cnt, a.n, {u}(r.g, %(s4)s), {u}(r.g, %(s5)s), %(p_out)s) AS pos
-    FROM (SELECT g, %(prefix)s || lpad(to_hex(g), 12, '0') AS id,
-                 to_timestamp(%(epoch)s + floor({u}(g, %(s1)s) * 86400)) AS t,
-                 (ARRAY[50, 100, 200, 500, 1000, 2000])[1 + floor({u}(g, %(s2)s) * 6)::int]::numeric AS amount,
-                 floor({u}(g, %(s6)s) * 5001)::numeric AS pre,
-                 floor({u}(g, %(s3)s) * %(n_subs)s)::int AS sid
-          FROM generate_series(0::bigint, %(n)s - 1) AS g) r
-    JOIN {subs} a ON a.sid = r.sid
-) c
-JOIN {avail} v ON v.regime = %(regime)s AND v.pos = c.pos
-"""
+SELECT id, t, 'recharge', amount, 0, amount * 0.1, v2::int, v2 + amount * 0.9,
+       msisdn, {location}, imsi, imei, tac
+FROM (SELECT *, (ARRAY[50, 100, 200, 500, 1000, 2000])[1 + v1]::numeric AS amount {source}) d"""
 
 TYPE_INDEX = {"calls": 1, "sms": 2, "mds": 3, "topups": 4}
+VALUE_RANGES = {
+    "calls": (1, 1, 1),
+    "sms": (1, 1, 1),
+    "mds": (261, 100_001, 100_001),
+    "topups": (6, 5_001, 1),
+}
 
 
-def _insert_statement(cdr_type: str, table: sql.Composable, subs: sql.Composable) -> sql.Composed:
+def _insert_statement(cdr_type: str, table: sql.Composable) -> sql.Composed:
     template = {
         "calls": PAIRED_INSERT,
         "sms": PAIRED_INSERT,
@@ -325,42 +335,96 @@ def _insert_statement(cdr_type: str, table: sql.Composable, subs: sql.Composable
         "topups": TOPUPS_INSERT,
     }[cdr_type]
     duration = cdr_type == "calls"
+    ri = _ident("ri")
+    handset = sql.SQL(HANDSET_COLUMNS).format(ri=ri)
     return sql.SQL(template).format(
         t=table,
-        subs=subs,
-        avail=_ident("avail"),
-        u=_ident("u"),
-        scratch=sql.Identifier(SCRATCH),
+        ri=ri,
+        location=sql.SQL(LOCATION),
+        handset=handset,
+        source=sql.SQL(SINGLE_SOURCE).format(ri=ri, handset=handset),
         duration_col=sql.SQL("duration," if duration else ""),
-        duration_val=sql.SQL("c.dur," if duration else ""),
+        duration_val=sql.SQL("dur," if duration else ""),
     )
 
 
+class World:
+    """What every job of a run shares: the cells by position, the handset models, and the seeds."""
+
+    def __init__(self, conn: psycopg.Connection, config: SyntheticConfig) -> None:
+        self.config = config
+        self.cells = {
+            regime: cells
+            for regime, cells in conn.execute(
+                sql.SQL(
+                    "SELECT regime, array_agg(('x' || lpad(cell_id, 8, '0'))::bit(32)::bigint "
+                    "ORDER BY pos) FROM {} GROUP BY regime"
+                ).format(_ident("avail"))
+            )
+        }
+        self.tacs = conn.execute(
+            "SELECT array_agg(id::int ORDER BY id) FROM infrastructure.tacs"
+        ).fetchone()[0]
+        seed = config.subscribers_seed
+        self.params: dict[str, int | float | str | list[int]] = {
+            "n_pairs": max(1, config.interactions_multiplier * config.n_subscribers),
+            "n_subs": config.n_subscribers,
+            "p_out": round(config.p_out_of_area * RANDOM_RANGE),
+            "min_int8": MIN_INT8,
+            "tacs": self.tacs,
+            "n_tacs": len(self.tacs),
+            "s_msisdn": stream_seed(seed, "msisdn"),
+            "s_imsi": stream_seed(seed, "imsi"),
+            "s_imei": stream_seed(seed, "imei"),
+            "s_tac": stream_seed(seed, "tac"),
+            # The calling pairs are fixed: their streams depend on the subscribers' seed only.
+            "pair_a": stream_seed(seed, "pair", "caller"),
+            "pair_b": stream_seed(seed, "pair", "callee"),
+        }
+
+    def homes(self, conn: psycopg.Connection, k: int, day: dt.date) -> list[int]:
+        """Everyone's home cell range on day k, packed as lo << 32 | cnt, indexed by subscriber."""
+        regime = 1 if self.config.in_disaster(day) else 0
+        return conn.execute(
+            sql.SQL(
+                """SELECT array_agg((r.lo::bigint << 32) | r.cnt ORDER BY h.sid)
+                   FROM {homes} h JOIN {ranges} r ON r.regime = %s AND r.region = h.region"""
+            ).format(homes=_ident(f"homes_{k}"), ranges=_ident("ranges")),
+            (regime,),
+        ).fetchone()[0]
+
+
 def _generate_day(
-    conn: psycopg.Connection, config: SyntheticConfig, cdr_type: str, k: int, day: dt.date
+    conn: psycopg.Connection,
+    world: World,
+    cdr_type: str,
+    k: int,
+    day: dt.date,
+    homes: list[int],
 ) -> int:
-    count = config.events_per_day[cdr_type]
+    config = world.config
+    regime = 1 if config.in_disaster(day) else 0
     epoch = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
-    params: dict[str, int | float | str] = {
-        "n": count,
+    v1, v2, v3 = VALUE_RANGES[cdr_type]
+    params = {
+        **world.params,
+        "n": config.events_per_day[cdr_type],
         "epoch": epoch,
-        "prefix": f"{TYPE_INDEX[cdr_type]:x}{k:07x}",
-        "n_pairs": max(1, config.interactions_multiplier * config.n_subscribers),
-        "n_subs": config.n_subscribers,
-        "p_out": config.p_out_of_area,
-        "regime": 1 if config.in_disaster(day) else 0,
-        # The calling pairs are fixed: their streams depend on the subscribers' seed only.
-        "pair_a": stream_seed(config.subscribers_seed, "pair", "caller"),
-        "pair_b": stream_seed(config.subscribers_seed, "pair", "callee"),
+        "prefix": f"{TYPE_INDEX[cdr_type]:x}{k:06x}",
+        "cells": world.cells[regime],
+        "n_avail": len(world.cells[regime]),
+        "homes": homes,
+        "v1_range": v1,
+        "v2_range": v2,
+        "v3_range": v3,
     }
     for stream in range(1, 8):
         params[f"s{stream}"] = stream_seed(config.calls_seed, cdr_type, k, stream)
     with conn.transaction():
-        conn.execute("SET LOCAL jit = off")
         with day_partition(
             conn, cdr_type, day, indexes=config.index_columns, analyze=False
         ) as table:
-            cur = conn.execute(_insert_statement(cdr_type, table, _ident(f"day_subs_{k}")), params)
+            cur = conn.execute(_insert_statement(cdr_type, table), params)
             rows = cur.rowcount
     return rows
 
@@ -378,6 +442,7 @@ def generate_sql(
     started = time.monotonic()
     with connect() as conn:
         _setup(conn, config, cell_regions_sql)
+        world = World(conn, config)
     say(f"subscribers and their homes ready in {time.monotonic() - started:.1f} s")
 
     counts = config.events_per_day
@@ -391,6 +456,10 @@ def generate_sql(
     lock = threading.Lock()
     local = threading.local()
     opened: list[psycopg.Connection] = []
+    # A day's homes are fetched by its first job and dropped after its last.
+    homes: dict[int, list[int]] = {}
+    day_locks = {k: threading.Lock() for _, k, _ in jobs}
+    jobs_left = Counter(k for _, k, _ in jobs)
 
     def connection() -> psycopg.Connection:
         if not hasattr(local, "conn"):
@@ -399,33 +468,29 @@ def generate_sql(
                 opened.append(local.conn)
         return local.conn
 
-    def prepare(k: int, day: dt.date) -> None:
-        _day_subscribers(connection(), config, k, day)
+    def homes_of(k: int, day: dt.date) -> list[int]:
+        with day_locks[k]:
+            if k not in homes:
+                homes[k] = world.homes(connection(), k, day)
+            return homes[k]
 
     def run(job: tuple[str, int, dt.date]) -> None:
         cdr_type, k, day = job
-        prepared[k].result()  # submitted before this job, so already running or done: no deadlock
         t0 = time.monotonic()
-        rows = _generate_day(connection(), config, cdr_type, k, day)
+        rows = _generate_day(connection(), world, cdr_type, k, day, homes_of(k, day))
         with lock:
             totals[cdr_type] += rows
             done = sum(totals.values())
+            jobs_left[k] -= 1
+            if jobs_left[k] == 0:
+                homes.pop(k, None)
         say(
             f"{cdr_type} {day}: {rows:,} rows in {time.monotonic() - t0:.1f} s ({done:,} rows so far)"
         )
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            # Each day's subscriber table is built on the pool, queued just ahead of that day's events.
-            prepared: dict[int, Future[None]] = {}
-            futures = []
-            for job in jobs:
-                k, day = job[1], job[2]
-                if k not in prepared:
-                    prepared[k] = pool.submit(prepare, k, day)
-                    futures.append(prepared[k])
-                futures.append(pool.submit(run, job))
-            for future in futures:
+            for future in [pool.submit(run, job) for job in jobs]:
                 future.result()
     finally:
         for conn in opened:

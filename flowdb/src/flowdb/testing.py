@@ -1,0 +1,82 @@
+"""Helpers for tests of FlowDB and of the packages built on it: a private cluster on a free loopback port.
+
+    with temporary_cluster() as cluster:
+        url = cluster.settings.url("flowmachine")
+
+Used by every package's test session fixtures, so each starts (and removes) its own cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+
+from flowdb.cluster import Cluster
+from flowdb.settings import Settings
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_settings(data_dir: Path, **extra: str) -> Settings:
+    """Settings for a small test cluster in `data_dir` on a free port (extra values override)."""
+    env = {
+        "FLOWDB_DATA_DIR": str(data_dir),
+        "FLOWDB_PORT": str(free_port()),
+        "SHARED_BUFFERS_SIZE": "256MB",
+        "EFFECTIVE_CACHE_SIZE": "2GB",
+        "MAINTENANCE_WORK_MEM": "256MB",
+        "FLOWMACHINE_FLOWDB_PASSWORD": "fm-test-pw",
+        "FLOWAPI_FLOWDB_PASSWORD": "api-test-pw",
+        "FLOWDB_OS_USER": os.environ.get("FLOWDB_OS_USER", "postgres"),
+        **extra,
+    }
+    return Settings.from_env(env)
+
+
+@contextmanager
+def scratch_directory(prefix: str = "flowdb-tests-") -> Iterator[Path]:
+    """A temporary directory the cluster's unprivileged owner can reach (pytest's tmp_path is 0700)."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o755)
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def temporary_cluster(root: Path | None = None, **extra: str) -> Iterator[Cluster]:
+    """A started cluster in `root` (or a fresh temporary directory), stopped and removed on exit."""
+    with scratch_directory() as scratch:
+        cluster = Cluster(make_settings((root or scratch) / "cluster", **extra))
+        cluster.start()
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
+
+
+def connect_as(cluster: Cluster, role: str) -> psycopg.Connection:
+    """A password-authenticated TCP connection as `role`, the way FlowMachine and FlowAPI connect."""
+    port = cluster.status().port
+    s = cluster.settings
+    return psycopg.connect(
+        host="127.0.0.1",
+        port=port,
+        user=role,
+        password=s.role_password(role),
+        dbname="flowdb",
+        autocommit=True,
+    )
