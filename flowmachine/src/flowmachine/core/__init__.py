@@ -1,0 +1,1 @@
+"""The query model, connections, cache and state machine."""

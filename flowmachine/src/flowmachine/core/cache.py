@@ -1,0 +1,374 @@
+"""Computing queries into the cache, reading, invalidating, evicting, and recovering after restarts.
+
+A computed query is a table `cache.x<query_id>` plus a row in `cache.cached` (class, SQL, compute time, size via
+`table_size`, access counts and score multiplier maintained by FlowDB's `touch_cache`) and rows in
+`cache.dependencies` to the nearest stored queries it was built from. The table, its indexes, its statistics and
+its metadata are written in one transaction, so a crash leaves either all of them or none.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import sql
+
+from flowmachine.core.errors import (
+    QueryCancelledError,
+    QueryFailedError,
+    UnstorableQueryError,
+)
+from flowmachine.core.query import CACHE_SCHEMA, Query
+from flowmachine.core.query_id import CACHE_FORMAT_VERSION
+from flowmachine.core.state import IN_FLIGHT, QueryEvent, QueryState
+
+if TYPE_CHECKING:
+    from flowmachine.core.context import Context
+
+log = logging.getLogger(__name__)
+
+
+class _Abandoned(Exception):
+    """The query left the executing state (it was cancelled) while its SQL ran."""
+
+
+def table_exists(ctx: Context, table_name: str) -> bool:
+    with ctx.pool.connection() as conn:
+        return (
+            conn.execute(
+                "SELECT to_regclass(%s) IS NOT NULL", (f"{CACHE_SCHEMA}.{table_name}",)
+            ).fetchone()[0]
+            is True
+        )
+
+
+def read_cached(ctx: Context, query: Query) -> bool:
+    """True (and the access recorded) if the query is computed and its table is there."""
+    if ctx.states.state(query.query_id) is not QueryState.COMPLETED:
+        return False
+    with ctx.pool.connection() as conn:
+        try:
+            row = conn.execute(
+                "SELECT public.touch_cache(%s) WHERE to_regclass(%s) IS NOT NULL",
+                (query.query_id, query.fully_qualified_table_name),
+            ).fetchone()
+        except pg_errors.RaiseException:  # a table without its metadata row: not ours to serve
+            return False
+    return row is not None
+
+
+def stored_dependency_ids(ctx: Context, query: Query) -> list[str]:
+    """The nearest stored queries below `query`: descend through unstored ones, stop at stored ones."""
+    found: dict[str, None] = {}
+    for dep in query.dependencies:
+        if dep.storable and dep.is_stored(ctx):
+            found[dep.query_id] = None
+        else:
+            found.update(dict.fromkeys(stored_dependency_ids(ctx, dep)))
+    return list(found)
+
+
+def _storable_dependencies(query: Query) -> list[Query]:
+    """Every storable query below `query`, deepest first (each once)."""
+    ordered: dict[str, Query] = {}
+
+    def visit(q: Query) -> None:
+        for dep in q.dependencies:
+            visit(dep)
+            if dep.storable:
+                ordered.setdefault(dep.query_id, dep)
+
+    visit(query)
+    return list(ordered.values())
+
+
+def compute(ctx: Context, query: Query, *, store_dependencies: bool = True) -> Query:
+    """Make sure `query` is computed into its cache table; exactly one process computes it.
+
+    Raises QueryFailedError if it (or a dependency) failed, QueryCancelledError if it was cancelled.
+    """
+    if not query.storable:
+        raise UnstorableQueryError(f"{type(query).__name__} queries are never stored on their own")
+    if store_dependencies:
+        for dep in _storable_dependencies(query):
+            _compute_one(ctx, dep)
+    return _compute_one(ctx, query)
+
+
+def _compute_one(ctx: Context, query: Query) -> Query:
+    states, qid = ctx.states, query.query_id
+    while True:
+        info = states.info(qid)
+        state = info.state
+        if state is QueryState.COMPLETED:
+            if table_exists(ctx, query.table_name):
+                return query
+            log.warning("cache table of %s vanished; computing it again", qid)
+            states.trigger(qid, QueryEvent.RESET, owner=ctx.owner)
+            states.trigger(qid, QueryEvent.FINISH_RESETTING)
+        elif state is QueryState.KNOWN:
+            if _has_cache_record(ctx, query):
+                states.adopt_completed(qid)
+                continue
+            queued, _ = states.trigger(qid, QueryEvent.QUEUE, owner=ctx.owner)
+            if queued:
+                executing, _ = states.trigger(qid, QueryEvent.EXECUTE, owner=ctx.owner)
+                if executing:
+                    _execute(ctx, query)
+                    return query
+        elif state in IN_FLIGHT:
+            states.wait_while_in_flight(qid)
+        elif state is QueryState.ERRORED:
+            raise QueryFailedError(info.message or f"query {qid} failed")
+        elif state is QueryState.CANCELLED:
+            raise QueryCancelledError(f"query {qid} was cancelled")
+
+
+def _has_cache_record(ctx: Context, query: Query) -> bool:
+    with ctx.pool.connection() as conn:
+        row = conn.execute(
+            "SELECT 1 FROM cache.cached WHERE query_id = %s AND to_regclass(%s) IS NOT NULL",
+            (query.query_id, query.fully_qualified_table_name),
+        ).fetchone()
+    return row is not None
+
+
+def _index_statements(query: Query) -> list[sql.Composable]:
+    statements = []
+    for cols in query.index_cols:
+        columns = (cols,) if isinstance(cols, str) else tuple(cols)
+        statements.append(
+            sql.SQL("CREATE INDEX ON {} ({}) WITH (fillfactor = 100)").format(
+                query.table_identifier, sql.SQL(", ").join(map(sql.Identifier, columns))
+            )
+        )
+    return statements
+
+
+def _execute(ctx: Context, query: Query) -> None:
+    states, qid = ctx.states, query.query_id
+    try:
+        with ctx.pool.connection() as conn:
+            states.set_pid(qid, conn.info.backend_pid)
+            if (
+                states.state(qid) is not QueryState.EXECUTING
+            ):  # cancelled before we recorded the pid
+                raise _Abandoned
+            body = sql.SQL("CREATE TABLE {} AS SELECT {} FROM ({}) _").format(
+                query.table_identifier, query.columns_sql(), query._make_query(ctx)
+            )
+            text = body.as_string(conn)
+            with conn.transaction():
+                started = time.perf_counter()
+                conn.execute(text)
+                compute_ms = (time.perf_counter() - started) * 1000
+                for statement in _index_statements(query):
+                    conn.execute(statement)
+                conn.execute(sql.SQL("ANALYZE {}").format(query.table_identifier))
+                _write_metadata(ctx, conn, query, text, compute_ms)
+                if states.state(qid) is not QueryState.EXECUTING:
+                    raise _Abandoned
+        finished, _ = states.trigger(qid, QueryEvent.FINISH)
+        if not finished:  # cancelled between the last check and the commit: leave no trace
+            _drop(ctx, qid)
+            raise QueryCancelledError(f"query {qid} was cancelled")
+    except (_Abandoned, pg_errors.QueryCanceled) as exc:
+        if states.state(qid) is QueryState.CANCELLED:
+            raise QueryCancelledError(f"query {qid} was cancelled") from None
+        message = "the query was cancelled by the database (statement timeout?)"
+        states.trigger(qid, QueryEvent.ERROR, message=message)
+        raise QueryFailedError(message) from exc
+    except QueryCancelledError:
+        raise
+    except Exception as exc:
+        message = _describe(exc)
+        states.trigger(qid, QueryEvent.ERROR, message=message)
+        raise QueryFailedError(message) from exc
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else type(exc).__name__
+    return f"{type(exc).__name__}: {first}"
+
+
+def _write_metadata(
+    ctx: Context, conn: psycopg.Connection, query: Query, text: str, compute_ms: float
+) -> None:
+    conn.execute(
+        """INSERT INTO cache.cached (query_id, version, query, created, access_count, last_accessed,
+                                     compute_time, cache_score_multiplier, class, schema, tablename)
+           VALUES (%s, %s, %s, now(), 0, now(), %s, 0, %s, %s, %s)
+           ON CONFLICT (query_id) DO UPDATE SET last_accessed = now()""",
+        (
+            query.query_id,
+            CACHE_FORMAT_VERSION,
+            text,
+            compute_ms,
+            type(query).__name__,
+            CACHE_SCHEMA,
+            query.table_name,
+        ),
+    )
+    conn.execute(
+        """INSERT INTO cache.dependencies (query_id, depends_on)
+           SELECT %s, query_id FROM cache.cached WHERE query_id = ANY(%s)
+           ON CONFLICT DO NOTHING""",
+        (query.query_id, stored_dependency_ids(ctx, query)),
+    )
+    conn.execute("SELECT public.touch_cache(%s)", (query.query_id,))
+
+
+def _drop(ctx: Context, query_id: str, *, lock_timeout_ms: int | None = None) -> list[str]:
+    """Delete a query's table and metadata in one transaction; return the ids that depended on it."""
+    with ctx.pool.connection() as conn, conn.transaction():
+        if lock_timeout_ms is not None:
+            conn.execute(
+                sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{lock_timeout_ms}ms"))
+            )
+        dependents = [
+            r[0]
+            for r in conn.execute(
+                "SELECT query_id FROM cache.dependencies WHERE depends_on = %s", (query_id,)
+            )
+        ]
+        conn.execute(
+            sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(CACHE_SCHEMA, f"x{query_id}"))
+        )
+        conn.execute("DELETE FROM cache.cached WHERE query_id = %s", (query_id,))
+    return dependents
+
+
+def cancel(ctx: Context, query_id: str) -> bool:
+    """Cancel a queued or running query; its SQL is stopped and nothing of it remains. True if cancelled."""
+    cancelled, _ = ctx.states.trigger(query_id, QueryEvent.CANCEL)
+    if not cancelled:
+        return False
+    pid = ctx.states.info(query_id).pid
+    if pid is not None:
+        with ctx.pool.connection() as conn:
+            conn.execute("SELECT pg_cancel_backend(%s)", (pid,))
+    return True
+
+
+def invalidate(ctx: Context, query_id: str, *, cascade: bool = True) -> None:
+    """Drop a query's cache table and metadata and return it to known (and its dependents, with cascade)."""
+    states = ctx.states
+    state = states.state(query_id)
+    if state in (QueryState.QUEUED, QueryState.EXECUTING):
+        cancel(ctx, query_id)
+    while True:
+        state = states.state(query_id)
+        if state in IN_FLIGHT:
+            state = states.wait_while_in_flight(query_id)
+            continue
+        if state is QueryState.KNOWN:
+            # FlowKit's reset is a no-op from known (its issue #6484); a table may still be there.
+            dependents = _drop(ctx, query_id)
+            break
+        reset, _ = states.trigger(query_id, QueryEvent.RESET, owner=ctx.owner)
+        if reset:
+            try:
+                dependents = _drop(ctx, query_id)
+            finally:
+                states.trigger(query_id, QueryEvent.FINISH_RESETTING)
+            break
+    if cascade:
+        for dependent in dependents:
+            invalidate(ctx, dependent, cascade=True)
+
+
+def recover(ctx: Context) -> tuple[list[str], list[str]]:
+    """At start-up: return queries of dead processes to known, and adopt cache tables whose state was lost.
+
+    Returns (repaired ids, adopted ids).
+    """
+    repaired = ctx.states.repair_all()
+    adopted = []
+    with ctx.pool.connection() as conn:
+        rows = conn.execute(
+            """SELECT query_id FROM cache.cached
+               WHERE schema = 'cache' AND to_regclass(format('%I.%I', schema, tablename)) IS NOT NULL"""
+        ).fetchall()
+    for (query_id,) in rows:
+        if ctx.states.adopt_completed(query_id):
+            adopted.append(query_id)
+    if repaired or adopted:
+        log.info("recovered %d stuck queries, adopted %d cache tables", len(repaired), len(adopted))
+    return repaired, adopted
+
+
+def cache_size(ctx: Context) -> int:
+    with ctx.pool.connection() as conn:
+        return conn.execute(
+            "SELECT coalesce(sum(public.table_size(tablename, schema)), 0)::bigint FROM cache.cached "
+            "WHERE schema = 'cache'"
+        ).fetchone()[0]
+
+
+def shrink_below_size(
+    ctx: Context,
+    size_threshold: int | None = None,
+    *,
+    protected_period: int | None = None,
+    read_grace_seconds: int = 60,
+    dry_run: bool = False,
+) -> list[str]:
+    """Evict the lowest-scoring results until the cache is at most `size_threshold` bytes.
+
+    The defaults come from FlowDB's cache config (`cache_size`, `cache_protected_period`). Results created within
+    the protected period, read within `read_grace_seconds` (a reader may be about to fetch them), or locked by a
+    running reader are kept. Returns the evicted (or, with dry_run, the would-be evicted) query ids.
+    """
+    with ctx.pool.connection() as conn:
+        threshold = (
+            size_threshold
+            if size_threshold is not None
+            else conn.execute("SELECT public.cache_max_size()").fetchone()[0]
+        )
+        protected = (
+            protected_period
+            if protected_period is not None
+            else conn.execute("SELECT public.cache_protected_period()").fetchone()[0]
+        )
+        rows = conn.execute(
+            """SELECT query_id, size,
+                      now() - created > make_interval(secs => %s)
+                      AND now() - last_accessed > make_interval(secs => %s) AS evictable
+               FROM (SELECT *, coalesce(public.table_size(tablename, schema), 0) AS size
+                     FROM cache.cached WHERE schema = 'cache') c
+               ORDER BY public.cache_score(cache_score_multiplier, compute_time, greatest(size, 1e-5)),
+                        query_id""",
+            (protected, read_grace_seconds),
+        ).fetchall()
+    total = sum(size for _, size, _ in rows)
+    evicted: list[str] = []
+    for query_id, size, evictable in rows:
+        if threshold is None or total <= threshold:
+            break
+        if not evictable:
+            continue
+        if not dry_run:
+            try:
+                _evict(ctx, query_id)
+            except pg_errors.LockNotAvailable:
+                log.info("cache table of %s is being read; kept", query_id)
+                continue
+        evicted.append(query_id)
+        total -= size
+    return evicted
+
+
+def _evict(ctx: Context, query_id: str) -> None:
+    states = ctx.states
+    reset, state = states.trigger(query_id, QueryEvent.RESET, owner=ctx.owner)
+    if not reset and state is not QueryState.KNOWN:
+        raise pg_errors.LockNotAvailable(f"query {query_id} is {state}")
+    try:
+        _drop(ctx, query_id, lock_timeout_ms=100)
+    finally:
+        if reset:
+            states.trigger(query_id, QueryEvent.FINISH_RESETTING)

@@ -1,0 +1,31 @@
+"""Errors FlowMachine raises; each says what was wrong in one sentence."""
+
+from __future__ import annotations
+
+
+class FlowMachineError(Exception):
+    """Base class of FlowMachine's own errors."""
+
+
+class InvalidSpecError(FlowMachineError, ValueError):
+    """A query parameter is out of range or inconsistent."""
+
+
+class MissingDateError(FlowMachineError):
+    """No data is available for any day of the requested window."""
+
+
+class QueryFailedError(FlowMachineError):
+    """Computing the query (or a query it depends on) failed; the message says why."""
+
+
+class QueryCancelledError(FlowMachineError):
+    """The query was cancelled while it was queued or running."""
+
+
+class UnstorableQueryError(FlowMachineError):
+    """This kind of query is only ever embedded in others, never stored on its own."""
+
+
+class StateTimeoutError(FlowMachineError, TimeoutError):
+    """Waiting for another process to finish a query took longer than allowed."""

@@ -1,0 +1,191 @@
+"""The query base class: a description of an analysis that becomes SQL and is computed once into the cache.
+
+A subclass sets its parameters as attributes (public names; `_private` ones are not part of its identity), then
+calls `super().__init__()`, which derives the deterministic `query_id`. It defines `column_names` and
+`_make_query(ctx)`, which returns a `psycopg.sql.Composable`: identifiers come from fixed lists and every value
+is a `sql.Literal`, quoted by the driver, never pasted into the text.
+
+Queries it builds on are attributes too (or inside list/tuple/dict attributes); they are its dependencies, and
+`get_query(ctx)` of a dependency that is already computed is `SELECT … FROM cache.x<id>`, so stored results are
+reused wherever they appear.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pandas as pd
+from psycopg import sql
+
+from flowmachine.core.query_id import canonical, make_query_id
+
+if TYPE_CHECKING:
+    from flowmachine.core.context import Context
+    from flowmachine.core.state import QueryState
+
+CACHE_SCHEMA = "cache"
+
+
+class Query(ABC):
+    """Base class of every query kind."""
+
+    # False for queries that are only ever embedded in others (event subsets, unions): they are never stored.
+    storable: ClassVar[bool] = True
+
+    def __init__(self) -> None:
+        dependencies: list[Query] = []
+        params = {
+            name: canonical(value, dependencies)
+            for name, value in sorted(vars(self).items())
+            if not name.startswith("_")
+        }
+        self._params = params
+        self._dependencies = list({d.query_id: d for d in dependencies}.values())
+        self._query_id = make_query_id(
+            type(self).__name__, params, [d.query_id for d in self._dependencies]
+        )
+
+    # identity -----------------------------------------------------------------------------------------------
+
+    @property
+    def query_id(self) -> str:
+        return self._query_id
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The canonical parameters the id is derived from (sub-queries as their ids)."""
+        return self._params
+
+    @property
+    def dependencies(self) -> list[Query]:
+        """The queries this one is built on directly."""
+        return list(self._dependencies)
+
+    def __hash__(self) -> int:
+        return hash(self.query_id)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Query) and other.query_id == self.query_id
+
+    def __repr__(self) -> str:
+        return f"<Query of type: {type(self).__name__}, query_id: '{self.query_id}'>"
+
+    # SQL ------------------------------------------------------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def column_names(self) -> list[str]:
+        """The output columns, in order."""
+
+    @abstractmethod
+    def _make_query(self, ctx: Context) -> sql.Composable:
+        """The SQL computing this query from its dependencies' `get_query(ctx)`."""
+
+    @property
+    def index_cols(self) -> list[str | tuple[str, ...]]:
+        """Columns (or column groups) indexed on the cache table: location columns and subscriber."""
+        cols: list[str | tuple[str, ...]] = []
+        location_columns = tuple(c for c in self.column_names if c in LOCATION_COLUMN_NAMES)
+        if location_columns:
+            cols.append(location_columns)
+        if "subscriber" in self.column_names:
+            cols.append("subscriber")
+        return cols
+
+    @property
+    def table_name(self) -> str:
+        return f"x{self.query_id}"
+
+    @property
+    def fully_qualified_table_name(self) -> str:
+        return f"{CACHE_SCHEMA}.{self.table_name}"
+
+    @property
+    def table_identifier(self) -> sql.Identifier:
+        return sql.Identifier(CACHE_SCHEMA, self.table_name)
+
+    def columns_sql(self, alias: str | None = None) -> sql.Composable:
+        if alias is None:
+            return sql.SQL(", ").join(sql.Identifier(c) for c in self.column_names)
+        return sql.SQL(", ").join(sql.Identifier(alias, c) for c in self.column_names)
+
+    def get_query(self, ctx: Context) -> sql.Composable:
+        """SQL for this query's rows: its cache table if computed, else its own SQL."""
+        from flowmachine.core.cache import read_cached
+
+        if self.storable and read_cached(ctx, self):
+            return sql.SQL("SELECT {} FROM {}").format(self.columns_sql(), self.table_identifier)
+        return self._make_query(ctx)
+
+    def sql_text(self, ctx: Context) -> str:
+        with ctx.pool.connection() as conn:
+            return self.get_query(ctx).as_string(conn)
+
+    # state and storage ----------------------------------------------------------------------------------------
+
+    def query_state(self, ctx: Context) -> QueryState:
+        return ctx.states.state(self.query_id)
+
+    def is_stored(self, ctx: Context) -> bool:
+        from flowmachine.core.cache import table_exists
+
+        return self.storable and table_exists(ctx, self.table_name)
+
+    def store(self, ctx: Context, *, store_dependencies: bool = True) -> Future[Query]:
+        """Compute into `cache.x<query_id>` on the context's thread pool; the future gives this query back."""
+        from flowmachine.core.cache import compute
+
+        return ctx.executor.submit(compute, ctx, self, store_dependencies=store_dependencies)
+
+    def invalidate_db_cache(self, ctx: Context, *, cascade: bool = True) -> None:
+        from flowmachine.core.cache import invalidate
+
+        invalidate(ctx, self.query_id, cascade=cascade)
+
+    # data access ----------------------------------------------------------------------------------------------
+
+    def _select(self, ctx: Context, limit: int | None = None) -> sql.Composable:
+        query = sql.SQL("SELECT {} FROM ({}) _").format(self.columns_sql(), self.get_query(ctx))
+        if limit is not None:
+            query = sql.SQL("{} LIMIT {}").format(query, sql.Literal(int(limit)))
+        return query
+
+    def get_dataframe(self, ctx: Context) -> pd.DataFrame:
+        with ctx.pool.connection() as conn, conn.cursor() as cur:
+            cur.execute(self._select(ctx))
+            return pd.DataFrame(cur.fetchall(), columns=self.column_names)
+
+    def head(self, ctx: Context, n: int = 5) -> pd.DataFrame:
+        with ctx.pool.connection() as conn, conn.cursor() as cur:
+            cur.execute(self._select(ctx, n))
+            return pd.DataFrame(cur.fetchall(), columns=self.column_names)
+
+    def __iter_rows__(self, ctx: Context) -> Iterator[tuple[Any, ...]]:
+        with ctx.pool.connection() as conn, conn.cursor(name=f"iter_{self.query_id}") as cur:
+            cur.execute(self._select(ctx))
+            yield from cur
+
+    def explain(self, ctx: Context, *, format: str = "text", analyse: bool = False) -> Any:
+        """PostgreSQL's plan for this query's own SQL; text as one string, json as parsed JSON."""
+        fmt = format.upper()
+        if fmt not in {"TEXT", "JSON", "YAML", "XML"}:
+            raise ValueError(f"format must be text, json, yaml or xml, got {format!r}")
+        options = sql.SQL("FORMAT {}{}").format(
+            sql.SQL(fmt), sql.SQL(", ANALYZE" if analyse else "")
+        )
+        with ctx.pool.connection() as conn, conn.cursor() as cur:
+            cur.execute(sql.SQL("EXPLAIN ({}) {}").format(options, self._make_query(ctx)))
+            rows = [r[0] for r in cur.fetchall()]
+        if fmt == "TEXT":
+            return "\n".join(rows)
+        return rows[0]
+
+
+# Columns that identify a location in some spatial unit; cache tables index them together.
+LOCATION_COLUMN_NAMES = frozenset(
+    {"location_id", "pcod", "lon", "lat", "version", "site_id", "grid_id"}
+    | {f"{c}_{side}" for c in ("pcod", "lon", "lat", "location_id") for side in ("from", "to")}
+)

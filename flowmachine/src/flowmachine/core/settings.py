@@ -1,0 +1,67 @@
+"""FlowMachine's settings, read from FlowKit's environment variables once and passed around explicitly."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from flowmachine.core.errors import FlowMachineError
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise FlowMachineError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise FlowMachineError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    flowdb_host: str = "localhost"
+    flowdb_port: int = 9000
+    flowdb_user: str = "flowmachine"
+    flowdb_password: str = "foo"
+    flowdb_database: str = "flowdb"
+    pool_size: int = 5
+    pool_overflow: int = 1
+    redis_host: str = "localhost"
+    redis_port: int = 6379
+    redis_password: str | None = None
+    # How long a process's claim on an executing query lives without a heartbeat (seconds).
+    owner_lease_seconds: int = 30
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            flowdb_host=env.get("FLOWDB_HOST") or "localhost",
+            flowdb_port=_int(env, "FLOWDB_PORT", 9000, 1),
+            flowdb_user=env.get("FLOWMACHINE_FLOWDB_USER") or "flowmachine",
+            flowdb_password=env.get("FLOWMACHINE_FLOWDB_PASSWORD") or "foo",
+            flowdb_database=env.get("FLOWDB_DATABASE") or "flowdb",
+            pool_size=_int(env, "DB_CONNECTION_POOL_SIZE", 5, 1),
+            pool_overflow=_int(env, "DB_CONNECTION_POOL_OVERFLOW", 1, 0),
+            redis_host=env.get("REDIS_HOST") or "localhost",
+            redis_port=_int(env, "REDIS_PORT", 6379, 1),
+            redis_password=env.get("REDIS_PASSWORD") or None,
+            owner_lease_seconds=_int(env, "FLOWMACHINE_OWNER_LEASE_SECONDS", 30, 2),
+        )
+
+    def conninfo(self) -> str:
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(
+            host=self.flowdb_host,
+            port=self.flowdb_port,
+            user=self.flowdb_user,
+            password=self.flowdb_password,
+            dbname=self.flowdb_database,
+            application_name="flowmachine",
+        )

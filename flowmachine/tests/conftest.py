@@ -1,0 +1,90 @@
+"""Session fixtures for FlowMachine: a private FlowDB cluster and a private Redis, both on loopback."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from flowdb.cluster import Cluster
+from flowdb.testing import free_port, make_settings, scratch_directory
+from flowmachine.core.context import Context
+from flowmachine.core.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def fm_scratch() -> Iterator[Path]:
+    with scratch_directory("flowmachine-tests-") as root:
+        yield root
+
+
+@pytest.fixture(scope="session")
+def flowdb_cluster(fm_scratch: Path) -> Iterator[Cluster]:
+    cluster = Cluster(make_settings(fm_scratch / "flowdb"))
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_port(fm_scratch: Path) -> Iterator[int]:
+    """A redis-server of our own (no persistence), stopped at the end of the session."""
+    server = shutil.which("redis-server") or "/usr/bin/redis-server"
+    port = free_port()
+    workdir = fm_scratch / "redis"
+    workdir.mkdir()
+    proc = subprocess.Popen(
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    else:
+        proc.kill()
+        raise RuntimeError("redis-server did not start")
+    yield port
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def fm_settings(flowdb_cluster: Cluster, redis_port: int) -> Settings:
+    s = flowdb_cluster.settings
+    return Settings(
+        flowdb_host="127.0.0.1",
+        flowdb_port=flowdb_cluster.status().port,
+        flowdb_user="flowmachine",
+        flowdb_password=s.role_password("flowmachine"),
+        redis_host="127.0.0.1",
+        redis_port=redis_port,
+        owner_lease_seconds=3,
+    )
+
+
+@pytest.fixture
+def ctx(fm_settings: Settings) -> Iterator[Context]:
+    with Context.open(fm_settings) as context:
+        yield context
