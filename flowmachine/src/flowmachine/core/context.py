@@ -10,6 +10,7 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import psycopg
 import redis
 from psycopg_pool import ConnectionPool
 
@@ -36,6 +37,13 @@ class Context:
         conn_id = hashlib.md5(
             f"{settings.flowdb_host}:{settings.flowdb_port}:{settings.flowdb_database}".encode()
         ).hexdigest()
+        try:  # one direct attempt first: a refused connection fails at once with the real reason
+            psycopg.connect(settings.conninfo(), connect_timeout=10).close()
+        except psycopg.Error as exc:
+            raise FlowMachineError(
+                f"cannot reach FlowDB at {settings.flowdb_host}:{settings.flowdb_port}: "
+                f"{str(exc).strip().splitlines()[-1] if str(exc).strip() else exc}"
+            ) from None
         pool = ConnectionPool(
             settings.conninfo(),
             min_size=1,
