@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from flowdb.cluster import Cluster
-from flowdb.testing import make_settings, scratch_directory
+from flowdb.testing import scratch_directory, temporary_cluster
 
 
 @pytest.fixture(scope="session")
@@ -20,10 +20,8 @@ def scratch_root() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def cluster(scratch_root: Path) -> Iterator[Cluster]:
-    c = Cluster(make_settings(scratch_root / "session"))
-    c.start()
-    yield c
-    c.stop()
+    with temporary_cluster(scratch_root) as c:
+        yield c
 
 
 @pytest.fixture

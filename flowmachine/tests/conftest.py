@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from flowdb.cluster import Cluster
-from flowdb.testing import free_port, make_settings, scratch_directory
+from flowdb.testing import free_port, scratch_directory, temporary_cluster
 from flowmachine.core.context import Context
 from flowmachine.core.settings import Settings
 
@@ -25,10 +25,8 @@ def fm_scratch() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def flowdb_cluster(fm_scratch: Path) -> Iterator[Cluster]:
-    cluster = Cluster(make_settings(fm_scratch / "flowdb"))
-    cluster.start()
-    yield cluster
-    cluster.stop()
+    with temporary_cluster(fm_scratch) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="session")

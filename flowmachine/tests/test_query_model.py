@@ -124,8 +124,6 @@ from test_query_model import Numbers
 settings = Settings(**json.loads(sys.argv[1]))
 with Context.open(settings, repair=False) as ctx:
     q = Numbers(1000, delay=1.0, method="race")
-    with ctx.pool.connection() as conn:
-        before = conn.execute("SELECT count(*) FROM pg_stat_activity").fetchone()
     compute(ctx, q)
     print(json.dumps(len(q.get_dataframe(ctx))))
 """

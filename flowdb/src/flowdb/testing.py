@@ -58,14 +58,17 @@ def scratch_directory(prefix: str = "flowdb-tests-") -> Iterator[Path]:
 
 @contextmanager
 def temporary_cluster(root: Path | None = None, **extra: str) -> Iterator[Cluster]:
-    """A started cluster in `root` (or a fresh temporary directory), stopped and removed on exit."""
-    with scratch_directory() as scratch:
-        cluster = Cluster(make_settings((root or scratch) / "cluster", **extra))
-        cluster.start()
-        try:
+    """A started cluster in `root`/cluster (or a fresh temporary directory), stopped on exit."""
+    if root is None:
+        with scratch_directory() as scratch, temporary_cluster(scratch, **extra) as cluster:
             yield cluster
-        finally:
-            cluster.stop()
+        return
+    cluster = Cluster(make_settings(root / "cluster", **extra))
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 def connect_as(cluster: Cluster, role: str) -> psycopg.Connection:

@@ -13,7 +13,6 @@ reused wherever they appear.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -162,11 +161,6 @@ class Query(ABC):
         with ctx.pool.connection() as conn, conn.cursor() as cur:
             cur.execute(self._select(ctx, n))
             return pd.DataFrame(cur.fetchall(), columns=self.column_names)
-
-    def __iter_rows__(self, ctx: Context) -> Iterator[tuple[Any, ...]]:
-        with ctx.pool.connection() as conn, conn.cursor(name=f"iter_{self.query_id}") as cur:
-            cur.execute(self._select(ctx))
-            yield from cur
 
     def explain(self, ctx: Context, *, format: str = "text", analyse: bool = False) -> Any:
         """PostgreSQL's plan for this query's own SQL; text as one string, json as parsed JSON."""
