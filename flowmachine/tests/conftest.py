@@ -86,3 +86,12 @@ def fm_settings(flowdb_cluster: Cluster, redis_port: int) -> Settings:
 def ctx(fm_settings: Settings) -> Iterator[Context]:
     with Context.open(fm_settings) as context:
         yield context
+
+
+@pytest.fixture(scope="session")
+def fixture_db(flowdb_cluster: Cluster):
+    """The fixture FlowDB of fixture_data, loaded once per session; its events and cells as DataFrames."""
+    from fixture_data import load
+
+    with flowdb_cluster.connect() as conn:
+        return load(conn)

@@ -1,0 +1,231 @@
+"""Spatial units: how an event's cell becomes a location (a region, a point, a versioned cell or site).
+
+Every unit except `cell` is a query of its own: a *mapping* with one row per cell version,
+
+    location_id, date_of_first_service, date_of_last_service, <location columns>
+
+computed once (point-in-polygon for admin units) into an ANALYZEd cache table. Event queries join events to it
+on `location_id` and the cell's service dates (see `SubscriberLocations`), so the planner sees real row counts
+and hashes a few thousand mapping rows instead of running a point-in-polygon test per event.
+
+A cell on the border of two regions belongs to the region with the smallest pcod (FlowKit's `ST_Within` drops
+it); a cell outside every region has no row, so its events are not located (as in FlowKit).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from psycopg import sql
+
+from flowmachine.core.errors import InvalidSpecError
+from flowmachine.core.query import Query
+
+if TYPE_CHECKING:
+    from flowmachine.core.context import Context
+
+ADMIN_LEVELS = (0, 1, 2, 3)
+SERVICE_COLUMNS = ("date_of_first_service", "date_of_last_service")
+
+
+class CellSpatialUnit:
+    """Locations are the raw `location_id` of events: no mapping, no service dates."""
+
+    name: ClassVar[str] = "cell"
+    location_id_columns: ClassVar[tuple[str, ...]] = ("location_id",)
+    is_network_object: ClassVar[bool] = True
+    has_geography: ClassVar[bool] = False
+    has_lon_lat_columns: ClassVar[bool] = False
+
+    def canonical(self) -> str:
+        return self.name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CellSpatialUnit)
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __repr__(self) -> str:
+        return "CellSpatialUnit()"
+
+
+class GeomSpatialUnit(Query):
+    """A cell-version → location mapping, stored in the cache like any query."""
+
+    name: ClassVar[str]
+    location_id_columns: ClassVar[tuple[str, ...]]
+    is_network_object: ClassVar[bool] = False
+    has_geography: ClassVar[bool] = True
+    has_lon_lat_columns: ClassVar[bool] = False
+
+    @property
+    def column_names(self) -> list[str]:
+        extra = [c for c in self.location_id_columns if c != "location_id"]
+        return ["location_id", *SERVICE_COLUMNS, *extra]
+
+    @property
+    def index_cols(self) -> list[str | tuple[str, ...]]:
+        return ["location_id"]
+
+    def location_columns_sql(self, alias: str) -> sql.Composable:
+        return sql.SQL(", ").join(sql.Identifier(alias, c) for c in self.location_id_columns)
+
+    def geography_query(self, ctx: Context) -> sql.Composable:
+        """`{L}, geom` of every location of this unit (for the `geography` kind and GeoJSON output)."""
+        raise NotImplementedError(f"{self.name} has no geometry query")
+
+
+class AdminSpatialUnit(GeomSpatialUnit):
+    """Administrative regions `geography.admin<level>`, identified by `pcod`."""
+
+    location_id_columns = ("pcod",)
+    is_polygon: ClassVar[bool] = True
+
+    def __init__(self, level: int) -> None:
+        if level not in ADMIN_LEVELS:
+            raise InvalidSpecError(f"admin level must be one of 0, 1, 2, 3, not {level!r}")
+        self.level = int(level)
+        super().__init__()
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"admin{self.level}"
+
+    def _table(self) -> sql.Identifier:
+        return sql.Identifier("geography", f"admin{self.level}")
+
+    def _make_query(self, ctx: Context) -> sql.Composable:
+        return sql.SQL(
+            """SELECT DISTINCT ON (c.cell_id)
+                   c.id AS location_id, c.date_of_first_service, c.date_of_last_service, a.{pcod} AS pcod
+               FROM infrastructure.cells c
+               JOIN {admin} a ON ST_Covers(a.geom, c.geom_point)
+               ORDER BY c.cell_id, a.{pcod}"""
+        ).format(pcod=sql.Identifier(f"admin{self.level}pcod"), admin=self._table())
+
+    def geography_query(self, ctx: Context) -> sql.Composable:
+        return sql.SQL("SELECT {pcod} AS pcod, geom FROM {admin}").format(
+            pcod=sql.Identifier(f"admin{self.level}pcod"), admin=self._table()
+        )
+
+
+class LonLatSpatialUnit(GeomSpatialUnit):
+    """The cell's point as `lon, lat` (WGS 84)."""
+
+    name = "lon-lat"
+    location_id_columns = ("lon", "lat")
+    has_lon_lat_columns = True
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def _make_query(self, ctx: Context) -> sql.Composable:
+        return sql.SQL(
+            """SELECT id AS location_id, date_of_first_service, date_of_last_service,
+                      ST_X(geom_point) AS lon, ST_Y(geom_point) AS lat
+               FROM infrastructure.cells WHERE geom_point IS NOT NULL"""
+        )
+
+    def geography_query(self, ctx: Context) -> sql.Composable:
+        return sql.SQL(
+            """SELECT DISTINCT ST_X(geom_point) AS lon, ST_Y(geom_point) AS lat, geom_point AS geom
+               FROM infrastructure.cells WHERE geom_point IS NOT NULL"""
+        )
+
+
+class VersionedCellSpatialUnit(GeomSpatialUnit):
+    """The cell itself, with its version and point."""
+
+    name = "versioned-cell"
+    location_id_columns = ("location_id", "version", "lon", "lat")
+    is_network_object = True
+    has_lon_lat_columns = True
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def _make_query(self, ctx: Context) -> sql.Composable:
+        return sql.SQL(
+            """SELECT id AS location_id, date_of_first_service, date_of_last_service, version,
+                      ST_X(geom_point) AS lon, ST_Y(geom_point) AS lat
+               FROM infrastructure.cells"""
+        )
+
+    def geography_query(self, ctx: Context) -> sql.Composable:
+        return sql.SQL(
+            """SELECT id AS location_id, version, ST_X(geom_point) AS lon, ST_Y(geom_point) AS lat,
+                      geom_point AS geom FROM infrastructure.cells"""
+        )
+
+
+class VersionedSiteSpatialUnit(GeomSpatialUnit):
+    """The cell's site (`infrastructure.sites`), with the site's version and point.
+
+    A cell is mapped to each version of its site over the days both were in service.
+    """
+
+    name = "versioned-site"
+    location_id_columns = ("site_id", "version", "lon", "lat")
+    is_network_object = True
+    has_lon_lat_columns = True
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def _make_query(self, ctx: Context) -> sql.Composable:
+        return sql.SQL(
+            """SELECT c.id AS location_id,
+                      CASE WHEN c.date_of_first_service IS NULL THEN s.date_of_first_service
+                           WHEN s.date_of_first_service IS NULL THEN c.date_of_first_service
+                           ELSE greatest(c.date_of_first_service, s.date_of_first_service)
+                      END AS date_of_first_service,
+                      CASE WHEN c.date_of_last_service IS NULL THEN s.date_of_last_service
+                           WHEN s.date_of_last_service IS NULL THEN c.date_of_last_service
+                           ELSE least(c.date_of_last_service, s.date_of_last_service)
+                      END AS date_of_last_service,
+                      s.id AS site_id, s.version, ST_X(s.geom_point) AS lon, ST_Y(s.geom_point) AS lat
+               FROM infrastructure.cells c
+               JOIN infrastructure.sites s ON c.site_id = s.id
+               WHERE coalesce(c.date_of_first_service, '-infinity'::date)
+                         <= coalesce(s.date_of_last_service, 'infinity'::date)
+                 AND coalesce(s.date_of_first_service, '-infinity'::date)
+                         <= coalesce(c.date_of_last_service, 'infinity'::date)"""
+        )
+
+    def geography_query(self, ctx: Context) -> sql.Composable:
+        return sql.SQL(
+            """SELECT id AS site_id, version, ST_X(geom_point) AS lon, ST_Y(geom_point) AS lat,
+                      geom_point AS geom FROM infrastructure.sites"""
+        )
+
+
+SpatialUnit = CellSpatialUnit | GeomSpatialUnit
+
+UNIT_NAMES = (
+    "admin0",
+    "admin1",
+    "admin2",
+    "admin3",
+    "lon-lat",
+    "versioned-cell",
+    "versioned-site",
+    "cell",
+)
+
+
+def make_spatial_unit(name: str) -> SpatialUnit:
+    """The unit called `name`: admin0..admin3, lon-lat, versioned-cell, versioned-site or cell."""
+    if name in {"admin0", "admin1", "admin2", "admin3"}:
+        return AdminSpatialUnit(int(name[-1]))
+    if name == "lon-lat":
+        return LonLatSpatialUnit()
+    if name == "versioned-cell":
+        return VersionedCellSpatialUnit()
+    if name == "versioned-site":
+        return VersionedSiteSpatialUnit()
+    if name == "cell":
+        return CellSpatialUnit()
+    raise InvalidSpecError(
+        f"unknown spatial unit {name!r}; expected one of {', '.join(UNIT_NAMES)}"
+    )

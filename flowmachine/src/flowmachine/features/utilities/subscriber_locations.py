@@ -1,0 +1,113 @@
+"""Where each subscriber was at each event: `subscriber, time, location_id, <location columns of the unit>`.
+
+Events are joined to the unit's cell mapping on `location_id` and on the cell's service dates. A mapping row
+whose service covers the whole window is joined without any per-event date test; only cells whose service
+starts or ends inside the window have their dates checked per event. Events at unknown cells, outside a cell's
+service, or without a location are dropped (as in FlowKit).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+from psycopg import sql
+
+from flowmachine.core.dates import date_literal
+from flowmachine.core.query import Query
+from flowmachine.core.spatial_unit import CellSpatialUnit, GeomSpatialUnit, SpatialUnit
+from flowmachine.features.utilities.events_tables_union import EventsTablesUnion
+
+if TYPE_CHECKING:
+    from flowmachine.core.context import Context
+
+
+class SubscriberLocations(Query):
+    """One row per located event in the window."""
+
+    storable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        start: str | dt.date | dt.datetime,
+        stop: str | dt.date | dt.datetime,
+        spatial_unit: SpatialUnit,
+        *,
+        tables: str | Sequence[str] | None = None,
+        hours: Sequence[int] | None = None,
+        subscriber_subset: Query | None = None,
+        direction: str = "both",
+        extra_columns: Sequence[str] = (),
+    ) -> None:
+        self.spatial_unit = spatial_unit
+        self.extra_columns = tuple(extra_columns)
+        self.events = EventsTablesUnion(
+            start,
+            stop,
+            columns=["datetime", "location_id", *self.extra_columns],
+            tables=tables,
+            hours=hours,
+            subscriber_subset=subscriber_subset,
+            direction=direction,
+        )
+        super().__init__()
+
+    @property
+    def start(self) -> dt.datetime:
+        return self.events.start
+
+    @property
+    def stop(self) -> dt.datetime:
+        return self.events.stop
+
+    @property
+    def location_columns(self) -> tuple[str, ...]:
+        return self.spatial_unit.location_id_columns
+
+    @property
+    def column_names(self) -> list[str]:
+        extra = [c for c in self.location_columns if c != "location_id"]
+        return ["subscriber", "time", "location_id", *extra, *self.extra_columns]
+
+    def _make_query(self, ctx: Context) -> sql.Composable:
+        events = self.events.get_query(ctx)
+        extra = [sql.Identifier("e", c) for c in self.extra_columns]
+        if isinstance(self.spatial_unit, CellSpatialUnit):
+            return sql.SQL(
+                """SELECT e.subscriber, e.datetime AS time, e.location_id{extra}
+                   FROM ({events}) e WHERE e.location_id IS NOT NULL AND e.location_id <> ''"""
+            ).format(
+                extra=sql.SQL("").join(sql.SQL(", {}").format(c) for c in extra), events=events
+            )
+        unit: GeomSpatialUnit = self.spatial_unit
+        first_day = self.start.date()
+        last_day = (self.stop - dt.timedelta(microseconds=1)).date()
+        location = [sql.Identifier("m", c) for c in self.location_columns if c != "location_id"]
+        selected = [
+            sql.SQL("e.subscriber"),
+            sql.SQL("e.datetime AS time"),
+            sql.SQL("e.location_id"),
+            *location,
+            *extra,
+        ]
+        return sql.SQL(
+            """SELECT {selected}
+               FROM ({events}) e
+               JOIN (SELECT u.*,
+                            coalesce(u.date_of_first_service, '-infinity'::date) <= {first}
+                            AND coalesce(u.date_of_last_service, 'infinity'::date) >= {last} AS whole_window
+                     FROM ({mapping}) u
+                     WHERE coalesce(u.date_of_first_service, '-infinity'::date) <= {last}
+                       AND coalesce(u.date_of_last_service, 'infinity'::date) >= {first}) m
+                 ON e.location_id = m.location_id
+                AND (m.whole_window OR e.datetime::date BETWEEN
+                         coalesce(m.date_of_first_service, '-infinity'::date)
+                         AND coalesce(m.date_of_last_service, 'infinity'::date))"""
+        ).format(
+            selected=sql.SQL(", ").join(selected),
+            events=events,
+            mapping=unit.get_query(ctx),
+            first=date_literal(first_day),
+            last=date_literal(last_day),
+        )
