@@ -1,0 +1,116 @@
+"""The event access layer: windows, hours, event types, errors, and partition pruning."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from flowdb.synthetic.loading import day_partition
+from flowmachine.core.errors import InvalidSpecError, MissingDateError
+from flowmachine.core.spatial_unit import make_spatial_unit
+from flowmachine.features.subscriber.daily_location import daily_location
+from flowmachine.features.subscriber.event_count import EventCount
+from flowmachine.features.utilities.events_tables_union import EventsTablesUnion
+
+PRUNING_DAYS = [dt.date(2017, 1, 1) + dt.timedelta(days=i) for i in range(30)]
+
+
+@pytest.fixture(scope="module")
+def thirty_days(flowdb_cluster, fixture_db):
+    """30 one-row day partitions of calls and sms (2017-01-01..30) next to the fixture's days."""
+    with flowdb_cluster.connect() as conn:
+        for day in PRUNING_DAYS:
+            for cdr in ("calls", "sms"):
+                with day_partition(conn, cdr, day) as table:
+                    conn.execute(
+                        psycopg_sql_insert(table),
+                        (f"p{cdr}{day}", dt.datetime.combine(day, dt.time(12), dt.UTC)),
+                    )
+    return PRUNING_DAYS
+
+
+def psycopg_sql_insert(table):
+    from psycopg import sql
+
+    return sql.SQL(
+        "INSERT INTO {} (id, outgoing, datetime, msisdn, msisdn_counterpart, location_id) "
+        "VALUES (%s, true, %s, 'x', 'y', 'C00')"
+    ).format(table)
+
+
+def _scanned_relations(plan: dict) -> set[str]:
+    found = set()
+
+    def walk(node):
+        if "Relation Name" in node:
+            found.add(node["Relation Name"])
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan["Plan"])
+    return found
+
+
+def test_one_day_query_reads_one_partition_per_table(ctx, thirty_days):
+    q = daily_location("2017-01-10", make_spatial_unit("admin3"))
+    plan = q.explain(ctx, format="json")
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    scanned = {r for r in _scanned_relations(plan[0]) if r.startswith(("calls", "sms"))}
+    assert scanned == {"calls_20170110", "sms_20170110"}
+
+
+def test_one_day_query_reads_one_partition_with_an_hours_window(ctx, thirty_days):
+    q = EventCount("2017-01-10", "2017-01-11", hours=(22, 3), tables=["calls"])
+    plan = q.explain(ctx, format="json")
+    scanned = {r for r in _scanned_relations(plan[0]) if r.startswith("calls")}
+    assert scanned == {"calls_20170110"}
+
+
+def test_missing_dates_are_a_clear_error(ctx, fixture_db):
+    q = EventCount("2010-01-01", "2010-01-05")
+    with pytest.raises(MissingDateError, match="no calls/sms data between 2010-01-01"):
+        q.get_dataframe(ctx)
+
+
+def test_tables_without_data_in_the_window_are_skipped(ctx, fixture_db):
+    q = EventsTablesUnion("2016-01-01", "2016-01-02", columns=["datetime"], tables=["calls", "mds"])
+    assert q.resolved_tables(ctx) == ("calls",)
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"hours": (5, 5)}, "select no time of day"),
+        ({"hours": (3, 25)}, "hours must be"),
+        ({"direction": "sideways"}, "direction must be"),
+        ({"tables": ["faxes"]}, "unknown event type"),
+        ({"tables": ["mds"], "direction": "out"}, "direction needs 'outgoing'"),
+    ],
+)
+def test_bad_parameters_are_refused_at_construction(kwargs, message):
+    with pytest.raises(InvalidSpecError, match=message):
+        EventCount("2016-01-01", "2016-01-02", **kwargs)
+
+
+def test_window_must_not_be_empty():
+    with pytest.raises(InvalidSpecError, match="must end after it starts"):
+        EventCount("2016-01-02", "2016-01-02")
+
+
+def test_hours_to_midnight_and_whole_day(ctx, fixture_db):
+    late = EventsTablesUnion("2016-01-01", "2016-01-02", columns=["datetime"], hours=(22, 24))
+    assert late.hours == (22, 24)
+    whole = EventsTablesUnion("2016-01-01", "2016-01-02", columns=["datetime"], hours=(0, 24))
+    assert whole.hours is None
+    df = late.get_dataframe(ctx)
+    assert len(df) > 0 and (df.datetime.dt.hour >= 22).all()
+
+
+def test_dates_are_utc_instants():
+    a = EventCount("2016-01-01T02:00:00+02:00", "2016-01-02")
+    b = EventCount("2016-01-01 00:00:00", "2016-01-02")
+    assert a.query_id == b.query_id
+    assert EventCount("20160101", "2016-01-02").query_id == b.query_id
