@@ -92,13 +92,13 @@ def test_store_writes_table_metadata_and_dependencies(ctx):
     assert sorted(q.get_dataframe(ctx)["value"]) == [2 * i for i in range(1, 8)]
     with ctx.pool.connection() as conn:
         row = conn.execute(
-            "SELECT class, compute_time >= 0, access_count >= 1 FROM cache.cached WHERE query_id = %s",
+            "SELECT class, compute_time >= 0, access_count >= 1, params FROM cache.cached WHERE query_id = %s",
             (q.query_id,),
         ).fetchone()
         deps = conn.execute(
             "SELECT depends_on FROM cache.dependencies WHERE query_id = %s", (q.query_id,)
         ).fetchall()
-    assert row == ("Doubled", True, True)
+    assert row == ("Doubled", True, True, {"numbers": {"query_id": q.numbers.query_id}})
     assert deps == [(q.numbers.query_id,)]
     assert "cache" in q.sql_text(ctx) and q.table_name in q.sql_text(ctx)
     assert len(q.head(ctx, 3)) == 3

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from flowmachine.core.errors import (
     QueryCancelledError,
@@ -200,8 +201,8 @@ def _write_metadata(
 ) -> None:
     conn.execute(
         """INSERT INTO cache.cached (query_id, version, query, created, access_count, last_accessed,
-                                     compute_time, cache_score_multiplier, class, schema, tablename)
-           VALUES (%s, %s, %s, now(), 0, now(), %s, 0, %s, %s, %s)
+                                     compute_time, cache_score_multiplier, class, schema, tablename, params)
+           VALUES (%s, %s, %s, now(), 0, now(), %s, 0, %s, %s, %s, %s)
            ON CONFLICT (query_id) DO UPDATE SET last_accessed = now()""",
         (
             query.query_id,
@@ -211,6 +212,7 @@ def _write_metadata(
             type(query).__name__,
             CACHE_SCHEMA,
             query.table_name,
+            Jsonb(query.params),
         ),
     )
     conn.execute(
