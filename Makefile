@@ -37,8 +37,9 @@ down:  ## stop what `make up` started
 status: deps
 	$(RUN) flowdb status
 
-demo: up  ## bring up FlowDB with synthetic data and print a few summary counts
+demo: up  ## bring up FlowDB with synthetic data, print summary counts and run an example FlowMachine analysis
 	$(RUN) flowdb psql -q -c "\\i scripts/demo_summary.sql"
+	$(RUN) python scripts/demo_analysis.py
 	@echo
 	@echo "FlowDB is running: $$($(RUN) flowdb url)"
 	@echo "Open a shell with 'uv run flowdb psql'; stop it with 'make down'."
