@@ -1,0 +1,92 @@
+"""Fields many query kinds share, as schema mixins (FlowKit's names)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from flowmachine.core.dates import to_datetime
+from flowmachine.core.query import Query
+from flowmachine.features.utilities.events_tables_union import EVENT_TYPES
+
+
+class ISODateTime(fields.String):
+    """An ISO date or date-time string (kept as given; parsed by the query)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            to_datetime(text)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+        return text
+
+
+class StartAndEndField(Schema):
+    start_date = ISODateTime(required=True)
+    end_date = ISODateTime(required=True)
+
+    @validates_schema
+    def _start_before_end(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "start_date" in data and "end_date" in data:
+            if to_datetime(data["end_date"]) <= to_datetime(data["start_date"]):
+                raise ValidationError("Must be after start_date.", "end_date")
+
+
+class HoursSchema(Schema):
+    start_hour = fields.Integer(required=True, validate=validate.Range(0, 23))
+    end_hour = fields.Integer(required=True, validate=validate.Range(0, 24))
+
+    @validates_schema
+    def _not_empty(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "start_hour" in data and "end_hour" in data:
+            if data["start_hour"] == data["end_hour"] % 24 and (
+                data["start_hour"],
+                data["end_hour"],
+            ) != (0, 24):
+                raise ValidationError("start_hour and end_hour select no time of day.", "end_hour")
+
+    @post_load
+    def _as_tuple(self, data: dict[str, Any], **kwargs: Any) -> tuple[int, int]:
+        return data["start_hour"], data["end_hour"]
+
+
+class HoursField(Schema):
+    hours = fields.Nested(HoursSchema, allow_none=True, load_default=None)
+
+
+class EventTypesField(Schema):
+    event_types = fields.List(
+        fields.String(validate=validate.OneOf(EVENT_TYPES)),
+        validate=validate.Length(min=1),
+        allow_none=True,
+        load_default=None,
+    )
+
+
+class SubscriberSubset(fields.String):
+    """The id of a query with a `subscriber` column, resolved to that query.
+
+    The schema's context supplies `resolve_query_id(query_id) -> Query | None` (the server looks ids up among
+    the queries it knows); without it, or for an unknown id, the value is refused.
+    """
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Query:
+        query_id = super()._deserialize(value, attr, data, **kwargs)
+        resolve = self.parent.context.get("resolve_query_id") if self.parent else None
+        query = resolve(query_id) if resolve is not None else None
+        if query is None or "subscriber" not in query.column_names:
+            raise ValidationError("Must be None or a valid query id.")
+        return query
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else value.query_id
+
+
+class SubscriberSubsetField(Schema):
+    subscriber_subset = SubscriberSubset(allow_none=True, load_default=None)
+
+
+class DirectionField(Schema):
+    direction = fields.String(validate=validate.OneOf(["in", "out", "both"]), load_default="both")

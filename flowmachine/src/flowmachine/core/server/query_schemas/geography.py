@@ -1,0 +1,35 @@
+"""geography: every location of an aggregation unit with its geometry (no subscriber data)."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from flowmachine.core.server.query_schemas.aggregation_unit import (
+    AggregationUnitMixin,
+    get_spatial_unit_obj,
+)
+from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
+from flowmachine.core.server.query_schemas.base_schema import BaseSchema
+from flowmachine.features.location.geography import Geography
+
+
+class GeographyExposed(BaseExposedQuery):
+    query_kind = "geography"
+
+    def __init__(
+        self, *, aggregation_unit, mapping_table=None, geom_table=None, geom_table_join_column=None
+    ):
+        self.aggregation_unit = aggregation_unit
+        self.mapping_table = mapping_table
+        self.geom_table = geom_table
+        self.geom_table_join_column = geom_table_join_column
+
+    @property
+    def _flowmachine_query_obj(self):
+        return Geography(get_spatial_unit_obj(self.aggregation_unit))
+
+
+class GeographySchema(AggregationUnitMixin, BaseSchema):
+    __model__ = GeographyExposed
+
+    query_kind = fields.String(validate=validate.OneOf([__model__.query_kind]), required=True)

@@ -1,0 +1,43 @@
+"""joined_spatial_aggregate: a statistic of a per-subscriber metric per reference location (redacted)."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUnitKind
+from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
+from flowmachine.core.server.query_schemas.base_schema import BaseSchema
+from flowmachine.core.server.query_schemas.metrics import JoinableMetricsSchema
+from flowmachine.core.server.query_schemas.reference_location import ReferenceLocationSchema
+from flowmachine.features.location.joined_spatial_aggregate import METHODS, JoinedSpatialAggregate
+
+
+class JoinedSpatialAggregateExposed(BaseExposedQuery):
+    query_kind = "joined_spatial_aggregate"
+
+    def __init__(self, *, metric, locations, method):
+        self.metric = metric
+        self.locations = locations
+        self.method = method
+
+    @property
+    def aggregation_unit(self):
+        return self.locations.aggregation_unit
+
+    @property
+    def _flowmachine_query_obj(self):
+        return JoinedSpatialAggregate(
+            self.metric._flowmachine_query_obj,
+            self.locations._flowmachine_query_obj,
+            method=self.method,
+        )
+
+
+class JoinedSpatialAggregateSchema(BaseSchema):
+    __model__ = JoinedSpatialAggregateExposed
+
+    query_kind = fields.String(validate=validate.OneOf([__model__.query_kind]), required=True)
+    metric = fields.Nested(JoinableMetricsSchema, required=True)
+    locations = fields.Nested(ReferenceLocationSchema, required=True)
+    method = fields.String(required=True, validate=validate.OneOf(METHODS))
+    aggregation_unit = AggregationUnitKind(dump_only=True)

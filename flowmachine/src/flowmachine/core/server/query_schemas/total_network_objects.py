@@ -1,0 +1,74 @@
+"""total_network_objects: distinct cells seen per location and period (redacted)."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from flowmachine.core.server.query_schemas.aggregation_unit import (
+    AggregationUnitMixin,
+    get_spatial_unit_obj,
+)
+from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
+from flowmachine.core.server.query_schemas.base_schema import BaseSchema
+from flowmachine.core.server.query_schemas.field_mixins import (
+    EventTypesField,
+    HoursField,
+    StartAndEndField,
+    SubscriberSubsetField,
+)
+from flowmachine.features.location.total_network_objects import TOTAL_BY, TotalNetworkObjects
+
+
+class TotalNetworkObjectsExposed(BaseExposedQuery):
+    query_kind = "total_network_objects"
+
+    def __init__(
+        self,
+        *,
+        start_date,
+        end_date,
+        aggregation_unit,
+        total_by="day",
+        event_types=None,
+        subscriber_subset=None,
+        hours=None,
+        mapping_table=None,
+        geom_table=None,
+        geom_table_join_column=None,
+    ):
+        self.start_date = start_date
+        self.end_date = end_date
+        self.aggregation_unit = aggregation_unit
+        self.total_by = total_by
+        self.event_types = event_types
+        self.subscriber_subset = subscriber_subset
+        self.hours = hours
+        self.mapping_table = mapping_table
+        self.geom_table = geom_table
+        self.geom_table_join_column = geom_table_join_column
+
+    @property
+    def _flowmachine_query_obj(self):
+        return TotalNetworkObjects(
+            self.start_date,
+            self.end_date,
+            get_spatial_unit_obj(self.aggregation_unit),
+            total_by=self.total_by,
+            hours=self.hours,
+            tables=self.event_types,
+            subscriber_subset=self.subscriber_subset,
+        )
+
+
+class TotalNetworkObjectsSchema(
+    StartAndEndField,
+    AggregationUnitMixin,
+    EventTypesField,
+    HoursField,
+    SubscriberSubsetField,
+    BaseSchema,
+):
+    __model__ = TotalNetworkObjectsExposed
+
+    query_kind = fields.String(validate=validate.OneOf([__model__.query_kind]), required=True)
+    total_by = fields.String(validate=validate.OneOf(TOTAL_BY), load_default="day")

@@ -1,0 +1,249 @@
+"""API query specs → validated, redacted FlowMachine query objects (no database needed)."""
+
+from __future__ import annotations
+
+import pytest
+from marshmallow import ValidationError
+
+from flowmachine.core.random_sample import RandomSample
+from flowmachine.core.server.query_schemas.flowmachine_query import FlowmachineQuerySchema
+from flowmachine.core.spatial_unit import make_spatial_unit
+from flowmachine.features.location.flows import Flows, InFlow
+from flowmachine.features.location.spatial_aggregate import SpatialAggregate
+from flowmachine.features.nonspatial_aggregates.histogram_aggregation import HistogramAggregation
+from flowmachine.features.subscriber.daily_location import daily_location
+from flowmachine.features.subscriber.event_count import EventCount
+from flowmachine.features.subscriber.radius_of_gyration import RadiusOfGyration
+
+DAILY = {
+    "query_kind": "daily_location",
+    "date": "2016-01-01",
+    "aggregation_unit": "admin3",
+    "method": "last",
+}
+
+
+def load(spec, **context):
+    return FlowmachineQuerySchema(context=context).load(spec)
+
+
+def test_spatial_aggregate_of_daily_location():
+    exposed = load({"query_kind": "spatial_aggregate", "locations": DAILY})
+    expected = SpatialAggregate(daily_location("2016-01-01", make_spatial_unit("admin3")))
+    assert exposed.aggregation_unit == "admin3"
+    assert exposed.query_id == expected.query_id
+    assert exposed._flowmachine_query_obj.redact
+
+
+def test_flows_and_inflows_of_unique_locations():
+    ul = {
+        "query_kind": "unique_locations",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-02",
+        "aggregation_unit": "admin1",
+    }
+    flows = load(
+        {
+            "query_kind": "flows",
+            "from_location": DAILY | {"aggregation_unit": "admin1"},
+            "to_location": ul,
+        }
+    )
+    assert isinstance(flows._flowmachine_query_obj, Flows)
+    inflows = load(
+        {"query_kind": "inflows", "from_location": ul, "to_location": ul, "join_type": "left"}
+    )
+    assert isinstance(inflows._flowmachine_query_obj, InFlow)
+    assert inflows._flowmachine_query_obj.join_type == "left"
+
+
+def test_histogram_of_sampled_metric():
+    spec = {
+        "query_kind": "histogram_aggregate",
+        "metric": {
+            "query_kind": "radius_of_gyration",
+            "start_date": "2016-01-01",
+            "end_date": "2016-01-08",
+            "sampling": {"sampling_method": "bernoulli", "seed": 12, "fraction": 0.5},
+        },
+        "bins": {"n_bins": 10},
+    }
+    q = load(spec)._flowmachine_query_obj
+    assert isinstance(q, HistogramAggregation) and q.bins == 10
+    assert isinstance(q.metric, RandomSample) and q.metric.sampling_method == "bernoulli"
+    assert q.metric.query == RadiusOfGyration("2016-01-01", "2016-01-08")
+
+
+def test_every_top_level_kind_loads():
+    window = {"start_date": "2016-01-01", "end_date": "2016-01-03", "aggregation_unit": "admin2"}
+    metric = {
+        "query_kind": "event_count",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-03",
+        "direction": "out",
+    }
+    specs = [
+        {
+            "query_kind": "unique_subscriber_counts",
+            **window,
+            "hours": {"start_hour": 20, "end_hour": 4},
+        },
+        {
+            "query_kind": "location_event_counts",
+            **window,
+            "interval": "hour",
+            "event_types": ["calls", "sms"],
+        },
+        {"query_kind": "total_network_objects", **window, "total_by": "hour"},
+        {
+            "query_kind": "aggregate_network_objects",
+            "total_network_objects": {"query_kind": "total_network_objects", **window},
+            "statistic": "median",
+            "aggregate_by": "month",
+        },
+        {
+            "query_kind": "joined_spatial_aggregate",
+            "metric": metric,
+            "locations": DAILY,
+            "method": "distr",
+        },
+        {"query_kind": "geography", "aggregation_unit": "lon-lat"},
+        {
+            "query_kind": "spatial_aggregate",
+            "locations": {
+                "query_kind": "modal_location",
+                "locations": [DAILY, DAILY | {"date": "2016-01-02"}],
+            },
+        },
+        {
+            "query_kind": "outflows",
+            "from_location": DAILY,
+            "to_location": DAILY | {"method": "most-common"},
+        },
+        {
+            "query_kind": "histogram_aggregate",
+            "metric": metric,
+            "bins": {"bin_list": [0, 1, 5, 10]},
+        },
+    ]
+    kinds = set()
+    for spec in specs:
+        exposed = load(spec)
+        assert len(exposed.query_id) == 32
+        kinds.add(exposed.query_kind)
+    assert kinds | {"flows", "inflows"} == set(FlowmachineQuerySchema.schemas_by_kind())
+
+
+@pytest.mark.parametrize(
+    "spec,field",
+    [
+        ({"query_kind": "nonsense"}, "query_kind"),
+        ({"locations": DAILY}, "query_kind"),
+        ({"query_kind": "spatial_aggregate", "locations": DAILY, "extra": 1}, "extra"),
+        (
+            {
+                "query_kind": "spatial_aggregate",
+                "locations": DAILY | {"aggregation_unit": "admin9"},
+            },
+            "locations",
+        ),
+        (
+            {"query_kind": "spatial_aggregate", "locations": DAILY | {"date": "not a date"}},
+            "locations",
+        ),
+        (
+            {"query_kind": "spatial_aggregate", "aggregation_unit": "admin3", "locations": DAILY},
+            "aggregation_unit",
+        ),
+        (
+            {
+                "query_kind": "unique_subscriber_counts",
+                "start_date": "2016-01-02",
+                "end_date": "2016-01-01",
+                "aggregation_unit": "admin1",
+            },
+            "end_date",
+        ),
+        (
+            {
+                "query_kind": "unique_subscriber_counts",
+                "start_date": "2016-01-01",
+                "end_date": "2016-01-02",
+                "aggregation_unit": "admin1",
+                "hours": {"start_hour": 4, "end_hour": 4},
+            },
+            "hours",
+        ),
+        (
+            {
+                "query_kind": "geography",
+                "aggregation_unit": "admin1",
+                "mapping_table": "x; DROP TABLE y",
+            },
+            "mapping_table",
+        ),
+        (
+            {
+                "query_kind": "flows",
+                "from_location": DAILY,
+                "to_location": DAILY | {"aggregation_unit": "admin1"},
+            },
+            "to_location",
+        ),
+        (
+            {
+                "query_kind": "histogram_aggregate",
+                "metric": {
+                    "query_kind": "event_count",
+                    "start_date": "2016-01-01",
+                    "end_date": "2016-01-02",
+                },
+                "bins": {"n_bins": 3, "bin_list": [1, 2]},
+            },
+            "bins",
+        ),
+        (
+            {
+                "query_kind": "unique_subscriber_counts",
+                "start_date": "2016-01-01",
+                "end_date": "2016-01-02",
+                "aggregation_unit": "admin1",
+                "subscriber_subset": "abc",
+            },
+            "subscriber_subset",
+        ),
+    ],
+)
+def test_bad_specs_name_the_bad_field(spec, field):
+    with pytest.raises(ValidationError) as info:
+        load(spec)
+    assert field in info.value.messages, info.value.messages
+
+
+def test_sampling_needs_size_or_fraction():
+    spec = {
+        "query_kind": "histogram_aggregate",
+        "bins": {"n_bins": 2},
+        "metric": {
+            "query_kind": "event_count",
+            "start_date": "2016-01-01",
+            "end_date": "2016-01-02",
+            "sampling": {"sampling_method": "system", "seed": 1},
+        },
+    }
+    with pytest.raises(ValidationError) as info:
+        load(spec)
+    assert "metric" in info.value.messages
+
+
+def test_subscriber_subset_resolves_through_the_context():
+    subset = EventCount("2016-01-01", "2016-01-02")
+    spec = {
+        "query_kind": "unique_subscriber_counts",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-02",
+        "aggregation_unit": "admin1",
+        "subscriber_subset": subset.query_id,
+    }
+    q = load(spec, resolve_query_id={subset.query_id: subset}.get)._flowmachine_query_obj
+    assert q.subscriber_locations.events.subscriber_subset == subset
