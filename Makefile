@@ -12,7 +12,7 @@ RUN = $(UV) run --locked --all-packages
 DEMO_ENV = N_DAYS=$${N_DAYS:-7} N_SUBSCRIBERS=$${N_SUBSCRIBERS:-20000} N_CALLS=$${N_CALLS:-100000} \
            N_SMS=$${N_SMS:-50000} N_MDS=$${N_MDS:-40000} N_TOPUPS=$${N_TOPUPS:-5000}
 
-.PHONY: help deps test lint demo up down status bench clean
+.PHONY: help deps test lint demo up down status bench bench-queries clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -46,6 +46,9 @@ demo: up  ## bring up FlowDB with synthetic data, print summary counts and run a
 
 bench: deps  ## synthetic-data generator benchmark (writes bench/RESULTS.md)
 	$(RUN) python bench/synthetic.py
+
+bench-queries: deps  ## FlowMachine query benchmark, S and L datasets (~20 min; writes bench/RESULTS.md)
+	$(RUN) python bench/queries.py $(BENCH_ARGS)
 
 clean: down  ## stop FlowDB and delete its data directory
 	rm -rf "$(FLOWDB_DATA_DIR)"

@@ -4,6 +4,12 @@ Events are joined to the unit's cell mapping on `location_id` and on the cell's 
 whose service covers the whole window is joined without any per-event date test; only cells whose service
 starts or ends inside the window have their dates checked per event. Events at unknown cells, outside a cell's
 service, or without a location are dropped (as in FlowKit).
+
+When no mapping row starts or ends service inside the window (the usual case: one lookup in the small,
+stored mapping tells), the join is a plain equi-join on `location_id` with no per-event test at all. This
+matters beyond the test's cost: the planner cannot estimate the per-event date test (nor `coalesce` over
+dates), so with it a day of events is estimated at 2 % of its rows and joined by a nested loop of index scans
+in random heap order, 2-3x slower than the hash join over a sequential scan it picks when it sees the truth.
 """
 
 from __future__ import annotations
@@ -91,15 +97,33 @@ class SubscriberLocations(Query):
             *location,
             *extra,
         ]
+        first, last = date_literal(first_day), date_literal(last_day)
+        mapping = unit.get_query(ctx)
+        # Written with IS NULL / comparisons on the columns (not coalesce) so the planner can use their statistics.
+        overlaps = sql.SQL(
+            "(u.date_of_first_service IS NULL OR u.date_of_first_service <= {last}) "
+            "AND (u.date_of_last_service IS NULL OR u.date_of_last_service >= {first})"
+        ).format(first=first, last=last)
+        whole_window = sql.SQL(
+            "(u.date_of_first_service IS NULL OR u.date_of_first_service <= {first}) "
+            "AND (u.date_of_last_service IS NULL OR u.date_of_last_service >= {last})"
+        ).format(first=first, last=last)
+        if not self._some_cell_partly_in_service(ctx, mapping, overlaps, whole_window):
+            return sql.SQL(
+                """SELECT {selected}
+                   FROM ({events}) e
+                   JOIN (SELECT u.* FROM ({mapping}) u WHERE {overlaps}) m ON e.location_id = m.location_id"""
+            ).format(
+                selected=sql.SQL(", ").join(selected),
+                events=events,
+                mapping=mapping,
+                overlaps=overlaps,
+            )
         return sql.SQL(
             """SELECT {selected}
                FROM ({events}) e
-               JOIN (SELECT u.*,
-                            coalesce(u.date_of_first_service, '-infinity'::date) <= {first}
-                            AND coalesce(u.date_of_last_service, 'infinity'::date) >= {last} AS whole_window
-                     FROM ({mapping}) u
-                     WHERE coalesce(u.date_of_first_service, '-infinity'::date) <= {last}
-                       AND coalesce(u.date_of_last_service, 'infinity'::date) >= {first}) m
+               JOIN (SELECT u.*, {whole_window} AS whole_window
+                     FROM ({mapping}) u WHERE {overlaps}) m
                  ON e.location_id = m.location_id
                 AND (m.whole_window OR e.datetime::date BETWEEN
                          coalesce(m.date_of_first_service, '-infinity'::date)
@@ -107,7 +131,23 @@ class SubscriberLocations(Query):
         ).format(
             selected=sql.SQL(", ").join(selected),
             events=events,
-            mapping=unit.get_query(ctx),
-            first=date_literal(first_day),
-            last=date_literal(last_day),
+            mapping=mapping,
+            whole_window=whole_window,
+            overlaps=overlaps,
         )
+
+    @staticmethod
+    def _some_cell_partly_in_service(
+        ctx: Context,
+        mapping: sql.Composable,
+        overlaps: sql.Composable,
+        whole_window: sql.Composable,
+    ) -> bool:
+        """Whether some mapping row starts or ends service inside the window (so events need date checks)."""
+        with ctx.pool.connection() as conn:
+            row = conn.execute(
+                sql.SQL(
+                    "SELECT EXISTS (SELECT 1 FROM ({mapping}) u WHERE {overlaps} AND NOT ({whole_window}))"
+                ).format(mapping=mapping, overlaps=overlaps, whole_window=whole_window)
+            ).fetchone()
+        return bool(row[0])

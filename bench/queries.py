@@ -1,0 +1,566 @@
+"""FlowMachine query speed, against hand-written SQL measured in the same run and FlowKit 1.34's baseline.
+
+Usage: uv run python bench/queries.py [--scale 1.0] [--runs 3] [--only a_S,b,...] [--no-write]
+
+Starts a private FlowDB (tuned for this machine, as `flowdb start` tunes it) and a private Redis, loads the
+baseline's datasets with the synthetic generator (`../shared/reference/baseline-flowkit-1.34.md`):
+
+- S: 7 days from 2016-01-01, 200,000 subscribers, 750 k calls a day (1.5 M rows a day), calls only;
+- L: 1 day, 2016-02-01, 2,000,000 subscribers, 7 M calls (14 M rows), loaded after S's queries (a synthetic
+  run replaces the previous one);
+
+and times the baseline's six queries:
+
+- ours: `compute(ctx, query)` from an empty cache (every cache table of the query and its dependencies
+  dropped first), so dependencies (cell mapping, daily locations, metric) are stored as FlowKit's server mode
+  stores them;
+- hand: one SQL statement giving the same rows (the best of the formulations listed for it), fetched. It may
+  use `bench.cells`, a cell -> admin/point mapping built once, untimed (as the baseline's `bench.cell_admin`).
+
+Each is the median of `--runs` runs. The rows of ours and of every hand formulation are compared (floats to a
+relative 1e-9). Ratios: ours / hand (target <= 1.2) and ours / FlowKit 1.34 server mode (target <= 0.5; the
+L query also <= 8 s). `--scale` multiplies subscribers and calls, for a quick smoke run; only a full-scale run
+is comparable with the baseline. Results are written into bench/RESULTS.md between markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import psycopg
+import redis
+
+from flowdb.cluster import Cluster
+from flowdb.settings import Settings as FlowDBSettings
+from flowdb.synthetic.config import SyntheticConfig
+from flowdb.synthetic.run import generate
+from flowdb.tuning import machine_cores, machine_memory_bytes
+from flowmachine.core.cache import _storable_dependencies, compute, invalidate
+from flowmachine.core.context import Context
+from flowmachine.core.query import Query
+from flowmachine.core.settings import Settings
+from flowmachine.core.spatial_unit import make_spatial_unit
+from flowmachine.features.location.flows import Flows
+from flowmachine.features.location.location_event_counts import LocationEventCounts
+from flowmachine.features.location.spatial_aggregate import SpatialAggregate
+from flowmachine.features.location.unique_subscriber_counts import UniqueSubscriberCounts
+from flowmachine.features.nonspatial_aggregates.histogram_aggregation import HistogramAggregation
+from flowmachine.features.subscriber.daily_location import daily_location
+from flowmachine.features.subscriber.modal_location import ModalLocation
+from flowmachine.features.subscriber.radius_of_gyration import RadiusOfGyration
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+BEGIN, END = "<!-- queries:begin -->", "<!-- queries:end -->"
+
+# FlowKit 1.34 server mode (store with dependencies), median seconds, from the baseline document.
+FLOWKIT_SERVER = {
+    "a_S": 4.04,
+    "a_L": 19.06,
+    "b": 12.60,
+    "c": 5.07,
+    "d": 11.05,
+    "e": 4.16,
+    "f": 26.88,
+}
+TARGET_HAND, TARGET_FLOWKIT, TARGET_L_SECONDS = 1.2, 0.5, 8.0
+
+S_DAYS = [dt.date(2016, 1, 1) + dt.timedelta(days=k) for k in range(7)]
+L_DAY = dt.date(2016, 2, 1)
+
+# A cell mapping for hand SQL (built once per dataset, untimed): each cell's admin units (the smallest pcod
+# covering its point, as FlowMachine's admin units), point and `rank`, its position in location_id order, so a
+# packed (time, rank) bigint breaks ties on the greater location_id as FlowMachine does.
+CELLS_SQL = """
+DROP SCHEMA IF EXISTS bench CASCADE;
+CREATE SCHEMA bench;
+CREATE TABLE bench.cells AS
+SELECT c.id AS location_id, c.date_of_first_service AS first_day, c.date_of_last_service AS last_day,
+       (dense_rank() OVER (ORDER BY c.id))::int AS rank,
+       (SELECT min(a.admin1pcod) FROM geography.admin1 a WHERE ST_Covers(a.geom, c.geom_point)) AS a1,
+       (SELECT min(a.admin2pcod) FROM geography.admin2 a WHERE ST_Covers(a.geom, c.geom_point)) AS a2,
+       (SELECT min(a.admin3pcod) FROM geography.admin3 a WHERE ST_Covers(a.geom, c.geom_point)) AS a3,
+       ST_X(c.geom_point) AS lon, ST_Y(c.geom_point) AS lat
+FROM infrastructure.cells c;
+ALTER TABLE bench.cells ADD COLUMN a3rank int;
+UPDATE bench.cells c SET a3rank = r.rank
+FROM (SELECT a3, dense_rank() OVER (ORDER BY a3) AS rank FROM bench.cells WHERE a3 IS NOT NULL) r
+WHERE r.a3 = c.a3;
+ANALYZE bench.cells;
+GRANT USAGE ON SCHEMA bench TO flowmachine;
+GRANT SELECT ON ALL TABLES IN SCHEMA bench TO flowmachine;
+"""
+
+
+def window(first: dt.date, last: dt.date) -> dict[str, str]:
+    """Placeholders of a hand query over whole days first..last: bounds and the mapping of the window."""
+    stop = last + dt.timedelta(days=1)
+    return {
+        "start": f"'{first}T00:00:00+00'::timestamptz",
+        "stop": f"'{stop}T00:00:00+00'::timestamptz",
+        # every mapped cell here is in service on every day of the window (checked by check_cells)
+        "cells": "bench.cells",
+    }
+
+
+def last_location_sql(day: dt.date, column: str, packed: bool) -> str:
+    """`msisdn, loc` of each subscriber's last located event on `day` (latest time, then greater cell id)."""
+    w = window(day, day)
+    if packed:  # no sort: max() of (microseconds into the day << 20 | cell rank) per subscriber
+        return f"""SELECT x.msisdn, m.{column} AS loc
+            FROM (SELECT e.msisdn,
+                         max((extract(epoch FROM e.datetime - {w["start"]}) * 1000000)::bigint << 20
+                             | m.rank) AS k
+                  FROM events.calls e JOIN {w["cells"]} m ON m.location_id = e.location_id
+                  WHERE e.datetime >= {w["start"]} AND e.datetime < {w["stop"]} AND m.{column} IS NOT NULL
+                  GROUP BY e.msisdn) x
+            JOIN {w["cells"]} m ON m.rank = (x.k & 1048575)"""
+    return f"""SELECT DISTINCT ON (e.msisdn) e.msisdn, m.{column} AS loc
+        FROM events.calls e JOIN {w["cells"]} m ON m.location_id = e.location_id
+        WHERE e.datetime >= {w["start"]} AND e.datetime < {w["stop"]} AND m.{column} IS NOT NULL
+        ORDER BY e.msisdn, e.datetime DESC, e.location_id DESC"""
+
+
+def hand_a(day: dt.date, packed: bool) -> str:
+    return f"""SELECT loc, count(*) FROM ({last_location_sql(day, "a3", packed)}) l
+        GROUP BY loc HAVING count(*) > 15"""
+
+
+def hand_b(packed: bool) -> str:
+    """Modal admin3 of 7 daily last locations: most days, then latest day, then greater pcod."""
+    if packed:
+        w = window(S_DAYS[0], S_DAYS[-1])
+        per_day = f"""SELECT e.msisdn, e.datetime::date AS day,
+                        max((extract(epoch FROM e.datetime - e.datetime::date::timestamptz) * 1000000)::bigint
+                            << 20 | m.rank) AS k
+                 FROM events.calls e JOIN {w["cells"]} m ON m.location_id = e.location_id
+                 WHERE e.datetime >= {w["start"]} AND e.datetime < {w["stop"]} AND m.a3 IS NOT NULL
+                 GROUP BY e.msisdn, e.datetime::date"""
+        votes = f"""SELECT d.msisdn, m.a3rank, count(*) AS votes, max(d.day - DATE '2000-01-01') AS latest
+                 FROM ({per_day}) d JOIN {w["cells"]} m ON m.rank = (d.k & 1048575)
+                 GROUP BY d.msisdn, m.a3rank"""
+        modal = f"""SELECT msisdn, max((votes << 40) | (latest::bigint << 16) | a3rank) AS k
+                 FROM ({votes}) v GROUP BY msisdn"""
+        return f"""SELECT r.a3, count(*)
+            FROM ({modal}) x JOIN (SELECT DISTINCT a3, a3rank FROM bench.cells) r ON r.a3rank = (x.k & 65535)
+            GROUP BY r.a3 HAVING count(*) > 15"""
+    days = " UNION ALL ".join(
+        f"SELECT msisdn, loc, DATE '{d}' AS day FROM ({last_location_sql(d, 'a3', False)}) l{i}"
+        for i, d in enumerate(S_DAYS)
+    )
+    return f"""SELECT loc, count(*) FROM (
+            SELECT DISTINCT ON (msisdn) msisdn, loc
+            FROM (SELECT msisdn, loc, count(*) AS votes, max(day) AS latest FROM ({days}) u
+                  GROUP BY msisdn, loc) g
+            ORDER BY msisdn, votes DESC, latest DESC, loc DESC) m
+        GROUP BY loc HAVING count(*) > 15"""
+
+
+def hand_c(packed: bool) -> str:
+    a = last_location_sql(S_DAYS[0], "a1", packed)
+    b = last_location_sql(S_DAYS[1], "a1", packed)
+    return f"""SELECT a.loc, b.loc, count(*) FROM ({a}) a JOIN ({b}) b USING (msisdn)
+        GROUP BY a.loc, b.loc HAVING count(*) > 15"""
+
+
+def hand_d() -> str:
+    """Distinct subscribers per admin2 over 7 days: collapse to (subscriber, cell) first, then map."""
+    w = window(S_DAYS[0], S_DAYS[-1])
+    return f"""SELECT m.a2, count(DISTINCT sc.msisdn)
+        FROM (SELECT msisdn, location_id FROM events.calls
+              WHERE datetime >= {w["start"]} AND datetime < {w["stop"]} GROUP BY msisdn, location_id) sc
+        JOIN {w["cells"]} m ON m.location_id = sc.location_id WHERE m.a2 IS NOT NULL
+        GROUP BY m.a2 HAVING count(DISTINCT sc.msisdn) > 15"""
+
+
+def hand_e() -> str:
+    """Events per admin1 and hour of day 1 (both directions), kept where more than 15 subscribers."""
+    w = window(S_DAYS[0], S_DAYS[0])
+    return f"""SELECT a1, '{S_DAYS[0]}' AS date, hour, sum(n)::bigint, count(*)
+        FROM (SELECT m.a1, extract(hour FROM e.datetime)::int AS hour, e.msisdn, count(*) AS n
+              FROM events.calls e JOIN {w["cells"]} m ON m.location_id = e.location_id
+              WHERE e.datetime >= {w["start"]} AND e.datetime < {w["stop"]} AND m.a1 IS NOT NULL
+              GROUP BY m.a1, hour, e.msisdn) s
+        GROUP BY a1, hour HAVING count(*) > 15"""
+
+
+def hand_f() -> str:
+    """10-bin histogram of radius of gyration over 7 days; a bin of 15 or fewer subscribers reads NULL."""
+    w = window(S_DAYS[0], S_DAYS[-1])
+    return f"""WITH cells AS (
+            SELECT msisdn, location_id, count(*) AS n FROM events.calls
+            WHERE datetime >= {w["start"]} AND datetime < {w["stop"]} GROUP BY msisdn, location_id),
+        points AS (
+            SELECT c.msisdn, m.lon, m.lat, sum(c.n) AS n
+            FROM cells c JOIN {w["cells"]} m ON m.location_id = c.location_id WHERE m.lon IS NOT NULL
+            GROUP BY c.msisdn, m.lon, m.lat),
+        centres AS (
+            SELECT msisdn, sum(n * lon) / sum(n) AS lon, sum(n * lat) / sum(n) AS lat FROM points GROUP BY msisdn),
+        rog AS (
+            SELECT sqrt(sum(p.n * ST_Distance(ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326)::geography,
+                                              ST_SetSRID(ST_MakePoint(c.lon, c.lat), 4326)::geography) ^ 2)
+                        / sum(p.n)) / 1000 AS v
+            FROM points p JOIN centres c USING (msisdn) GROUP BY p.msisdn),
+        bounds AS (SELECT min(v) AS lo, max(v) AS hi FROM rog),
+        counts AS (SELECT least(width_bucket(v, lo, hi, 10), 10) AS i, count(*) AS n FROM rog, bounds GROUP BY 1)
+        SELECT CASE WHEN coalesce(n, 0) > 15 THEN coalesce(n, 0) END,
+               lo + (hi - lo) * (i - 1) / 10, CASE WHEN i = 10 THEN hi ELSE lo + (hi - lo) * i / 10 END
+        FROM bounds, generate_series(1, 10) i LEFT JOIN counts USING (i) ORDER BY i"""
+
+
+@dataclass
+class Case:
+    key: str
+    label: str
+    dataset: str
+    ours: Callable[[], Query]
+    hand: dict[str, str]
+    ordered: bool = False  # compare rows in order (histogram bins) rather than as sets
+    drop_columns: tuple[int, ...] = field(
+        default=()
+    )  # hand-only columns (not in ours) left out of comparison
+
+
+def cases() -> list[Case]:
+    admin = make_spatial_unit
+    day1, day2 = S_DAYS[0], S_DAYS[1]
+    return [
+        Case(
+            "a_S",
+            "spatial_aggregate(daily_location 2016-01-01, admin3, last)",
+            "S",
+            lambda: SpatialAggregate(daily_location(day1, admin("admin3"))),
+            {"packed max": hand_a(day1, True), "DISTINCT ON": hand_a(day1, False)},
+        ),
+        Case(
+            "b",
+            "spatial_aggregate(modal_location of 7 daily_locations, admin3)",
+            "S",
+            lambda: SpatialAggregate(
+                ModalLocation([daily_location(d, admin("admin3")) for d in S_DAYS])
+            ),
+            {"packed max": hand_b(True), "DISTINCT ON": hand_b(False)},
+        ),
+        Case(
+            "c",
+            "flows(daily_location day 1 -> day 2, admin1)",
+            "S",
+            lambda: Flows(
+                daily_location(day1, admin("admin1")), daily_location(day2, admin("admin1"))
+            ),
+            {"packed max": hand_c(True), "DISTINCT ON": hand_c(False)},
+        ),
+        Case(
+            "d",
+            "unique_subscriber_counts admin2, 7 days",
+            "S",
+            lambda: UniqueSubscriberCounts(
+                S_DAYS[0], S_DAYS[-1] + dt.timedelta(days=1), admin("admin2")
+            ),
+            {"hash": hand_d()},
+        ),
+        Case(
+            "e",
+            "location_event_counts, hour, admin1, 1 day, both",
+            "S",
+            lambda: LocationEventCounts(
+                day1, day2, admin("admin1"), interval="hour", direction="both"
+            ),
+            {"hash": hand_e()},
+            drop_columns=(4,),
+        ),
+        Case(
+            "f",
+            "histogram_aggregate(radius_of_gyration 7 days, 10 bins)",
+            "S",
+            lambda: HistogramAggregation(
+                RadiusOfGyration(S_DAYS[0], S_DAYS[-1] + dt.timedelta(days=1)), bins=10
+            ),
+            {"collapse + hash": hand_f()},
+            ordered=True,
+        ),
+        Case(
+            "a_L",
+            "same as a_S on L: 2016-02-01, 14 M rows, 2 M subscribers",
+            "L",
+            lambda: SpatialAggregate(daily_location(L_DAY, admin("admin3"))),
+            {"packed max": hand_a(L_DAY, True), "DISTINCT ON": hand_a(L_DAY, False)},
+        ),
+    ]
+
+
+def dataset_config(name: str, scale: float) -> SyntheticConfig:
+    common = dict(
+        n_sms=0, n_mds=0, n_topups=0, n_cells=1000, n_sites=500, n_admin3=150, generator="python"
+    )
+    if name == "S":
+        sizes = dict(n_days=7, start_date=S_DAYS[0], n_subscribers=200_000, n_calls=750_000)
+    else:
+        sizes = dict(n_days=1, start_date=L_DAY, n_subscribers=2_000_000, n_calls=7_000_000)
+    sizes["n_subscribers"] = max(2, int(sizes["n_subscribers"] * scale))
+    sizes["n_calls"] = max(1, int(sizes["n_calls"] * scale))
+    return SyntheticConfig(**common, **sizes).validate()
+
+
+def normalise(rows: list[tuple], drop: tuple[int, ...] = (), ordered: bool = False) -> list[tuple]:
+    out = []
+    for row in rows:
+        values = []
+        for i, v in enumerate(row):
+            if i in drop:
+                continue
+            if isinstance(v, dt.date):
+                v = v.isoformat()
+            elif v is not None and not isinstance(v, str):
+                v = None if isinstance(v, float) and math.isnan(v) else float(v)  # pandas' NULL
+            values.append(v)
+        out.append(tuple(values))
+    return out if ordered else sorted(out, key=lambda r: tuple((x is None, x) for x in r))
+
+
+def same_rows(a: list[tuple], b: list[tuple]) -> bool:
+    if len(a) != len(b):
+        return False
+    for ra, rb in zip(a, b, strict=True):
+        for x, y in zip(ra, rb, strict=True):
+            if isinstance(x, float) and isinstance(y, float):
+                if not math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12):
+                    return False
+            elif x != y:
+                return False
+    return True
+
+
+def reset(ctx: Context, query: Query) -> None:
+    """Drop the cache tables of `query` and every stored query below it, so compute() starts from scratch."""
+    for q in [*_storable_dependencies(query), query]:
+        invalidate(ctx, q.query_id, cascade=True)
+
+
+def check_cells(conn: psycopg.Connection, first: dt.date, last: dt.date) -> None:
+    """The hand SQL skips per-event service-date checks; that is exact only if every cell covers the data."""
+    bad = conn.execute(
+        """SELECT count(*) FROM bench.cells
+           WHERE coalesce(first_day, '-infinity') > %s OR coalesce(last_day, 'infinity') < %s
+              OR location_id IN (SELECT location_id FROM bench.cells GROUP BY 1 HAVING count(*) > 1)""",
+        (first, last),
+    ).fetchone()[0]
+    if bad:
+        raise SystemExit(
+            f"{bad} cells are versioned or not in service all through: the hand SQL would be wrong"
+        )
+
+
+@dataclass
+class Result:
+    case: Case
+    rows: int
+    ours: list[float]
+    hand: dict[str, list[float]]
+    agree: dict[str, bool]
+
+    @property
+    def ours_median(self) -> float:
+        return statistics.median(self.ours)
+
+    @property
+    def best_hand(self) -> tuple[str, float]:
+        return min(((k, statistics.median(v)) for k, v in self.hand.items()), key=lambda kv: kv[1])
+
+
+def run_case(ctx: Context, fm_conn: psycopg.Connection, case: Case, runs: int) -> Result:
+    hand_times: dict[str, list[float]] = {k: [] for k in case.hand}
+    hand_rows: dict[str, list[tuple]] = {}
+    for name, text in case.hand.items():
+        for _ in range(runs):
+            started = time.perf_counter()
+            rows = fm_conn.execute(text).fetchall()
+            hand_times[name].append(time.perf_counter() - started)
+        hand_rows[name] = normalise(rows, case.drop_columns, case.ordered)
+        print(
+            f"  hand {name}: {[round(t, 2) for t in hand_times[name]]} s, {len(rows)} rows",
+            flush=True,
+        )
+    ours_times = []
+    query = case.ours()
+    for _ in range(runs):
+        reset(ctx, query)
+        started = time.perf_counter()
+        compute(ctx, query)
+        ours_times.append(time.perf_counter() - started)
+    ours_rows = normalise(
+        [tuple(r) for r in query.get_dataframe(ctx).itertuples(index=False)], (), case.ordered
+    )
+    reset(ctx, query)
+    agree = {name: same_rows(ours_rows, rows) for name, rows in hand_rows.items()}
+    print(
+        f"  ours: {[round(t, 2) for t in ours_times]} s, {len(ours_rows)} rows, agree {agree}",
+        flush=True,
+    )
+    for name, ok in agree.items():
+        if not ok:
+            diff = [
+                (a, b)
+                for a, b in zip(ours_rows, hand_rows[name], strict=False)
+                if not same_rows([a], [b])
+            ]
+            print(
+                f"  !! {name} differs: {len(ours_rows)} vs {len(hand_rows[name])} rows; ours/hand {diff[:5]}"
+            )
+    return Result(case, len(ours_rows), ours_times, hand_times, agree)
+
+
+def start_redis(workdir: Path) -> tuple[subprocess.Popen, int]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    workdir.mkdir()
+    proc = subprocess.Popen(
+        [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(port), "--bind", "127.0.0.1",
+         "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            return proc, port
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("redis-server did not start")
+
+
+def format_table(
+    results: list[Result], args: argparse.Namespace, sizes: dict[str, str], pg: dict
+) -> str:
+    lines = [
+        f"Measured {dt.date.today()} on {platform.node() or 'this machine'}: {machine_cores()} cores, "
+        f"{machine_memory_bytes() / 2**30:.0f} GiB RAM, {platform.platform()}, PostgreSQL 15 "
+        f"(work_mem {pg['work_mem']}, max_parallel_workers_per_gather {pg['max_parallel_workers_per_gather']}, "
+        f"jit {pg['jit']}), `uv run python bench/queries.py --scale {args.scale}`; "
+        f"median of {args.runs} runs. Data: "
+        + "; ".join(f"{k}: {v}" for k, v in sizes.items())
+        + ".",
+        "",
+        "| # | query | ours (compute, empty cache) | hand SQL (best) | ours ÷ hand (≤ 1.2) | "
+        "FlowKit 1.34 server | ours ÷ FlowKit (≤ 0.5) | rows | agree |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        name, hand = r.best_hand
+        ours = r.ours_median
+        flowkit = FLOWKIT_SERVER[r.case.key]
+        others = ", ".join(
+            f"{k} {statistics.median(v):.2f}" for k, v in r.hand.items() if k != name
+        )
+        ok_hand = "✓" if ours / hand <= TARGET_HAND else "✗"
+        ok_fk = ours / flowkit <= TARGET_FLOWKIT and (
+            r.case.dataset != "L" or ours <= TARGET_L_SECONDS
+        )
+        lines.append(
+            f"| {r.case.key} | {r.case.label} | **{ours:.2f}** | {hand:.2f} ({name}"
+            + (f"; {others}" if others else "")
+            + f") | {ours / hand:.2f} {ok_hand} | {flowkit:.2f} | {ours / flowkit:.2f} {'✓' if ok_fk else '✗'} | "
+            f"{r.rows} | {'yes' if all(r.agree.values()) else 'NO: ' + str(r.agree)} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiply subscribers and calls (default 1)"
+    )
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per query (default 3)")
+    parser.add_argument("--only", default="", help="comma list of cases: a_S,b,c,d,e,f,a_L")
+    parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
+    args = parser.parse_args()
+    selected = [c for c in cases() if not args.only or c.key in args.only.split(",")]
+
+    root = Path(tempfile.mkdtemp(prefix="flowmachine-bench-"))
+    root.chmod(0o755)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    db_settings = FlowDBSettings.from_env(
+        {**os.environ, "FLOWDB_DATA_DIR": str(root / "db"), "FLOWDB_PORT": str(port)}
+    )
+    cluster = Cluster(db_settings)
+    redis_proc = None
+    results: list[Result] = []
+    sizes: dict[str, str] = {}
+    try:
+        cluster.start()
+        redis_proc, redis_port = start_redis(root / "redis")
+        connect = partial(psycopg.connect, db_settings.url(), autocommit=True)
+        fm_settings = Settings(
+            flowdb_host="127.0.0.1",
+            flowdb_port=port,
+            flowdb_password=db_settings.role_password("flowmachine"),
+            redis_host="127.0.0.1",
+            redis_port=redis_port,
+        )
+        with connect() as conn:
+            pg = {k: conn.execute(f"SHOW {k}").fetchone()[0] for k in
+                  ("work_mem", "max_parallel_workers_per_gather", "jit")}  # fmt: skip
+        for dataset in ("S", "L"):
+            todo = [c for c in selected if c.dataset == dataset]
+            if not todo:
+                continue
+            config = dataset_config(dataset, args.scale)
+            print(f"== loading {dataset}: {config.n_days} days x {config.rows_per_day:,} rows/day, "
+                  f"{config.n_subscribers:,} subscribers", flush=True)  # fmt: skip
+            report = generate(
+                connect, config, workers=machine_cores(), progress=lambda m: print("  " + m)
+            )
+            sizes[dataset] = (
+                f"{config.n_days} day(s) from {config.start_date}, {config.n_subscribers:,} subscribers, "
+                f"{report.total_rows:,} call rows (loaded in {report.seconds:.0f} s)"
+            )
+            with connect() as conn:
+                conn.execute(CELLS_SQL)
+                check_cells(conn, config.dates[0], config.dates[-1])
+            with (
+                Context.open(fm_settings) as ctx,
+                psycopg.connect(fm_settings.conninfo(), autocommit=True) as fm,
+            ):
+                for case in todo:
+                    print(f"== {case.key}: {case.label}", flush=True)
+                    results.append(run_case(ctx, fm, case, args.runs))
+    finally:
+        if redis_proc is not None:
+            redis_proc.terminate()
+            redis_proc.wait(timeout=10)
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+    text = format_table(results, args, sizes, pg)
+    print("\n" + text)
+    if not args.no_write:
+        current = RESULTS.read_text() if RESULTS.exists() else ""
+        if BEGIN in current and END in current:
+            head, rest = current.split(BEGIN, 1)
+            tail = rest.split(END, 1)[1]
+            RESULTS.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+        else:
+            RESULTS.write_text(current + f"\n{BEGIN}\n{text}\n{END}\n")
+
+
+if __name__ == "__main__":
+    main()
