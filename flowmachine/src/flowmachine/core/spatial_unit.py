@@ -70,9 +70,6 @@ class GeomSpatialUnit(Query):
         # into index-ordered event scans with per-event index probes (2-3x slower over a day of events).
         return []
 
-    def location_columns_sql(self, alias: str) -> sql.Composable:
-        return sql.SQL(", ").join(sql.Identifier(alias, c) for c in self.location_id_columns)
-
     def geography_query(self, ctx: Context) -> sql.Composable:
         """`{L}, geom` of every location of this unit (for the `geography` kind and GeoJSON output)."""
         raise NotImplementedError(f"{self.name} has no geometry query")

@@ -4,62 +4,19 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from flowmachine.core.server.query_schemas.base_query_with_sampling import (
-    BaseExposedQueryWithSampling,
-    BaseQueryWithSamplingSchema,
-)
-from flowmachine.core.server.query_schemas.field_mixins import (
-    DirectionField,
-    EventTypesField,
-    HoursField,
-    StartAndEndField,
-    SubscriberSubsetField,
+from flowmachine.core.server.query_schemas.event_window import (
+    DirectedEventsMetricExposed,
+    DirectedEventsMetricSchema,
 )
 from flowmachine.features.subscriber.event_count import EventCount
 
 
-class EventCountExposed(BaseExposedQueryWithSampling):
+class EventCountExposed(DirectedEventsMetricExposed):
     query_kind = "event_count"
-
-    def __init__(
-        self,
-        *,
-        start_date,
-        end_date,
-        direction="both",
-        event_types=None,
-        subscriber_subset=None,
-        hours=None,
-        sampling=None,
-    ):
-        self.start_date = start_date
-        self.end_date = end_date
-        self.direction = direction
-        self.event_types = event_types
-        self.subscriber_subset = subscriber_subset
-        self.hours = hours
-        self.sampling = sampling
-
-    @property
-    def _unsampled_query_obj(self):
-        return EventCount(
-            self.start_date,
-            self.end_date,
-            direction=self.direction,
-            hours=self.hours,
-            tables=self.event_types,
-            subscriber_subset=self.subscriber_subset,
-        )
+    query_class = EventCount
 
 
-class EventCountSchema(
-    StartAndEndField,
-    DirectionField,
-    EventTypesField,
-    HoursField,
-    SubscriberSubsetField,
-    BaseQueryWithSamplingSchema,
-):
+class EventCountSchema(DirectedEventsMetricSchema):
     __model__ = EventCountExposed
 
     query_kind = fields.String(validate=validate.OneOf([__model__.query_kind]), required=True)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUnitKind
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
@@ -12,7 +15,10 @@ from flowmachine.features.location.flows import JOIN_TYPES, Flows
 
 
 class FlowsExposed(BaseExposedQuery):
+    """Also the base of inflows and outflows, which name another `query_class`."""
+
     query_kind = "flows"
+    query_class: ClassVar[type[Query]] = Flows
 
     def __init__(self, *, from_location, to_location, join_type="inner"):
         self.from_location = from_location
@@ -25,7 +31,7 @@ class FlowsExposed(BaseExposedQuery):
 
     @property
     def _flowmachine_query_obj(self):
-        return Flows(
+        return self.query_class(
             self.from_location._flowmachine_query_obj,
             self.to_location._flowmachine_query_obj,
             join_type=self.join_type,

@@ -1,50 +1,19 @@
-"""outflows: FlowMachine's `OutFlow` between two locations of the same subscribers (redacted)."""
+"""outflows: FlowMachine's `OutFlow`, subscribers per location at one end of flows (redacted)."""
 
 from __future__ import annotations
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import fields, validate
 
-from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUnitKind
-from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
-from flowmachine.core.server.query_schemas.base_schema import BaseSchema
-from flowmachine.core.server.query_schemas.reference_location import InputToFlowsSchema
-from flowmachine.features.location.flows import JOIN_TYPES, OutFlow
+from flowmachine.core.server.query_schemas.flows import FlowsExposed, FlowsSchema
+from flowmachine.features.location.flows import OutFlow
 
 
-class OutflowsExposed(BaseExposedQuery):
+class OutflowsExposed(FlowsExposed):
     query_kind = "outflows"
-
-    def __init__(self, *, from_location, to_location, join_type="inner"):
-        self.from_location = from_location
-        self.to_location = to_location
-        self.join_type = join_type
-
-    @property
-    def aggregation_unit(self):
-        return self.from_location.aggregation_unit
-
-    @property
-    def _flowmachine_query_obj(self):
-        return OutFlow(
-            self.from_location._flowmachine_query_obj,
-            self.to_location._flowmachine_query_obj,
-            join_type=self.join_type,
-        )
+    query_class = OutFlow
 
 
-class OutflowsSchema(BaseSchema):
+class OutflowsSchema(FlowsSchema):
     __model__ = OutflowsExposed
 
     query_kind = fields.String(validate=validate.OneOf([__model__.query_kind]), required=True)
-    from_location = fields.Nested(InputToFlowsSchema, required=True)
-    to_location = fields.Nested(InputToFlowsSchema, required=True)
-    join_type = fields.String(validate=validate.OneOf(list(JOIN_TYPES)), load_default="inner")
-    aggregation_unit = AggregationUnitKind(dump_only=True)
-
-    @validates_schema
-    def _same_unit(self, data, **kwargs):
-        a, b = data.get("from_location"), data.get("to_location")
-        if a is not None and b is not None and a.aggregation_unit != b.aggregation_unit:
-            raise ValidationError(
-                "from_location and to_location must have the same aggregation unit.", "to_location"
-            )
