@@ -22,7 +22,10 @@ from flowmachine.core.query import Query
 from flowmachine.core.redaction import having
 from flowmachine.core.spatial_unit import SpatialUnit
 from flowmachine.core.sql_parts import identifiers
-from flowmachine.features.utilities.subscriber_locations import SubscriberLocations
+from flowmachine.features.utilities.subscriber_locations import (
+    FromSubscriberLocations,
+    SubscriberLocations,
+)
 
 if TYPE_CHECKING:
     from flowmachine.core.context import Context
@@ -35,7 +38,7 @@ _BUCKET_SQL = {
 }
 
 
-class LocationEventCounts(Query):
+class LocationEventCounts(FromSubscriberLocations, Query):
     def __init__(
         self,
         start: str | dt.date | dt.datetime,
@@ -67,14 +70,6 @@ class LocationEventCounts(Query):
         )
         self.redact = bool(redact)
         super().__init__()
-
-    @property
-    def spatial_unit(self) -> SpatialUnit:
-        return self.subscriber_locations.spatial_unit
-
-    @property
-    def location_columns(self) -> tuple[str, ...]:
-        return self.spatial_unit.location_id_columns
 
     @property
     def column_names(self) -> list[str]:

@@ -20,7 +20,10 @@ from flowmachine.core.redaction import having
 from flowmachine.core.spatial_unit import SpatialUnit
 from flowmachine.core.sql_parts import identifiers
 from flowmachine.core.statistic import check_statistic, statistic_sql
-from flowmachine.features.utilities.subscriber_locations import SubscriberLocations
+from flowmachine.features.utilities.subscriber_locations import (
+    FromSubscriberLocations,
+    SubscriberLocations,
+)
 
 if TYPE_CHECKING:
     from flowmachine.core.context import Context
@@ -29,7 +32,7 @@ TOTAL_BY = ("second", "minute", "hour", "day", "month", "year")
 AGGREGATE_BY = (*TOTAL_BY, "century")
 
 
-class TotalNetworkObjects(Query):
+class TotalNetworkObjects(FromSubscriberLocations, Query):
     def __init__(
         self,
         start: str | dt.date | dt.datetime,
@@ -61,14 +64,6 @@ class TotalNetworkObjects(Query):
         )
         self.redact = bool(redact)
         super().__init__()
-
-    @property
-    def spatial_unit(self) -> SpatialUnit:
-        return self.subscriber_locations.spatial_unit
-
-    @property
-    def location_columns(self) -> tuple[str, ...]:
-        return self.spatial_unit.location_id_columns
 
     @property
     def column_names(self) -> list[str]:

@@ -7,7 +7,10 @@ from collections.abc import Sequence
 
 from flowmachine.core.query import Query
 from flowmachine.core.spatial_unit import SpatialUnit
-from flowmachine.features.utilities.subscriber_locations import SubscriberLocations
+from flowmachine.features.utilities.subscriber_locations import (
+    FromSubscriberLocations,
+    SubscriberLocations,
+)
 
 
 class BaseLocation(Query):
@@ -24,7 +27,7 @@ class BaseLocation(Query):
         return ["subscriber", *self.location_columns]
 
 
-class LocationsFromEvents(BaseLocation):
+class LocationsFromEvents(FromSubscriberLocations, BaseLocation):
     """A reference location derived from the located events of one window."""
 
     def __init__(
@@ -46,15 +49,3 @@ class LocationsFromEvents(BaseLocation):
             subscriber_subset=subscriber_subset,
         )
         super().__init__()
-
-    @property
-    def spatial_unit(self) -> SpatialUnit:  # type: ignore[override]
-        return self.subscriber_locations.spatial_unit
-
-    @property
-    def start(self) -> dt.datetime:
-        return self.subscriber_locations.start
-
-    @property
-    def stop(self) -> dt.datetime:
-        return self.subscriber_locations.stop

@@ -10,13 +10,13 @@ from psycopg import sql
 
 from flowmachine.core.query import Query
 from flowmachine.features.subscriber.metric import SubscriberMetric
-from flowmachine.features.utilities.events_tables_union import EventsTablesUnion
+from flowmachine.features.utilities.events_tables_union import EventsTablesUnion, FromEvents
 
 if TYPE_CHECKING:
     from flowmachine.core.context import Context
 
 
-class EventCount(SubscriberMetric):
+class EventCount(FromEvents, SubscriberMetric):
     def __init__(
         self,
         start: str | dt.date | dt.datetime,
@@ -37,14 +37,6 @@ class EventCount(SubscriberMetric):
             direction=direction,
         )
         super().__init__()
-
-    @property
-    def start(self) -> dt.datetime:  # type: ignore[override]
-        return self.events.start
-
-    @property
-    def stop(self) -> dt.datetime:  # type: ignore[override]
-        return self.events.stop
 
     def _make_query(self, ctx: Context) -> sql.Composable:
         return sql.SQL(

@@ -16,13 +16,16 @@ from psycopg import sql
 from flowmachine.core.query import Query
 from flowmachine.core.spatial_unit import LonLatSpatialUnit
 from flowmachine.features.subscriber.metric import SubscriberMetric
-from flowmachine.features.utilities.subscriber_locations import SubscriberLocations
+from flowmachine.features.utilities.subscriber_locations import (
+    FromSubscriberLocations,
+    SubscriberLocations,
+)
 
 if TYPE_CHECKING:
     from flowmachine.core.context import Context
 
 
-class RadiusOfGyration(SubscriberMetric):
+class RadiusOfGyration(FromSubscriberLocations, SubscriberMetric):
     def __init__(
         self,
         start: str | dt.date | dt.datetime,
@@ -41,14 +44,6 @@ class RadiusOfGyration(SubscriberMetric):
             subscriber_subset=subscriber_subset,
         )
         super().__init__()
-
-    @property
-    def start(self) -> dt.datetime:  # type: ignore[override]
-        return self.subscriber_locations.start
-
-    @property
-    def stop(self) -> dt.datetime:  # type: ignore[override]
-        return self.subscriber_locations.stop
 
     def _make_query(self, ctx: Context) -> sql.Composable:
         return sql.SQL(

@@ -234,3 +234,17 @@ class EventsTablesUnion(Query):
         return sql.SQL(" UNION ALL ").join(
             self._table_query(ctx, t) for t in self.resolved_tables(ctx)
         )
+
+
+class FromEvents:
+    """For queries built on `self.events` (an EventsTablesUnion): its window."""
+
+    events: EventsTablesUnion
+
+    @property
+    def start(self) -> dt.datetime:
+        return self.events.start
+
+    @property
+    def stop(self) -> dt.datetime:
+        return self.events.stop

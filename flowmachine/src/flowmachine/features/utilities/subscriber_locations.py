@@ -151,3 +151,25 @@ class SubscriberLocations(Query):
                 ).format(mapping=mapping, overlaps=overlaps, whole_window=whole_window)
             ).fetchone()
         return bool(row[0])
+
+
+class FromSubscriberLocations:
+    """For queries built on `self.subscriber_locations`: its spatial unit, location columns and window."""
+
+    subscriber_locations: SubscriberLocations
+
+    @property
+    def spatial_unit(self) -> SpatialUnit:
+        return self.subscriber_locations.spatial_unit
+
+    @property
+    def location_columns(self) -> tuple[str, ...]:
+        return self.subscriber_locations.location_columns
+
+    @property
+    def start(self) -> dt.datetime:
+        return self.subscriber_locations.start
+
+    @property
+    def stop(self) -> dt.datetime:
+        return self.subscriber_locations.stop
