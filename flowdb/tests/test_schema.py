@@ -132,6 +132,19 @@ def test_day_partition_is_attached_indexed_and_recorded(db, one_day_of_calls):
         f"calls_20310501_{c}_idx"
         for c in ("msisdn", "msisdn_counterpart", "location_id", "datetime", "tac")
     }
+    # the msisdn index keeps each subscriber's events in time order (index-only last/first locations)
+    keys = db.execute(
+        "SELECT pg_get_indexdef('events.calls_20310501_msisdn_idx'::regclass)"
+    ).fetchone()[0]
+    assert keys.endswith("(msisdn, datetime, location_id)")
+    # VACUUMed after the load: the visibility map is set, so index-only scans skip the heap
+    assert (
+        db.execute(
+            "SELECT relallvisible = relpages AND relpages > 0 FROM pg_class "
+            "WHERE oid = 'events.calls_20310501'::regclass"
+        ).fetchone()[0]
+        is True
+    )
     assert (
         db.execute(
             "SELECT count(*) FROM etl.available_dates WHERE cdr_type = 'calls' AND cdr_date = %s",

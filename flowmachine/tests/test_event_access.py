@@ -69,6 +69,44 @@ def test_one_day_query_reads_one_partition_with_an_hours_window(ctx, thirty_days
     assert scanned == {"calls_20170110"}
 
 
+def _nodes(node: dict) -> list[dict]:
+    """`node` and every node below it, depth first."""
+    return [node, *(n for child in node.get("Plans", []) for n in _nodes(child))]
+
+
+def _sorts_events(node: dict, sorting: bool = False) -> bool:
+    """Whether some Sort in the plan sorts rows of an events table (not already reduced by a Unique)."""
+    if node["Node Type"] == "Unique":
+        sorting = False
+    if node["Node Type"] in ("Sort", "Incremental Sort"):
+        sorting = True
+    if sorting and node.get("Relation Name", "").startswith(("calls_", "sms_")):
+        return True
+    return any(_sorts_events(child, sorting) for child in node.get("Plans", []))
+
+
+def test_last_location_reads_each_subscribers_events_in_index_order(ctx, fixture_db):
+    """The latest event per subscriber comes from the msisdn index's order: no sort of the day's events.
+
+    With sorting disabled, a plan without a Sort of events rows exists only if FlowDB's msisdn index holds
+    (msisdn, datetime, location_id) and the query asks each table for exactly its (backward) order."""
+    from psycopg import sql
+
+    q = daily_location("2016-01-01", make_spatial_unit("admin3"))  # calls and sms
+    with ctx.pool.connection() as conn:
+        conn.execute("SET enable_sort = off")
+        try:
+            plan = conn.execute(
+                sql.SQL("EXPLAIN (FORMAT JSON) {}").format(q.get_query(ctx))
+            ).fetchone()[0]
+        finally:
+            conn.execute("RESET enable_sort")
+    [candidates] = [n for n in _nodes(plan[0]["Plan"]) if n.get("Subplan Name") == "CTE candidates"]
+    scans = {n.get("Relation Name"): n["Node Type"] for n in _nodes(candidates)}
+    assert scans.get("calls_20160101") == scans.get("sms_20160101") == "Index Only Scan"
+    assert not _sorts_events(candidates)
+
+
 def test_missing_dates_are_a_clear_error(ctx, fixture_db):
     q = EventCount("2010-01-01", "2010-01-05")
     with pytest.raises(MissingDateError, match="no calls/sms data between 2010-01-01"):

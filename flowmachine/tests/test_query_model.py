@@ -12,7 +12,13 @@ import time
 import pytest
 from psycopg import sql
 
-from flowmachine.core.cache import cancel, compute, recover, shrink_below_size
+from flowmachine.core.cache import (
+    _dependency_levels,
+    cancel,
+    compute,
+    recover,
+    shrink_below_size,
+)
 from flowmachine.core.context import Context
 from flowmachine.core.errors import QueryCancelledError, QueryFailedError
 from flowmachine.core.query import Query
@@ -53,6 +59,54 @@ class Doubled(Query):
 
     def _make_query(self, ctx: Context) -> sql.Composable:
         return sql.SQL("SELECT value * 2 AS value FROM ({}) n").format(self.numbers.get_query(ctx))
+
+
+class Summed(Query):
+    """The sum of several queries' values: independent dependencies."""
+
+    def __init__(self, *parts: Query) -> None:
+        self.parts = list(parts)
+        super().__init__()
+
+    @property
+    def column_names(self) -> list[str]:
+        return ["value"]
+
+    def _make_query(self, ctx: Context) -> sql.Composable:
+        union = sql.SQL(" UNION ALL ").join(
+            sql.SQL("SELECT value FROM ({}) p").format(p.get_query(ctx)) for p in self.parts
+        )
+        return sql.SQL("SELECT sum(value)::int AS value FROM ({}) u").format(union)
+
+
+def test_dependencies_are_stored_level_by_level():
+    a, b, c = Numbers(1, method="lv"), Numbers(2, method="lv"), Numbers(3, method="lv")
+    levels = _dependency_levels(Summed(Doubled(a), Doubled(b), c, a))
+    assert [sorted(q.query_id for q in level) for level in levels] == [
+        sorted([a.query_id, b.query_id, c.query_id]),
+        sorted([Doubled(a).query_id, Doubled(b).query_id]),
+    ]
+
+
+def test_independent_dependencies_are_computed_side_by_side(ctx):
+    assert ctx.settings.dependency_workers >= 2
+    slow = [Numbers(i, delay=0.8, method="side") for i in (1, 2)]
+    started = time.monotonic()
+    compute(ctx, Summed(*slow))
+    elapsed = time.monotonic() - started
+    assert all(q.query_state(ctx) is QueryState.COMPLETED for q in slow)
+    assert elapsed < 1.5  # one after the other would take at least 1.6 s
+
+
+def test_cache_tables_have_no_indexes(ctx):
+    q = Doubled(Numbers(4, method="noindex"))
+    compute(ctx, q)
+    with ctx.pool.connection() as conn:
+        indexes = conn.execute(
+            "SELECT count(*) FROM pg_indexes WHERE schemaname = 'cache' AND tablename = %s",
+            (q.table_name,),
+        ).fetchone()[0]
+    assert indexes == 0
 
 
 def test_query_id_is_deterministic_across_processes():

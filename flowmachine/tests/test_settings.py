@@ -28,8 +28,10 @@ def test_environment_overrides():
             "REDIS_HOST": "cache",
             "REDIS_PORT": "6380",
             "REDIS_PASSWORD": "rpw",
+            "FLOWMACHINE_DEPENDENCY_WORKERS": "3",
         }
     )
+    assert s.dependency_workers == 3
     assert (s.flowdb_host, s.flowdb_port, s.flowdb_user, s.flowdb_password) == (
         "db",
         5432,
@@ -51,6 +53,11 @@ def test_environment_overrides():
         ("FLOWDB_PORT", "nine", "FLOWDB_PORT must be an integer"),
         ("DB_CONNECTION_POOL_SIZE", "0", "DB_CONNECTION_POOL_SIZE must be at least 1"),
         ("REDIS_PORT", "-1", "REDIS_PORT must be at least 1"),
+        (
+            "FLOWMACHINE_DEPENDENCY_WORKERS",
+            "0",
+            "FLOWMACHINE_DEPENDENCY_WORKERS must be at least 1",
+        ),
     ],
 )
 def test_bad_values_are_refused_clearly(name, value, message):

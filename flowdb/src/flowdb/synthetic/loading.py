@@ -8,7 +8,12 @@ indexes write WAL. It carries the parent's NOT NULL constraints and a day-range 
 checked as they arrive, and ATTACH needs no validation scan). On leaving the block it gets the requested indexes
 (FlowETL's by default) and ANALYZE; then it replaces any existing partition for that day,
 is attached to `events.<type>`, and the day is recorded: `etl.etl_records` ('ingested'), `available_tables`
-flags and `events.location_ids`. An exception rolls all of it back.
+flags and `events.location_ids`. An exception rolls all of it back. After the commit, on an autocommit
+connection and unless the caller analyses later (`analyze=False`), the new partition is VACUUMed so its visibility map is set and index-only scans need no heap.
+
+The `msisdn` index is a composite `(msisdn, datetime, location_id)` (FlowKit's is on msisdn alone). It serves the
+same look-ups, and it holds every event of a subscriber in time order: a subscriber's last (or first) located
+event is read from it by an index-only scan, with no sort of the day's events (docs/compatibility.md).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ PARTITION_STATISTICS_TARGET = 100
 PARENT_STATISTICS_TARGET = PARTITION_STATISTICS_TARGET
 # FlowETL's default indexes plus msisdn, as FlowKit's test data has them.
 INDEX_COLUMNS = ("msisdn", "msisdn_counterpart", "location_id", "datetime", "tac")
+# The columns each named index covers: msisdn's carries the time order of each subscriber's events.
+INDEX_KEYS = {"msisdn": ("msisdn", "datetime", "location_id")}
 # (has_locations, has_subscribers, has_counterparts)
 AVAILABLE_FLAGS = {
     "calls": (True, True, True),
@@ -104,10 +111,13 @@ def day_partition(
         yield staging
         present = set(columns_of(conn, cdr_type))
         for column in indexes:
+            keys = [k for k in INDEX_KEYS.get(column, (column,)) if k in present]
             if column in present:
                 conn.execute(
                     sql.SQL("CREATE INDEX {} ON {} ({})").format(
-                        sql.Identifier(f"{name}_{column}_idx"), staging, sql.Identifier(column)
+                        sql.Identifier(f"{name}_{column}_idx"),
+                        staging,
+                        sql.SQL(", ").join(map(sql.Identifier, keys)),
                     )
                 )
         if analyze:
@@ -133,6 +143,12 @@ def day_partition(
             )
         )
         record_ingested(conn, cdr_type, day, final)
+    if (
+        analyze
+        and conn.autocommit
+        and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    ):
+        conn.execute(sql.SQL("VACUUM {}").format(final))
 
 
 def record_ingested(
@@ -166,16 +182,19 @@ def record_ingested(
 
 
 def analyze_parents(conn: psycopg.Connection, cdr_types: tuple[str, ...] = CDR_TYPES) -> None:
-    """ANALYZE the partitioned parents, whose statistics the planner uses for estimates across days.
+    """VACUUM and ANALYZE the partitioned parents, after a bulk load (on an autocommit connection).
 
-    In PostgreSQL 15 this also (re-)analyses every partition, at the same target as day_partition uses.
+    The planner uses the parents' statistics for estimates across days; in PostgreSQL 15 this also
+    (re-)analyses every partition, at the same target as day_partition uses. VACUUM sets the partitions'
+    visibility maps (index-only scans); it runs here, once nothing is loading any more, since a load still in
+    progress would keep the rows of the days already committed from counting as visible to all.
     """
-    with conn.transaction():
-        conn.execute(
-            sql.SQL("SET LOCAL default_statistics_target = {}").format(
-                sql.Literal(PARENT_STATISTICS_TARGET)
-            )
-        )
+    conn.execute(
+        sql.SQL("SET default_statistics_target = {}").format(sql.Literal(PARENT_STATISTICS_TARGET))
+    )
+    try:
         for cdr_type in cdr_types:
             _check_type(cdr_type)
-            conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier("events", cdr_type)))
+            conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier("events", cdr_type)))
+    finally:
+        conn.execute("RESET default_statistics_target")

@@ -85,14 +85,13 @@ class Query(ABC):
 
     @property
     def index_cols(self) -> list[str | tuple[str, ...]]:
-        """Columns (or column groups) indexed on the cache table: location columns and subscriber."""
-        cols: list[str | tuple[str, ...]] = []
-        location_columns = tuple(c for c in self.column_names if c in LOCATION_COLUMN_NAMES)
-        if location_columns:
-            cols.append(location_columns)
-        if "subscriber" in self.column_names:
-            cols.append("subscriber")
-        return cols
+        """Columns (or column groups) indexed on the cache table: none by default.
+
+        A cache table is read whole (joined by hash, aggregated, streamed out), so the indexes FlowKit builds on
+        its location columns and subscriber are never used, and cost more than a third of storing a daily
+        location (docs/compatibility.md).
+        """
+        return []
 
     @property
     def table_name(self) -> str:
@@ -176,10 +175,3 @@ class Query(ABC):
         if fmt == "TEXT":
             return "\n".join(rows)
         return rows[0]
-
-
-# Columns that identify a location in some spatial unit; cache tables index them together.
-LOCATION_COLUMN_NAMES = frozenset(
-    {"location_id", "pcod", "lon", "lat", "version", "site_id", "grid_id"}
-    | {f"{c}_{side}" for c in ("pcod", "lon", "lat", "location_id") for side in ("from", "to")}
-)

@@ -36,6 +36,8 @@ class Settings:
     redis_password: str | None = None
     # How long a process's claim on an executing query lives without a heartbeat (seconds).
     owner_lease_seconds: int = 30
+    # How many independent dependencies of one query are computed at once (each on its own connection).
+    dependency_workers: int = 2
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -52,6 +54,9 @@ class Settings:
             redis_port=_int(env, "REDIS_PORT", 6379, 1),
             redis_password=env.get("REDIS_PASSWORD") or None,
             owner_lease_seconds=_int(env, "FLOWMACHINE_OWNER_LEASE_SECONDS", 30, 2),
+            dependency_workers=_int(
+                env, "FLOWMACHINE_DEPENDENCY_WORKERS", max(1, min(os.cpu_count() or 1, 4)), 1
+            ),
         )
 
     def conninfo(self) -> str:

@@ -64,12 +64,6 @@ class GeomSpatialUnit(Query):
         extra = [c for c in self.location_id_columns if c != "location_id"]
         return ["location_id", *SERVICE_COLUMNS, *extra]
 
-    @property
-    def index_cols(self) -> list[str | tuple[str, ...]]:
-        # None: event queries hash the few thousand mapping rows. An index on location_id tempts the planner
-        # into index-ordered event scans with per-event index probes (2-3x slower over a day of events).
-        return []
-
     def geography_query(self, ctx: Context) -> sql.Composable:
         """`{L}, geom` of every location of this unit (for the `geography` kind and GeoJSON output)."""
         raise NotImplementedError(f"{self.name} has no geometry query")

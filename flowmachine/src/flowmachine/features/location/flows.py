@@ -87,11 +87,6 @@ class Flows(_FlowBase):
         L = self.location_columns
         return [*(f"{c}_from" for c in L), *(f"{c}_to" for c in L), "value"]
 
-    @property
-    def index_cols(self) -> list[str | tuple[str, ...]]:
-        L = self.location_columns
-        return [tuple(f"{c}_from" for c in L), tuple(f"{c}_to" for c in L)]
-
     def _make_query(self, ctx: Context) -> sql.Composable:
         keys = identifiers(self.column_names[:-1])
         return sql.SQL(

@@ -31,10 +31,12 @@ if TYPE_CHECKING:
     from flowmachine.core.context import Context
 
 INTERVALS = {"day": ("date",), "hour": ("date", "hour"), "min": ("date", "hour", "min")}
+_TRUNCATE_TO = {"day": "day", "hour": "hour", "min": "minute"}
+# Each output column from the bucket's start (a timestamptz: an 8-byte key, cheap to hash per event).
 _BUCKET_SQL = {
-    "date": "(time::date)::text",
-    "hour": "extract(hour FROM time)::integer",
-    "min": "extract(minute FROM time)::integer",
+    "date": "(bucket::date)::text",
+    "hour": "extract(hour FROM bucket)::integer",
+    "min": "extract(minute FROM bucket)::integer",
 }
 
 
@@ -76,23 +78,21 @@ class LocationEventCounts(FromSubscriberLocations, Query):
         return [*self.location_columns, *INTERVALS[self.interval], "value"]
 
     def _make_query(self, ctx: Context) -> sql.Composable:
-        buckets = INTERVALS[self.interval]
-        keys = identifiers([*self.location_columns, *buckets])
-        bucket_sql = sql.SQL(", ").join(
-            sql.SQL("{} AS {}").format(sql.SQL(_BUCKET_SQL[b]), sql.Identifier(b)) for b in buckets
+        bucket_columns = sql.SQL(", ").join(
+            sql.SQL("{} AS {}").format(sql.SQL(_BUCKET_SQL[b]), sql.Identifier(b))
+            for b in INTERVALS[self.interval]
         )
         # Count per (location, bucket, subscriber) first: hash-aggregable, and the next level gets both the
         # event count and the distinct subscribers from it in one pass.
         return sql.SQL(
-            """SELECT {keys}, sum(n)::bigint AS value
-               FROM (SELECT {L}, {bucket_sql}, subscriber, count(*) AS n
-                     FROM ({locations}) s GROUP BY {L}, {bucket_keys}, subscriber) per_subscriber
-               GROUP BY {keys}{having}"""
+            """SELECT {L}, {bucket_columns}, sum(n)::bigint AS value
+               FROM (SELECT {L}, date_trunc({unit}, time) AS bucket, subscriber, count(*) AS n
+                     FROM ({locations}) s GROUP BY {L}, bucket, subscriber) per_subscriber
+               GROUP BY {L}, bucket{having}"""
         ).format(
-            keys=keys,
             L=identifiers(self.location_columns),
-            bucket_sql=bucket_sql,
-            bucket_keys=identifiers(buckets),
+            bucket_columns=bucket_columns,
+            unit=sql.Literal(_TRUNCATE_TO[self.interval]),
             locations=self.subscriber_locations.get_query(ctx),
             having=having(self.redact, sql.SQL("count(*)")),
         )

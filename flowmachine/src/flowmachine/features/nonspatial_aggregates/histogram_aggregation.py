@@ -64,10 +64,6 @@ class HistogramAggregation(Query):
     def column_names(self) -> list[str]:
         return ["value", "lower_edge", "upper_edge"]
 
-    @property
-    def index_cols(self) -> list[str | tuple[str, ...]]:
-        return []
-
     def _edges(self) -> sql.Composable:
         """`i, lower_edge, upper_edge` for each bin i = 1..n, and the bounds `lo, hi`, from CTE `m`."""
         if isinstance(self.bins, tuple):

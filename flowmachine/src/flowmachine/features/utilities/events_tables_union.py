@@ -230,10 +230,12 @@ class EventsTablesUnion(Query):
             sql.SQL(" AND ").join(where),
         )
 
+    def table_queries(self, ctx: Context) -> list[sql.Composable]:
+        """One query per events table with data in the window; this query is their UNION ALL."""
+        return [self._table_query(ctx, t) for t in self.resolved_tables(ctx)]
+
     def _make_query(self, ctx: Context) -> sql.Composable:
-        return sql.SQL(" UNION ALL ").join(
-            self._table_query(ctx, t) for t in self.resolved_tables(ctx)
-        )
+        return sql.SQL(" UNION ALL ").join(self.table_queries(ctx))
 
 
 class FromEvents:

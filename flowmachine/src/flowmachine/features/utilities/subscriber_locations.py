@@ -77,7 +77,17 @@ class SubscriberLocations(Query):
         return ["subscriber", "time", "location_id", *extra, *self.extra_columns]
 
     def _make_query(self, ctx: Context) -> sql.Composable:
-        events = self.events.get_query(ctx)
+        return self.locate(ctx, self.events.get_query(ctx))
+
+    def locate(
+        self, ctx: Context, events: sql.Composable, *, keep_unlocated: bool = False
+    ) -> sql.Composable:
+        """`events` (rows of `subscriber, datetime, location_id` and the extra columns, in this window)
+        located in this query's spatial unit: the rows of this query for those events.
+
+        With `keep_unlocated` (admin, lon-lat and versioned units only), events the unit cannot place are kept
+        too, with NULL location columns, and a last column `_located` tells which is which.
+        """
         extra = [sql.Identifier("e", c) for c in self.extra_columns]
         if isinstance(self.spatial_unit, CellSpatialUnit):
             return sql.SQL(
@@ -87,6 +97,7 @@ class SubscriberLocations(Query):
                 extra=sql.SQL("").join(sql.SQL(", {}").format(c) for c in extra), events=events
             )
         unit: GeomSpatialUnit = self.spatial_unit
+        join = sql.SQL("LEFT JOIN" if keep_unlocated else "JOIN")
         first_day = self.start.date()
         last_day = (self.stop - dt.timedelta(microseconds=1)).date()
         location = [sql.Identifier("m", c) for c in self.location_columns if c != "location_id"]
@@ -97,6 +108,8 @@ class SubscriberLocations(Query):
             *location,
             *extra,
         ]
+        if keep_unlocated:
+            selected.append(sql.SQL("m.location_id IS NOT NULL AS _located"))
         first, last = date_literal(first_day), date_literal(last_day)
         mapping = unit.get_query(ctx)
         # Written with IS NULL / comparisons on the columns (not coalesce) so the planner can use their statistics.
@@ -112,8 +125,9 @@ class SubscriberLocations(Query):
             return sql.SQL(
                 """SELECT {selected}
                    FROM ({events}) e
-                   JOIN (SELECT u.* FROM ({mapping}) u WHERE {overlaps}) m ON e.location_id = m.location_id"""
+                   {join} (SELECT u.* FROM ({mapping}) u WHERE {overlaps}) m ON e.location_id = m.location_id"""
             ).format(
+                join=join,
                 selected=sql.SQL(", ").join(selected),
                 events=events,
                 mapping=mapping,
@@ -122,13 +136,14 @@ class SubscriberLocations(Query):
         return sql.SQL(
             """SELECT {selected}
                FROM ({events}) e
-               JOIN (SELECT u.*, {whole_window} AS whole_window
+               {join} (SELECT u.*, {whole_window} AS whole_window
                      FROM ({mapping}) u WHERE {overlaps}) m
                  ON e.location_id = m.location_id
                 AND (m.whole_window OR e.datetime::date BETWEEN
                          coalesce(m.date_of_first_service, '-infinity'::date)
                          AND coalesce(m.date_of_last_service, 'infinity'::date))"""
         ).format(
+            join=join,
             selected=sql.SQL(", ").join(selected),
             events=events,
             mapping=mapping,
