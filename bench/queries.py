@@ -3,7 +3,9 @@
 Usage: uv run python bench/queries.py [--scale 1.0] [--runs 3] [--only a_S,b,...] [--no-write]
 
 Starts a private FlowDB (tuned for this machine, as `flowdb start` tunes it) and a private Redis, loads the
-baseline's datasets with the synthetic generator (`../shared/reference/baseline-flowkit-1.34.md`):
+baseline's datasets (`../shared/reference/baseline-flowkit-1.34.md`), by default with the baseline's own data
+model (bench/baseline_data.py: subscribers mostly at a home and a second cell), or with `--data flowdb` with
+FlowDB's synthetic generator (events spread over the home region: ~3x the distinct subscriber-cell pairs):
 
 - S: 7 days from 2016-01-01, 200,000 subscribers, 750 k calls a day (1.5 M rows a day), calls only;
 - L: 1 day, 2016-02-01, 2,000,000 subscribers, 7 M calls (14 M rows), loaded after S's queries (a synthetic
@@ -43,6 +45,7 @@ from pathlib import Path
 
 import psycopg
 import redis
+from baseline_data import load_baseline_dataset
 
 from flowdb.cluster import Cluster
 from flowdb.settings import Settings as FlowDBSettings
@@ -116,9 +119,19 @@ def window(first: dt.date, last: dt.date) -> dict[str, str]:
     }
 
 
-def last_location_sql(day: dt.date, column: str, packed: bool) -> str:
-    """`msisdn, loc` of each subscriber's last located event on `day` (latest time, then greater cell id)."""
+def last_location_sql(day: dt.date, column: str, packed: bool | str) -> str:
+    """`msisdn, loc` of each subscriber's last located event on `day` (latest time, then greater cell id).
+
+    `packed`: True for the packed max, False for DISTINCT ON over the located events, "index" for DISTINCT ON
+    over the events in the msisdn index's order, located afterwards (exact here: check_cells makes sure every
+    cell is located at every level)."""
     w = window(day, day)
+    if packed == "index":
+        return f"""SELECT l.msisdn, m.{column} AS loc
+            FROM (SELECT DISTINCT ON (msisdn) msisdn, location_id FROM events.calls
+                  WHERE datetime >= {w["start"]} AND datetime < {w["stop"]} AND location_id IS NOT NULL
+                  ORDER BY msisdn DESC, datetime DESC, location_id DESC) l
+            JOIN {w["cells"]} m ON m.location_id = l.location_id"""
     if packed:  # no sort: max() of (microseconds into the day << 20 | cell rank) per subscriber
         return f"""SELECT x.msisdn, m.{column} AS loc
             FROM (SELECT e.msisdn,
@@ -134,14 +147,14 @@ def last_location_sql(day: dt.date, column: str, packed: bool) -> str:
         ORDER BY e.msisdn, e.datetime DESC, e.location_id DESC"""
 
 
-def hand_a(day: dt.date, packed: bool) -> str:
+def hand_a(day: dt.date, packed: bool | str) -> str:
     return f"""SELECT loc, count(*) FROM ({last_location_sql(day, "a3", packed)}) l
         GROUP BY loc HAVING count(*) > 15"""
 
 
-def hand_b(packed: bool) -> str:
+def hand_b(packed: bool | str) -> str:
     """Modal admin3 of 7 daily last locations: most days, then latest day, then greater pcod."""
-    if packed:
+    if packed is True:
         w = window(S_DAYS[0], S_DAYS[-1])
         per_day = f"""SELECT e.msisdn, e.datetime::date AS day,
                         max((extract(epoch FROM e.datetime - e.datetime::date::timestamptz) * 1000000)::bigint
@@ -158,7 +171,7 @@ def hand_b(packed: bool) -> str:
             FROM ({modal}) x JOIN (SELECT DISTINCT a3, a3rank FROM bench.cells) r ON r.a3rank = (x.k & 65535)
             GROUP BY r.a3 HAVING count(*) > 15"""
     days = " UNION ALL ".join(
-        f"SELECT msisdn, loc, DATE '{d}' AS day FROM ({last_location_sql(d, 'a3', False)}) l{i}"
+        f"SELECT msisdn, loc, DATE '{d}' AS day FROM ({last_location_sql(d, 'a3', packed)}) l{i}"
         for i, d in enumerate(S_DAYS)
     )
     return f"""SELECT loc, count(*) FROM (
@@ -169,7 +182,7 @@ def hand_b(packed: bool) -> str:
         GROUP BY loc HAVING count(*) > 15"""
 
 
-def hand_c(packed: bool) -> str:
+def hand_c(packed: bool | str) -> str:
     a = last_location_sql(S_DAYS[0], "a1", packed)
     b = last_location_sql(S_DAYS[1], "a1", packed)
     return f"""SELECT a.loc, b.loc, count(*) FROM ({a}) a JOIN ({b}) b USING (msisdn)
@@ -184,6 +197,16 @@ def hand_d() -> str:
               WHERE datetime >= {w["start"]} AND datetime < {w["stop"]} GROUP BY msisdn, location_id) sc
         JOIN {w["cells"]} m ON m.location_id = sc.location_id WHERE m.a2 IS NOT NULL
         GROUP BY m.a2 HAVING count(DISTINCT sc.msisdn) > 15"""
+
+
+def hand_d_two_level() -> str:
+    """Distinct subscribers per admin2 over 7 days: (admin2, subscriber) pairs by hash, then counted."""
+    w = window(S_DAYS[0], S_DAYS[-1])
+    return f"""SELECT a2, count(*)
+        FROM (SELECT m.a2, e.msisdn FROM events.calls e JOIN {w["cells"]} m ON m.location_id = e.location_id
+              WHERE e.datetime >= {w["start"]} AND e.datetime < {w["stop"]} AND m.a2 IS NOT NULL
+              GROUP BY m.a2, e.msisdn) s
+        GROUP BY a2 HAVING count(*) > 15"""
 
 
 def hand_e() -> str:
@@ -243,7 +266,11 @@ def cases() -> list[Case]:
             "spatial_aggregate(daily_location 2016-01-01, admin3, last)",
             "S",
             lambda: SpatialAggregate(daily_location(day1, admin("admin3"))),
-            {"packed max": hand_a(day1, True), "DISTINCT ON": hand_a(day1, False)},
+            {
+                "packed max": hand_a(day1, True),
+                "DISTINCT ON": hand_a(day1, False),
+                "index DISTINCT ON": hand_a(day1, "index"),
+            },
         ),
         Case(
             "b",
@@ -252,7 +279,11 @@ def cases() -> list[Case]:
             lambda: SpatialAggregate(
                 ModalLocation([daily_location(d, admin("admin3")) for d in S_DAYS])
             ),
-            {"packed max": hand_b(True), "DISTINCT ON": hand_b(False)},
+            {
+                "packed max": hand_b(True),
+                "DISTINCT ON": hand_b(False),
+                "index DISTINCT ON": hand_b("index"),
+            },
         ),
         Case(
             "c",
@@ -261,7 +292,11 @@ def cases() -> list[Case]:
             lambda: Flows(
                 daily_location(day1, admin("admin1")), daily_location(day2, admin("admin1"))
             ),
-            {"packed max": hand_c(True), "DISTINCT ON": hand_c(False)},
+            {
+                "packed max": hand_c(True),
+                "DISTINCT ON": hand_c(False),
+                "index DISTINCT ON": hand_c("index"),
+            },
         ),
         Case(
             "d",
@@ -270,7 +305,7 @@ def cases() -> list[Case]:
             lambda: UniqueSubscriberCounts(
                 S_DAYS[0], S_DAYS[-1] + dt.timedelta(days=1), admin("admin2")
             ),
-            {"hash": hand_d()},
+            {"hash": hand_d(), "two-level hash": hand_d_two_level()},
         ),
         Case(
             "e",
@@ -297,7 +332,11 @@ def cases() -> list[Case]:
             "same as a_S on L: 2016-02-01, 14 M rows, 2 M subscribers",
             "L",
             lambda: SpatialAggregate(daily_location(L_DAY, admin("admin3"))),
-            {"packed max": hand_a(L_DAY, True), "DISTINCT ON": hand_a(L_DAY, False)},
+            {
+                "packed max": hand_a(L_DAY, True),
+                "DISTINCT ON": hand_a(L_DAY, False),
+                "index DISTINCT ON": hand_a(L_DAY, "index"),
+            },
         ),
     ]
 
@@ -355,12 +394,14 @@ def check_cells(conn: psycopg.Connection, first: dt.date, last: dt.date) -> None
     bad = conn.execute(
         """SELECT count(*) FROM bench.cells
            WHERE coalesce(first_day, '-infinity') > %s OR coalesce(last_day, 'infinity') < %s
+              OR a1 IS NULL OR a2 IS NULL OR a3 IS NULL
               OR location_id IN (SELECT location_id FROM bench.cells GROUP BY 1 HAVING count(*) > 1)""",
         (first, last),
     ).fetchone()[0]
     if bad:
         raise SystemExit(
-            f"{bad} cells are versioned or not in service all through: the hand SQL would be wrong"
+            f"{bad} cells are versioned, outside some admin unit or not in service all through: "
+            "the hand SQL would be wrong"
         )
 
 
@@ -490,6 +531,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="timed runs per query (default 3)")
     parser.add_argument("--only", default="", help="comma list of cases: a_S,b,c,d,e,f,a_L")
     parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
+    parser.add_argument(
+        "--data",
+        choices=("baseline", "flowdb"),
+        default="baseline",
+        help="the baseline's data model (default) or FlowDB's synthetic generator",
+    )
     args = parser.parse_args()
     selected = [c for c in cases() if not args.only or c.key in args.only.split(",")]
 
@@ -526,12 +573,14 @@ def main() -> None:
             config = dataset_config(dataset, args.scale)
             print(f"== loading {dataset}: {config.n_days} days x {config.rows_per_day:,} rows/day, "
                   f"{config.n_subscribers:,} subscribers", flush=True)  # fmt: skip
-            report = generate(
-                connect, config, workers=machine_cores(), progress=lambda m: print("  " + m)
-            )
+            say = lambda m: print("  " + m, flush=True)  # noqa: E731
+            if args.data == "baseline":
+                report = load_baseline_dataset(connect, config, progress=say)
+            else:
+                report = generate(connect, config, workers=machine_cores(), progress=say)
             sizes[dataset] = (
                 f"{config.n_days} day(s) from {config.start_date}, {config.n_subscribers:,} subscribers, "
-                f"{report.total_rows:,} call rows (loaded in {report.seconds:.0f} s)"
+                f"{report.total_rows:,} call rows, {args.data} data model (loaded in {report.seconds:.0f} s)"
             )
             with connect() as conn:
                 conn.execute(CELLS_SQL)
