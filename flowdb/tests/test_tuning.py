@@ -23,6 +23,7 @@ def test_memory_formulas_on_24_gib():
     assert values["maintenance_work_mem"] == "1536MB"
     assert values["max_locks_per_transaction"] == "36500"
     assert values["jit"] == "on"
+    assert values["jit_inline_above_cost"] == values["jit_optimize_above_cost"] == "10000000"
 
 
 def test_shared_buffers_capped_at_16gb_and_work_mem_bounded():
@@ -46,6 +47,8 @@ def test_every_value_is_overridable():
         "STATS_TARGET": "10000",
         "MAX_LOCKS_PER_TRANSACTION": "1000",
         "NO_USE_JIT": "1",
+        "JIT_INLINE_ABOVE_COST": "1000",
+        "JIT_OPTIMIZE_ABOVE_COST": "2000",
     }
     values = compute_tuning(env, memory=24 * GB, cores=2).values
     assert values["shared_buffers"] == "1GB"
@@ -58,6 +61,7 @@ def test_every_value_is_overridable():
     assert values["default_statistics_target"] == "10000"
     assert values["max_locks_per_transaction"] == "1000"
     assert values["jit"] == "off"
+    assert (values["jit_inline_above_cost"], values["jit_optimize_above_cost"]) == ("1000", "2000")
 
 
 def test_per_gather_never_exceeds_the_pool():

@@ -93,6 +93,12 @@ def compute_tuning(
             env_int(env, "MAX_LOCKS_PER_TRANSACTION", 365 * 5 * 4 * (1 + 4), minimum=64)
         ),
         "jit": "on" if use_jit else "off",
+        # LLVM inlining and optimisation cost 0.1-1.2 s per statement here, more than they save on
+        # hash/sort-bound analytics; expression compilation (cheap) still starts at jit_above_cost.
+        "jit_inline_above_cost": str(env_int(env, "JIT_INLINE_ABOVE_COST", 10_000_000, minimum=0)),
+        "jit_optimize_above_cost": str(
+            env_int(env, "JIT_OPTIMIZE_ABOVE_COST", 10_000_000, minimum=0)
+        ),
         "enable_partitionwise_aggregate": "on",
         "enable_partitionwise_join": "on",
     }

@@ -9,8 +9,8 @@ Computed in two steps, so that the day's events need no sort:
    `msisdn` index holds exactly that order (`(msisdn, datetime, location_id)`), so this is one index-only scan;
    without the index it is a sort of three narrow columns;
 2. that event's location. The latest event of the few subscribers the unit cannot place there (a cell outside
-   every region, or out of service) is not their latest *located* one: only their events are located in full,
-   and the latest of those taken.
+   every region, or out of service) is not their latest *located* one: for them alone, the latest located event
+   is looked up (a LATERAL lookup by the msisdn index, skipped for everyone else).
 
 Ordered over all events, the latest event is also the latest located one whenever it is located itself, so the
 two steps give exactly the rows of `DISTINCT ON` over all located events (ADR 0006).
@@ -49,18 +49,25 @@ class LastLocation(LocationsFromEvents):
         columns = self.location_columns
         if cells:  # every event with a cell id is located
             return sql.SQL("SELECT subscriber, location_id FROM ({latest}) l").format(latest=latest)
+        # Subscribers whose latest event is located take its location; the others look up their latest
+        # located event on their own (a LATERAL lookup that runs only for them, by the msisdn index).
+        chosen = sql.SQL(", ").join(
+            sql.SQL("CASE WHEN c._located THEN {} ELSE {} END AS {}").format(
+                sql.Identifier("c", col), sql.Identifier("f", col), sql.Identifier(col)
+            )
+            for col in columns
+        )
         return sql.SQL(
-            """WITH candidates AS MATERIALIZED ({candidates})
-               SELECT subscriber, {L} FROM candidates WHERE _located
-               UNION ALL
-               SELECT * FROM (
-                   SELECT DISTINCT ON (s.subscriber) s.subscriber, {sL}
-                   FROM ({locations}) s
-                   JOIN candidates c ON c.subscriber = s.subscriber AND NOT c._located
-                   ORDER BY s.subscriber, s.time DESC, s.location_id DESC) fallback"""
+            """SELECT c.subscriber, {chosen}
+               FROM ({candidates}) c
+               LEFT JOIN LATERAL (
+                   SELECT {sL}, true AS _found FROM ({locations}) s
+                   WHERE NOT c._located AND s.subscriber = c.subscriber
+                   ORDER BY s.time DESC, s.location_id DESC LIMIT 1) f ON true
+               WHERE c._located OR f._found"""
         ).format(
+            chosen=chosen,
             candidates=located.locate(ctx, latest, keep_unlocated=True),
-            L=identifiers(columns),
             sL=identifiers(columns, "s"),
             locations=located.get_query(ctx),
         )
