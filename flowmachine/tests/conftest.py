@@ -95,3 +95,31 @@ def fixture_db(flowdb_cluster: Cluster):
 
     with flowdb_cluster.connect() as conn:
         return load(conn)
+
+
+@pytest.fixture(scope="session")
+def fm_server(fm_settings: Settings, fixture_db) -> Iterator[int]:
+    """An in-process FlowMachine ZeroMQ server on a free loopback port (its own context); yields the port."""
+    import asyncio
+    import threading
+
+    from flowmachine.core.server.server import FlowmachineServer, ServerSettings
+
+    with Context.open(fm_settings) as context:
+        server = FlowmachineServer(context, ServerSettings(port=free_port(), threadpool_size=4))
+        thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True)
+        thread.start()
+        if not server.bound.wait(10):
+            raise RuntimeError("the flowmachine server did not start")
+        yield server.settings.port
+        server.stop()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def zmq_client(fm_server: int):
+    """`request(action, **params) -> reply dict` against the in-process server (a REQ socket, 30 s timeout)."""
+    from zmq_client import ZMQClient
+
+    with ZMQClient(fm_server) as client:
+        yield client

@@ -120,11 +120,11 @@ def compute(ctx: Context, query: Query, *, store_dependencies: bool = True) -> Q
     if not query.storable:
         raise UnstorableQueryError(f"{type(query).__name__} queries are never stored on their own")
     if store_dependencies:
-        _compute_dependencies(ctx, query)
+        compute_dependencies(ctx, query)
     return _compute_one(ctx, query)
 
 
-def _compute_dependencies(ctx: Context, query: Query) -> None:
+def compute_dependencies(ctx: Context, query: Query) -> None:
     """Store every storable query below `query`, level by level; a level's queries run side by side on up
     to `dependency_workers` connections (seven daily locations of a modal location use every core)."""
     width = ctx.settings.dependency_workers

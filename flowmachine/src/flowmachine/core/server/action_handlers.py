@@ -1,0 +1,446 @@
+"""What the server does for each action: `ACTION_HANDLERS` maps an action name to its handler.
+
+A handler takes the `ServerContext` and the request's `params` as keyword arguments and returns a `ZMQReply`.
+Handlers block (FlowDB, Redis), so the server runs them on its own thread pool; computing a query is handed on
+to the FlowMachine context's executor and never waited for, so run_query replies at once.
+
+The 14 actions of FlowKit 1.34, plus `cancel_query` (ours, for FlowAPI's DELETE route).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from marshmallow import Schema, ValidationError
+from psycopg import sql
+
+# compute_dependencies: the dependency phase of compute, level by level and side by side, run on its own so
+# that a failure there can be told apart from a failure of the query itself.
+from flowmachine.core.cache import cancel, compute, compute_dependencies, invalidate
+from flowmachine.core.context import Context
+from flowmachine.core.errors import QueryCancelledError
+from flowmachine.core.query import Query
+from flowmachine.core.server.messages import (
+    Progress,
+    ZMQReply,
+    ZMQRequest,
+    unknown_query_reply,
+    validation_failed_reply,
+    wrong_state_reply,
+)
+from flowmachine.core.server.openapi import query_schemas_spec
+from flowmachine.core.server.query_records import QueryRecords
+from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUnitKind
+from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
+from flowmachine.core.server.query_schemas.flowmachine_query import FlowmachineQuerySchema
+from flowmachine.core.spatial_unit import GeomSpatialUnit, make_spatial_unit
+from flowmachine.core.state import QueryEvent, QueryState
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[..., ZMQReply]
+
+
+@dataclass
+class ServerContext:
+    """What handlers share: the FlowMachine context, the query records, and this process's bookkeeping."""
+
+    ctx: Context
+    store_dependencies: bool = True
+    records: QueryRecords = field(init=False)
+    _queries: OrderedDict[str, Query] = field(init=False, default_factory=OrderedDict)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    _running: dict[str, Future[Query]] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.records = QueryRecords(self.ctx.states)
+
+    # specs → query objects -------------------------------------------------------------------------------
+
+    def load_spec(self, spec: Any) -> BaseExposedQuery:
+        """Validate a spec (ValidationError if bad) into its exposed query."""
+        schema = FlowmachineQuerySchema(context={"resolve_query_id": self.query_for_id})
+        return schema.load(spec)
+
+    def query_for_id(self, query_id: str) -> Query | None:
+        """The query object of a query id some server was asked to run (None if unknown)."""
+        with self._lock:
+            if query_id in self._queries:
+                self._queries.move_to_end(query_id)
+                return self._queries[query_id]
+        spec = self.records.spec(query_id)
+        if spec is None:
+            return None
+        query = self.load_spec(spec)._flowmachine_query_obj
+        self.remember(query)
+        return query
+
+    def remember(self, query: Query) -> None:
+        with self._lock:
+            self._queries[query.query_id] = query
+            while len(self._queries) > 1000:
+                self._queries.popitem(last=False)
+
+    # state --------------------------------------------------------------------------------------------------
+
+    def state(self, query_id: str) -> QueryState:
+        """The query's state; a query taken for running whose dependencies come first reads as queued."""
+        state = self.ctx.states.state(query_id)
+        if state is QueryState.KNOWN and self.records.is_submitted(query_id):
+            return QueryState.QUEUED
+        return state
+
+    def progress(self, query: Query) -> Progress:
+        ids = [query.query_id, *_storable_dependency_ids(query)]
+        pipe = self.ctx.redis.pipeline(transaction=False)
+        for query_id in ids:
+            pipe.hget(self.ctx.states.key(query_id), "state")
+        states = [QueryState(raw.decode()) if raw else QueryState.KNOWN for raw in pipe.execute()]
+        pending = [s for s in states if s is not QueryState.COMPLETED]
+        return Progress(
+            eligible=len(pending),
+            queued=sum(s is QueryState.QUEUED for s in pending),
+            running=sum(s is QueryState.EXECUTING for s in pending),
+        )
+
+    # running -------------------------------------------------------------------------------------------------
+
+    def start(self, query: Query) -> None:
+        """Compute `query` on the context's executor unless some live process is already on it."""
+        query_id = query.query_id
+        with self._lock:
+            if query_id in self._running:
+                return
+            if not self.records.mark_submitted(query_id, self.ctx.owner):
+                return
+            future = self.ctx.executor.submit(self._run, query)
+            self._running[query_id] = future
+        future.add_done_callback(lambda _: self._forget_run(query_id))
+
+    def _run(self, query: Query) -> Query:
+        """Dependencies first (while the query itself is still known, it reads as queued), then the query."""
+        query_id, states, owner = query.query_id, self.ctx.states, self.ctx.owner
+        try:
+            if self.store_dependencies:
+                try:
+                    compute_dependencies(self.ctx, query)
+                except Exception as exc:
+                    log.info("a dependency of query %s did not complete: %s", query_id, exc)
+                    # Say so in the query's own state (unless another process has taken it on meanwhile).
+                    queued, _ = states.trigger(query_id, QueryEvent.QUEUE, owner=owner)
+                    if queued and isinstance(exc, QueryCancelledError):
+                        states.trigger(query_id, QueryEvent.CANCEL)
+                    elif queued:
+                        states.trigger(query_id, QueryEvent.ERROR, message=str(exc))
+                    raise
+            return compute(self.ctx, query, store_dependencies=False)
+        finally:
+            self.records.clear_submitted(query_id, owner)
+
+    def _forget_run(self, query_id: str) -> None:
+        with self._lock:
+            self._running.pop(query_id, None)
+
+    def wait_for_local_run(self, query_id: str, timeout: float = 30) -> None:
+        """Let this process's run of `query_id` (if any) unwind, e.g. after it was cancelled."""
+        with self._lock:
+            future = self._running.get(query_id)
+        if future is not None:
+            wait([future], timeout=timeout)
+
+
+def _storable_dependency_ids(query: Query) -> list[str]:
+    seen: dict[str, None] = {}
+
+    def visit(q: Query) -> None:
+        for dep in q.dependencies:
+            if dep.query_id in seen:
+                continue
+            if dep.storable:
+                seen[dep.query_id] = None
+            visit(dep)
+
+    visit(query)
+    return list(seen)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# handlers
+# --------------------------------------------------------------------------------------------------------------
+
+
+def ping(server: ServerContext) -> ZMQReply:
+    return ZMQReply.success(msg="pong")
+
+
+def get_available_queries(server: ServerContext) -> ZMQReply:
+    return ZMQReply.success({"available_queries": list(FlowmachineQuerySchema.schemas_by_kind())})
+
+
+def get_query_schemas(server: ServerContext) -> ZMQReply:
+    return ZMQReply.success({"query_schemas": query_schemas_spec()})
+
+
+def _exposed_or_error(server: ServerContext, spec: dict[str, Any]) -> BaseExposedQuery | ZMQReply:
+    try:
+        return server.load_spec(spec)
+    except ValidationError as exc:
+        return validation_failed_reply(spec, exc.messages)
+    except TypeError as exc:
+        return ZMQReply.error(
+            "Internal flowmachine server error: could not create query object using query schema. "
+            f"The original error was: '{exc}'",
+            payload={"params": spec, "orig_error_msg": str(exc)},
+        )
+
+
+def run_query(server: ServerContext, **spec: Any) -> ZMQReply:
+    exposed = _exposed_or_error(server, spec)
+    if isinstance(exposed, ZMQReply):
+        return exposed
+    try:
+        query = exposed._flowmachine_query_obj
+        query_id = query.query_id
+    except Exception as exc:
+        return ZMQReply.error("Unable to create query object.", payload={"exception": str(exc)})
+    server.records.save_spec(query_id, spec)
+    server.remember(query)
+    state = server.ctx.states.state(query_id)
+    if state is QueryState.CANCELLED:
+        server.wait_for_local_run(query_id)
+        invalidate(server.ctx, query_id, cascade=False)
+        state = server.ctx.states.state(query_id)
+    if state is QueryState.KNOWN:
+        server.start(query)
+    return ZMQReply.success({"query_id": query_id, "progress": server.progress(query).as_dict()})
+
+
+def _known_query(server: ServerContext, query_id: str) -> tuple[Query, dict[str, Any]] | ZMQReply:
+    spec = server.records.spec(query_id)
+    query = server.query_for_id(query_id) if spec is not None else None
+    if spec is None or query is None:
+        return unknown_query_reply(query_id)
+    return query, spec
+
+
+def poll_query(server: ServerContext, query_id: str) -> ZMQReply:
+    known = _known_query(server, query_id)
+    if isinstance(known, ZMQReply):
+        return known
+    query, spec = known
+    return ZMQReply.success(
+        {
+            "query_id": query_id,
+            "query_kind": spec.get("query_kind"),
+            "query_state": str(server.state(query_id)),
+            "progress": server.progress(query).as_dict(),
+        }
+    )
+
+
+def get_query_kind(server: ServerContext, query_id: str) -> ZMQReply:
+    spec = server.records.spec(query_id)
+    if spec is None:
+        return unknown_query_reply(query_id)
+    return ZMQReply.success({"query_id": query_id, "query_kind": spec.get("query_kind")})
+
+
+def get_query_params(server: ServerContext, query_id: str) -> ZMQReply:
+    spec = server.records.spec(query_id)
+    if spec is None:
+        return unknown_query_reply(query_id)
+    return ZMQReply.success({"query_id": query_id, "query_params": spec})
+
+
+def get_sql_for_query_result(server: ServerContext, query_id: str) -> ZMQReply:
+    known = _known_query(server, query_id)
+    if isinstance(known, ZMQReply):
+        return known
+    query, _ = known
+    state = server.state(query_id)
+    if state is not QueryState.COMPLETED:
+        return wrong_state_reply(query_id, state)
+    # FlowKit's exact text; the table name is the query object's own (an md5 hex id), not request input.
+    result_sql = "SELECT * FROM " + query.fully_qualified_table_name  # noqa: S608
+    return ZMQReply.success({"query_id": query_id, "query_state": str(state), "sql": result_sql})
+
+
+def _feature_sql(server: ServerContext, body: sql.Composable) -> str:
+    with server.ctx.pool.connection() as conn:
+        return body.as_string(conn)
+
+
+def _features(unit: GeomSpatialUnit, rows: sql.Composable) -> sql.Composable:
+    """GeoJSON feature rows (`type, id, geometry, properties`) of `rows`, which carry a `geom` column."""
+    columns = unit.location_id_columns
+    ident = (
+        sql.SQL("r.{}::text").format(sql.Identifier(columns[0]))
+        if len(columns) == 1
+        else sql.SQL("(row_number() OVER ())::text")
+    )
+    return sql.SQL(
+        """SELECT 'Feature' AS type, {ident} AS id, ST_AsGeoJSON(r.geom)::json AS geometry,
+                  ((to_jsonb(r) - 'geom')
+                   || jsonb_build_object('centroid', ST_AsGeoJSON(ST_Centroid(r.geom))::json))::json
+                  AS properties
+           FROM ({rows}) r"""
+    ).format(ident=ident, rows=rows)
+
+
+def get_geo_sql_for_query_result(server: ServerContext, query_id: str) -> ZMQReply:
+    known = _known_query(server, query_id)
+    if isinstance(known, ZMQReply):
+        return known
+    query, spec = known
+    state = server.state(query_id)
+    if state is not QueryState.COMPLETED:
+        return wrong_state_reply(query_id, state)
+    unit_name = getattr(server.load_spec(spec), "aggregation_unit", None)
+    unit = make_spatial_unit(unit_name) if unit_name else None
+    if not isinstance(unit, GeomSpatialUnit) or not set(unit.location_id_columns) <= set(
+        query.column_names
+    ):
+        return ZMQReply.error(
+            f"Query with id '{query_id}' has no geographic representation.",
+            payload={"query_id": query_id, "query_state": str(QueryState.ERRORED)},
+        )
+    result_cols = [c for c in query.column_names if c != "geom"]
+    joined = sql.SQL("SELECT {cols}, g.geom FROM {table} r JOIN ({geo}) g USING ({keys})").format(
+        cols=sql.SQL(", ").join(sql.Identifier("r", c) for c in result_cols),
+        table=query.table_identifier,
+        geo=unit.geography_query(server.ctx),
+        keys=sql.SQL(", ").join(map(sql.Identifier, unit.location_id_columns)),
+    )
+    return ZMQReply.success(
+        {
+            "query_id": query_id,
+            "query_state": str(state),
+            "aggregation_unit": unit_name,
+            "sql": _feature_sql(server, _features(unit, joined)),
+        }
+    )
+
+
+class _GeographyParams(Schema):
+    aggregation_unit = AggregationUnitKind(required=True)
+
+
+def get_geography(server: ServerContext, aggregation_unit: Any = None) -> ZMQReply:
+    try:
+        params = _GeographyParams().load({"aggregation_unit": aggregation_unit})
+    except ValidationError as exc:
+        return ZMQReply.error("Parameter validation failed.", payload=exc.messages)
+    unit = make_spatial_unit(params["aggregation_unit"])
+    if not isinstance(
+        unit, GeomSpatialUnit
+    ):  # every API unit has a geography; kept for the type checker
+        return ZMQReply.error(f"{unit.name} has no geography.")
+    body = _features(unit, unit.geography_query(server.ctx))
+    return ZMQReply.success({"query_state": "completed", "sql": _feature_sql(server, body)})
+
+
+def get_available_dates(server: ServerContext) -> ZMQReply:
+    with server.ctx.pool.connection() as conn:
+        rows = conn.execute(
+            """SELECT cdr_type, array_agg(to_char(cdr_date, 'YYYY-MM-DD') ORDER BY cdr_date)
+               FROM etl.available_dates GROUP BY cdr_type ORDER BY cdr_type"""
+        ).fetchall()
+    return ZMQReply.success({cdr_type: dates for cdr_type, dates in rows})
+
+
+def get_aggregation_unit(server: ServerContext, **spec: Any) -> ZMQReply:
+    exposed = _exposed_or_error(server, spec)
+    if isinstance(exposed, ZMQReply):
+        return exposed
+    unit = getattr(exposed, "aggregation_unit", None)
+    return ZMQReply.success({"aggregation_unit": None if unit is None else str(unit)})
+
+
+def list_qa_checks(server: ServerContext) -> ZMQReply:
+    with server.ctx.pool.connection() as conn:
+        rows = conn.execute(
+            """SELECT DISTINCT cdr_type, type_of_query_or_check FROM etl.deduped_post_etl_queries
+               ORDER BY cdr_type, type_of_query_or_check"""
+        ).fetchall()
+    checks = [{"cdr_type": t, "type_of_query_or_check": c} for t, c in rows]
+    return ZMQReply.success({"available_qa_checks": checks})
+
+
+def get_qa_checks(
+    server: ServerContext, cdr_type: str, start_date: str, end_date: str, check_type: str
+) -> ZMQReply:
+    try:
+        start, end = dt.date.fromisoformat(start_date), dt.date.fromisoformat(end_date)
+    except (TypeError, ValueError) as exc:
+        return ZMQReply.error("Parameter validation failed.", payload={"dates": [str(exc)]})
+    with server.ctx.pool.connection() as conn:
+        rows = conn.execute(
+            """SELECT outcome, to_char(cdr_date, 'YYYY-MM-DD'), type_of_query_or_check
+               FROM etl.deduped_post_etl_queries
+               WHERE cdr_type = %s AND type_of_query_or_check = %s AND cdr_date BETWEEN %s AND %s
+               ORDER BY cdr_date""",
+            (cdr_type, check_type, start, end),
+        ).fetchall()
+    checks = [
+        {"outcome": outcome, "cdr_date": date, "type_of_query_or_check": kind}
+        for outcome, date, kind in rows
+    ]
+    return ZMQReply.success({"qa_checks": checks})
+
+
+def cancel_query(server: ServerContext, query_id: str) -> ZMQReply:
+    """Ours, not FlowKit's: stop a queued or running query (nothing of it is kept)."""
+    if server.records.spec(query_id) is None:
+        return unknown_query_reply(query_id)
+    cancelled = cancel(server.ctx, query_id)
+    state = server.state(query_id)
+    if not cancelled and state in (QueryState.QUEUED, QueryState.EXECUTING):
+        cancelled = cancel(server.ctx, query_id)  # it moved on between our reads
+        state = server.state(query_id)
+    return ZMQReply.success(
+        {"query_id": query_id, "query_state": str(state), "cancelled": cancelled}
+    )
+
+
+ACTION_HANDLERS: dict[str, Handler] = {
+    "ping": ping,
+    "get_available_queries": get_available_queries,
+    "get_query_schemas": get_query_schemas,
+    "run_query": run_query,
+    "poll_query": poll_query,
+    "get_query_kind": get_query_kind,
+    "get_query_params": get_query_params,
+    "get_sql_for_query_result": get_sql_for_query_result,
+    "get_geo_sql_for_query_result": get_geo_sql_for_query_result,
+    "get_geography": get_geography,
+    "get_available_dates": get_available_dates,
+    "get_aggregation_unit": get_aggregation_unit,
+    "list_qa_checks": list_qa_checks,
+    "get_qa_checks": get_qa_checks,
+    "cancel_query": cancel_query,
+}
+
+
+def perform_action(server: ServerContext, request: ZMQRequest) -> ZMQReply:
+    """Run the request's handler; any failure becomes an error reply (the server never crashes on a request)."""
+    handler = ACTION_HANDLERS[request.action]
+    try:
+        inspect.signature(handler).bind(server, **request.params)
+    except TypeError:
+        return ZMQReply.error(
+            "Internal flowmachine server error: wrong arguments passed to handler for action "
+            f"'{request.action}'."
+        )
+    try:
+        return handler(server, **request.params)
+    except Exception:
+        log.exception("action %s (request %s) failed", request.action, request.request_id)
+        return ZMQReply.error("Could not get reply for message")
