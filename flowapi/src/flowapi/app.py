@@ -1,0 +1,186 @@
+"""The app factory: `create_app(settings)` builds a Quart app with its own FlowMachine client and FlowDB pool.
+
+Per-app state lives in a typed `AppState` under `app.extensions["flowapi"]`; per-request facts (request
+id, user, query id, outcome) live on `g` and end up in one JSON access-log line per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from quart import Quart, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException
+
+from flowapi.auth import TokenError, User, bearer_token, verify_token
+from flowapi.errors import APIError
+from flowapi.logs import ACCESS_LOGGER, DEBUG_LOGGER
+from flowapi.messages import MalformedReply
+from flowapi.results import ResultStore
+from flowapi.settings import Settings
+from flowapi.zmq_client import FlowmachineClient, FlowmachineUnavailable
+
+API_PREFIX = "/api/0"
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    flowmachine: FlowmachineClient
+    results: ResultStore
+    access_log: logging.Logger
+    debug_log: logging.Logger
+
+
+def state() -> AppState:
+    """The running app's state (inside a request)."""
+    return current_app.extensions["flowapi"]  # type: ignore[no-any-return]
+
+
+def request_id() -> str:
+    return str(g.request_id)
+
+
+def authenticate() -> User:
+    """The user of this request's bearer token; raises TokenError (401/422) otherwise."""
+    settings = state().settings
+    token = bearer_token(request.headers.get("Authorization"))
+    user = verify_token(
+        token, key=settings.public_jwt_signing_key, audience=settings.flowapi_identifier
+    )
+    g.user = user.name
+    return user
+
+
+def json_response(body: Any, status: int, headers: dict[str, str] | None = None) -> Response:
+    response = current_app.json.response(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def create_app(settings: Settings) -> Quart:
+    from flowapi.routes.data import bp as data_bp
+    from flowapi.routes.qa import bp as qa_bp
+    from flowapi.routes.query import bp as query_bp
+    from flowapi.routes.spec import bp as spec_bp
+
+    app = Quart("flowapi")
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        RESPONSE_TIMEOUT=None,  # results stream for as long as they take
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["flowapi"] = AppState(
+        settings=settings,
+        flowmachine=FlowmachineClient(
+            settings.flowmachine_endpoint, timeout=settings.zmq_timeout_seconds
+        ),
+        results=ResultStore(
+            {
+                "host": settings.flowdb_host,
+                "port": settings.flowdb_port,
+                "user": settings.flowdb_user,
+                "password": settings.flowdb_password,
+                "database": settings.flowdb_database,
+            },
+            pool_size=settings.db_pool_size,
+            chunk_rows=settings.result_chunk_rows,
+        ),
+        access_log=logging.getLogger(ACCESS_LOGGER),
+        debug_log=logging.getLogger(DEBUG_LOGGER),
+    )
+    for blueprint in (query_bp, data_bp, qa_bp, spec_bp):
+        app.register_blueprint(blueprint, url_prefix=API_PREFIX)
+
+    @app.route("/")
+    async def root() -> Response:
+        return Response("", status=200)
+
+    @app.before_request
+    async def start_request() -> None:
+        g.request_id = str(uuid.uuid4())
+        g.started = time.monotonic()
+        g.user = None
+        g.query_id = None
+        g.query_kind = None
+        g.outcome = None
+
+    @app.after_request
+    async def log_access(response: Response) -> Response:
+        app_state: AppState = app.extensions["flowapi"]
+        app_state.access_log.info(
+            "request",
+            extra={
+                "request_id": g.get("request_id"),
+                "user": g.get("user"),
+                "method": request.method,
+                "path": request.path,
+                "endpoint": request.endpoint,
+                "query_id": g.get("query_id"),
+                "query_kind": g.get("query_kind"),
+                "status": response.status_code,
+                "outcome": g.get("outcome") or ("ok" if response.status_code < 400 else "error"),
+                "duration_ms": round((time.monotonic() - g.get("started", time.monotonic())) * 1e3),
+            },
+        )
+        return response
+
+    @app.errorhandler(APIError)
+    async def api_error(exc: APIError) -> Response:
+        g.outcome = exc.outcome
+        return json_response(exc.body, exc.status_code)
+
+    @app.errorhandler(TokenError)
+    async def token_error(exc: TokenError) -> Response:
+        g.outcome = exc.event
+        return json_response({"msg": exc.msg}, exc.status)
+
+    @app.errorhandler(FlowmachineUnavailable)
+    async def flowmachine_unavailable(exc: FlowmachineUnavailable) -> Response:
+        g.outcome = "FLOWMACHINE_UNAVAILABLE"
+        body = {"status": "error", "msg": str(exc)}
+        return json_response(body, 503, {"Retry-After": "5"})
+
+    @app.errorhandler(MalformedReply)
+    async def malformed_reply(exc: MalformedReply) -> Response:
+        g.outcome = "FLOWMACHINE_BAD_REPLY"
+        return json_response({"status": "error", "msg": "Bad reply from FlowMachine."}, 502)
+
+    @app.errorhandler(OSError)
+    @app.errorhandler(asyncpg.exceptions.InterfaceError)
+    @app.errorhandler(asyncpg.exceptions.CannotConnectNowError)
+    async def flowdb_unavailable(exc: Exception) -> Response:
+        g.outcome = "FLOWDB_UNAVAILABLE"
+        state().debug_log.warning("FlowDB unavailable: %s", exc)
+        return json_response({"status": "error", "msg": "FlowDB is not available."}, 503)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        g.outcome = f"http_{status}"
+        response = json_response({"status": "error", "msg": exc.description or exc.name}, status)
+        valid_methods = getattr(exc, "valid_methods", None)
+        if valid_methods:
+            response.headers["Allow"] = ", ".join(valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    async def unexpected(exc: Exception) -> Response:
+        g.outcome = "internal_error"
+        state().debug_log.exception("unhandled error in %s", request.path)
+        return json_response({"status": "error", "msg": "Internal server error"}, 500)
+
+    @app.after_serving
+    async def close_connections() -> None:
+        app_state: AppState = app.extensions["flowapi"]
+        await app_state.results.close()
+        app_state.flowmachine.close()
+
+    return app

@@ -1,0 +1,111 @@
+"""Access tokens: verifying them and reading the roles they grant.
+
+A token is an RS256 JWT (no other algorithm is accepted, so neither `alg: none` nor an HS256 token
+signed with the public key gets through) whose audience is this server's FLOWAPI_IDENTIFIER, whose
+`sub` names the user and whose `user_claims` is base64(gzip(JSON {role: [scope, ...]})).
+
+Failures, as FlowKit 1.34 answers them (flask-jwt-extended semantics):
+
+    TokenError                       status  access-log event
+    ├── MissingToken                 401     UNAUTHORISED        no / garbled Authorization header
+    ├── ExpiredToken                 401     EXPIRED_TOKEN       `exp` has passed
+    └── InvalidToken                 422     INVALID_TOKEN       bad signature, algorithm, audience,
+                                                                 `nbf` in the future, missing claims,
+                                                                 undecodable user_claims
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import json
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+ALGORITHM = "RS256"
+
+
+class TokenError(Exception):
+    status = 422
+    event = "INVALID_TOKEN"
+
+    def __init__(self, msg: str) -> None:
+        super().__init__(msg)
+        self.msg = msg
+
+
+class MissingToken(TokenError):
+    status = 401
+    event = "UNAUTHORISED"
+
+
+class ExpiredToken(TokenError):
+    status = 401
+    event = "EXPIRED_TOKEN"
+
+
+class InvalidToken(TokenError):
+    pass
+
+
+@dataclass(frozen=True)
+class User:
+    """Who made a request and the scopes each of their roles holds."""
+
+    name: str
+    roles: dict[str, frozenset[str]]
+
+
+def bearer_token(header: str | None) -> str:
+    """The token in an `Authorization: Bearer <JWT>` header; MissingToken if there is none."""
+    if not header:
+        raise MissingToken("Missing Authorization Header")
+    parts = header.split()
+    if len(parts) != 2 or parts[0] != "Bearer":
+        raise MissingToken("Bad Authorization header. Expected value 'Bearer <JWT>'")
+    return parts[1]
+
+
+def decompress_roles(user_claims: Any) -> dict[str, frozenset[str]]:
+    """The roles in a `user_claims` claim; InvalidToken if it is not base64(gzip(JSON roles))."""
+    if not isinstance(user_claims, str):
+        raise InvalidToken("Invalid user_claims: expected compressed roles.")
+    try:
+        roles = json.loads(gzip.decompress(base64.b64decode(user_claims)))
+    except (binascii.Error, ValueError, OSError, EOFError, zlib.error):
+        raise InvalidToken("Invalid user_claims: expected compressed roles.") from None
+    if not isinstance(roles, dict) or not all(
+        isinstance(scopes, list) and all(isinstance(s, str) for s in scopes)
+        for scopes in roles.values()
+    ):
+        raise InvalidToken("Invalid user_claims: expected a mapping of roles to lists of scopes.")
+    return {str(name): frozenset(scopes) for name, scopes in roles.items()}
+
+
+def verify_token(token: str, *, key: RSAPublicKey, audience: str) -> User:
+    """The user a token speaks for, after checking its signature, lifetime, audience and claims."""
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            options={"require": ["exp", "sub", "aud"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise ExpiredToken("Token has expired") from None
+    except jwt.MissingRequiredClaimError as exc:
+        if exc.claim == "sub":
+            raise InvalidToken("Missing claim: sub") from None
+        raise InvalidToken(str(exc)) from None
+    except jwt.InvalidTokenError as exc:
+        raise InvalidToken(str(exc) or type(exc).__name__) from None
+    subject = claims["sub"]
+    if not isinstance(subject, str) or not subject:
+        raise InvalidToken("Missing claim: sub")
+    return User(name=subject, roles=decompress_roles(claims.get("user_claims")))

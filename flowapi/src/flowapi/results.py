@@ -1,0 +1,188 @@
+"""Streaming result rows from FlowDB (asyncpg, as the `flowapi` role) as JSON or CSV.
+
+FlowAPI runs the SQL FlowMachine hands it (`SELECT * FROM cache.x<id>`, or GeoJSON feature rows)
+through a server-side cursor inside a read-only transaction, `chunk_rows` rows per round trip, so a
+result is never held in memory whole. The first chunk is fetched before the HTTP response starts:
+a query that fails at once (a cache table dropped meanwhile) still gets a proper error status. A
+failure later can only cut the body short; it is logged.
+
+JSON bodies follow FlowKit: `{"query_id": "<id>", "query_result": [{row}, ...]}` for results and
+`{"type": "FeatureCollection", "features": [...]}` for GeoJSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import decimal
+import io
+import json
+import logging
+import math
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+
+log = logging.getLogger("flowapi.debug")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return float(value) if value.is_finite() else None
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID | dt.timedelta):
+        return str(value)
+    if isinstance(value, bytes | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)
+
+
+def _clean(value: Any) -> Any:
+    """NaN and infinities are not JSON: they go out as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def row_json(record: asyncpg.Record) -> str:
+    return json.dumps({k: _clean(v) for k, v in record.items()}, default=_json_default)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+class ResultStore:
+    """The asyncpg pool to FlowDB, opened on first use and closed with the app."""
+
+    def __init__(self, dsn: dict[str, Any], *, pool_size: int, chunk_rows: int) -> None:
+        self._dsn = dsn
+        self._pool_size = pool_size
+        self.chunk_rows = chunk_rows
+        self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
+
+    async def pool(self) -> asyncpg.Pool:
+        async with self._lock:
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(
+                    **self._dsn,
+                    min_size=1,
+                    max_size=self._pool_size,
+                    init=_init_connection,
+                    server_settings={"application_name": "flowapi"},
+                )
+            return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            try:  # a stream still being read holds a connection: do not wait for it forever
+                await asyncio.wait_for(pool.close(), timeout=10)
+            except TimeoutError:
+                pool.terminate()
+
+    async def open(self, sql: str) -> RowStream:
+        """Start reading `sql` (trusted: FlowMachine's text, never request input); first chunk fetched."""
+        pool = await self.pool()
+        conn = await pool.acquire()
+        transaction = conn.transaction(readonly=True)
+        try:
+            await transaction.start()
+            cursor = await conn.cursor(sql)
+            first = await cursor.fetch(self.chunk_rows)
+        except BaseException:
+            await pool.release(conn)
+            raise
+        return RowStream(pool, conn, transaction, cursor, first, self.chunk_rows)
+
+
+class RowStream:
+    """Chunks of records from an open cursor; gives its connection back when done or closed."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        conn: asyncpg.Connection,
+        transaction: Any,
+        cursor: Any,
+        first: list[asyncpg.Record],
+        chunk_rows: int,
+    ) -> None:
+        self._pool, self._conn, self._transaction, self._cursor = pool, conn, transaction, cursor
+        self._first: list[asyncpg.Record] | None = first
+        self._chunk_rows = chunk_rows
+        self._closed = False
+
+    async def chunks(self) -> AsyncIterator[list[asyncpg.Record]]:
+        try:
+            chunk, self._first = self._first or [], None
+            while chunk:
+                yield chunk
+                if len(chunk) < self._chunk_rows:
+                    break
+                chunk = await self._cursor.fetch(self._chunk_rows)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._transaction.rollback()
+        except Exception:  # the connection may be broken; the pool discards it then
+            pass
+        await self._pool.release(self._conn)
+
+
+async def stream_json(
+    rows: RowStream, *, result_name: str, additional: dict[str, Any]
+) -> AsyncIterator[bytes]:
+    """`{<additional>, "<result_name>": [row, row, ...]}` in pieces."""
+    head = "".join(f"{json.dumps(k)}:{json.dumps(v)}, " for k, v in additional.items())
+    yield f"{{{head}{json.dumps(result_name)}:[".encode()
+    first = True
+    try:
+        async for chunk in rows.chunks():
+            text = ", ".join(row_json(r) for r in chunk)
+            yield (text if first else ", " + text).encode()
+            first = False
+    except Exception:
+        log.exception("result stream failed part way; the body is cut short")
+        return
+    finally:
+        await rows.close()
+    yield b"]}"
+
+
+async def stream_csv(rows: RowStream) -> AsyncIterator[bytes]:
+    """CSV with a header row from the first row's columns (no header for an empty result)."""
+    header_written = False
+    try:
+        async for chunk in rows.chunks():
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            if not header_written:
+                writer.writerow(chunk[0].keys())
+                header_written = True
+            writer.writerows(
+                [
+                    [json.dumps(v) if isinstance(v, dict | list) else v for v in r.values()]
+                    for r in chunk
+                ]
+            )
+            yield buffer.getvalue().encode()
+    except Exception:
+        log.exception("result stream failed part way; the body is cut short")
+    finally:
+        await rows.close()

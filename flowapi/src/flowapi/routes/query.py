@@ -1,0 +1,146 @@
+"""Running, polling, fetching and cancelling queries (reference/protocol.md §1.1–1.3, plus our DELETE)."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response, g
+
+from flowapi.app import API_PREFIX, authenticate, json_response, request_id, state
+from flowapi.errors import APIError, bad_request, not_found
+from flowapi.messages import QueryState
+from flowapi.permissions import GET_RESULT, RUN, geography_scopes
+from flowapi.routes.common import (
+    CONTENT_TYPES,
+    open_rows,
+    query_spec_from_body,
+    require,
+    require_query_access,
+    stored_spec,
+    streamed,
+)
+
+bp = Blueprint("query", __name__)
+
+
+@bp.route("/run", methods=["POST"])
+async def run_query() -> Response:
+    user = authenticate()
+    spec = await query_spec_from_body()
+    await require_query_access(user, spec, [RUN])
+    reply = await state().flowmachine.run_query(spec, request_id=request_id())
+    query_id = reply.payload.get("query_id")
+    if not reply.ok or not isinstance(query_id, str):
+        raise APIError(400, reply.msg, outcome="rejected", status="Error", payload=reply.payload)
+    g.query_id, g.outcome = query_id, "accepted"
+    body = {"query_id": query_id, "progress": reply.progress.as_dict()}
+    return json_response(body, 202, {"Location": f"{API_PREFIX}/poll/{query_id}"})
+
+
+@bp.route("/poll/<query_id>")
+async def poll_query(query_id: str) -> Response:
+    user = authenticate()
+    spec = await stored_spec(query_id)
+    await require_query_access(user, spec, [RUN, GET_RESULT])
+    reply = await state().flowmachine.poll_query(query_id, request_id=request_id())
+    query_state = reply.query_state
+    if not reply.ok:
+        if query_state is QueryState.AWOL:
+            raise not_found(f"Unknown query id: '{query_id}'")
+        raise APIError(500, reply.msg or "Could not poll the query.")
+    g.outcome = str(query_state)
+    if query_state is QueryState.COMPLETED:
+        return json_response(
+            {"status": "completed"}, 303, {"Location": f"{API_PREFIX}/get/{query_id}"}
+        )
+    if query_state in (QueryState.QUEUED, QueryState.EXECUTING):
+        body = {"status": str(query_state), "msg": reply.msg, "progress": reply.progress.as_dict()}
+        return json_response(body, 202)
+    if query_state in (QueryState.ERRORED, QueryState.CANCELLED):
+        return json_response({"status": str(query_state), "msg": reply.msg}, 500)
+    # known, resetting: nothing to wait for (flowclient runs the query again on 404)
+    state_name = str(query_state) if query_state else "unknown"
+    return json_response({"status": state_name, "msg": reply.msg}, 404)
+
+
+@bp.route("/get/<query_ref>")
+async def get_query_result(query_ref: str) -> Response:
+    """`/get/<id>` (JSON) or `/get/<id>.<json|csv|geojson>`."""
+    query_id, _, filetype = query_ref.partition(".")
+    filetype = filetype or "json"
+    user = authenticate()
+    g.query_id = query_id
+    if filetype not in CONTENT_TYPES:
+        raise bad_request("Invalid file format")
+    spec = await stored_spec(query_id)
+    await require_query_access(user, spec, [GET_RESULT])
+    fm = state().flowmachine
+    if filetype == "geojson":
+        reply = await fm.get_geo_sql_for_query_result(query_id, request_id=request_id())
+    else:
+        reply = await fm.get_sql_for_query_result(query_id, request_id=request_id())
+    if not reply.ok:
+        raise _not_ready(reply.query_state, reply.msg)
+    sql = reply.payload.get("sql")
+    if not isinstance(sql, str):
+        raise APIError(500, "FlowMachine gave no SQL for the result.")
+    if filetype == "geojson":
+        unit = reply.payload.get("aggregation_unit")
+        require(user, [GET_RESULT], geography_scopes(str(unit)))
+    rows = await open_rows(sql, what=f"query '{query_id}'")
+    g.outcome = "streamed"
+    if filetype == "geojson":
+        return await streamed(
+            rows,
+            "geojson",
+            f"{query_id}.geojson",
+            additional={"type": "FeatureCollection"},
+            result_name="features",
+        )
+    return await streamed(
+        rows, filetype, f"{query_id}.{filetype}", additional={"query_id": query_id}
+    )
+
+
+def _not_ready(query_state: QueryState | None, msg: str) -> APIError | _Accepted:
+    if query_state in (QueryState.QUEUED, QueryState.EXECUTING):
+        return _Accepted()
+    if query_state is QueryState.ERRORED:
+        return APIError(403, msg, outcome="errored", status="Error")
+    if query_state in (
+        QueryState.AWOL,
+        QueryState.KNOWN,
+        QueryState.CANCELLED,
+        QueryState.RESETTING,
+    ):
+        return APIError(404, msg, outcome=str(query_state), status="Error")
+    if query_state is None:
+        return APIError(500, msg)
+    return APIError(500, f"Unexpected query state: {query_state}", status="Error")
+
+
+class _Accepted(APIError):
+    """Not an error: the result is still being computed (FlowKit answers 202 with `{}`)."""
+
+    def __init__(self) -> None:
+        super().__init__(202, "", outcome="not_ready")
+        self.body = {}
+
+
+@bp.route("/query/<query_id>", methods=["DELETE"])
+async def cancel_query(query_id: str) -> Response:
+    """Ours: stop a queued or running query. Needs `run` and the query's scopes in one role."""
+    user = authenticate()
+    spec = await stored_spec(query_id)
+    await require_query_access(user, spec, [RUN])
+    reply = await state().flowmachine.cancel_query(query_id, request_id=request_id())
+    if not reply.ok:
+        if reply.query_state is QueryState.AWOL:
+            raise not_found(f"Unknown query id: '{query_id}'")
+        raise APIError(500, reply.msg or "Could not cancel the query.")
+    cancelled = bool(reply.payload.get("cancelled"))
+    g.outcome = "cancelled" if cancelled else "not_cancelled"
+    body = {
+        "query_id": query_id,
+        "query_state": str(reply.payload.get("query_state")),
+        "cancelled": cancelled,
+    }
+    return json_response(body, 200)

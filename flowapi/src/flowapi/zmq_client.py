@@ -1,0 +1,118 @@
+"""The FlowMachine client: one coroutine per ZeroMQ action, each returning a typed `Reply`.
+
+Every call opens a REQ socket to the FlowMachine ROUTER, sends one request and waits at most
+`timeout` seconds for its reply (the server's replies carry no request id, so a socket is never
+shared between concurrent calls). A server that does not answer in time raises
+`FlowmachineUnavailable`, which the app answers with 503 and a JSON body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from flowapi.messages import Action, MalformedReply, Reply, Request
+
+__all__ = ["FlowmachineClient", "FlowmachineUnavailable", "MalformedReply"]
+
+
+class FlowmachineUnavailable(Exception):
+    """FlowMachine did not answer in time (or the socket failed)."""
+
+
+class FlowmachineClient:
+    def __init__(self, endpoint: str, *, timeout: float) -> None:
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self._zctx: zmq.asyncio.Context | None = None
+
+    def _context(self) -> zmq.asyncio.Context:
+        if self._zctx is None:
+            self._zctx = zmq.asyncio.Context()
+        return self._zctx
+
+    def close(self) -> None:
+        if self._zctx is not None:
+            self._zctx.destroy(linger=0)
+            self._zctx = None
+
+    async def request(
+        self, action: Action, params: dict[str, Any] | None = None, *, request_id: str
+    ) -> Reply:
+        """Send one request; the reply envelope (an error reply is a reply, not an exception)."""
+        socket = self._context().socket(zmq.REQ)
+        socket.setsockopt(zmq.LINGER, 0)
+        try:
+            socket.connect(self.endpoint)
+            await socket.send(Request(request_id, action, params or {}).to_bytes())
+            if not await socket.poll(timeout=int(self.timeout * 1000), flags=zmq.POLLIN):
+                raise FlowmachineUnavailable(
+                    f"FlowMachine did not answer '{action}' within {self.timeout:g} seconds."
+                )
+            raw = await socket.recv()
+        except zmq.ZMQError as exc:
+            raise FlowmachineUnavailable(f"Could not reach FlowMachine: {exc}") from None
+        finally:
+            socket.close(linger=0)
+        return Reply.from_bytes(raw)
+
+    # one method per action ----------------------------------------------------------------------------
+
+    async def ping(self, *, request_id: str) -> Reply:
+        return await self.request(Action.PING, request_id=request_id)
+
+    async def get_query_schemas(self, *, request_id: str) -> Reply:
+        return await self.request(Action.GET_QUERY_SCHEMAS, request_id=request_id)
+
+    async def run_query(self, spec: dict[str, Any], *, request_id: str) -> Reply:
+        return await self.request(Action.RUN_QUERY, spec, request_id=request_id)
+
+    async def poll_query(self, query_id: str, *, request_id: str) -> Reply:
+        return await self.request(Action.POLL_QUERY, {"query_id": query_id}, request_id=request_id)
+
+    async def get_query_params(self, query_id: str, *, request_id: str) -> Reply:
+        return await self.request(
+            Action.GET_QUERY_PARAMS, {"query_id": query_id}, request_id=request_id
+        )
+
+    async def get_aggregation_unit(self, spec: dict[str, Any], *, request_id: str) -> Reply:
+        return await self.request(Action.GET_AGGREGATION_UNIT, spec, request_id=request_id)
+
+    async def get_sql_for_query_result(self, query_id: str, *, request_id: str) -> Reply:
+        return await self.request(
+            Action.GET_SQL_FOR_QUERY_RESULT, {"query_id": query_id}, request_id=request_id
+        )
+
+    async def get_geo_sql_for_query_result(self, query_id: str, *, request_id: str) -> Reply:
+        return await self.request(
+            Action.GET_GEO_SQL_FOR_QUERY_RESULT, {"query_id": query_id}, request_id=request_id
+        )
+
+    async def get_geography(self, aggregation_unit: str, *, request_id: str) -> Reply:
+        return await self.request(
+            Action.GET_GEOGRAPHY, {"aggregation_unit": aggregation_unit}, request_id=request_id
+        )
+
+    async def get_available_dates(self, *, request_id: str) -> Reply:
+        return await self.request(Action.GET_AVAILABLE_DATES, request_id=request_id)
+
+    async def list_qa_checks(self, *, request_id: str) -> Reply:
+        return await self.request(Action.LIST_QA_CHECKS, request_id=request_id)
+
+    async def get_qa_checks(
+        self, *, cdr_type: str, check_type: str, start_date: str, end_date: str, request_id: str
+    ) -> Reply:
+        params = {
+            "cdr_type": cdr_type,
+            "check_type": check_type,
+            "start_date": start_date,
+            "end_date": end_date,
+        }
+        return await self.request(Action.GET_QA_CHECKS, params, request_id=request_id)
+
+    async def cancel_query(self, query_id: str, *, request_id: str) -> Reply:
+        return await self.request(
+            Action.CANCEL_QUERY, {"query_id": query_id}, request_id=request_id
+        )
