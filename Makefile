@@ -27,22 +27,24 @@ lint: deps  ## ruff lint and format check
 test: lint  ## install everything needed and run every test
 	$(RUN) pytest
 
-up: deps  ## start FlowDB (initialised and migrated on first use), with synthetic data if it has none
+up: deps  ## start FlowDB (synthetic data if it has none), Redis, FlowMachine and FlowAPI; logs/PIDs in .stack/
 	$(RUN) flowdb start
 	$(DEMO_ENV) $(RUN) flowdb synthetic --if-empty
+	$(RUN) python scripts/stack.py up
 
 down:  ## stop what `make up` started
-	@if [ -n "$(UV)" ]; then $(RUN) flowdb stop; else echo "nothing to stop"; fi
+	@if [ -n "$(UV)" ]; then $(RUN) python scripts/stack.py down; $(RUN) flowdb stop; else echo "nothing to stop"; fi
 
 status: deps
-	$(RUN) flowdb status
+	-$(RUN) flowdb status
+	$(RUN) python scripts/stack.py status
 
-demo: up  ## bring up FlowDB with synthetic data, print summary counts and run an example FlowMachine analysis
+demo: up  ## bring up the stack with synthetic data, print summary counts, run an example analysis via flowclient
 	$(RUN) flowdb psql -q -c "\\i scripts/demo_summary.sql"
-	$(RUN) python scripts/demo_analysis.py
+	$(RUN) python scripts/demo_api.py
 	@echo
-	@echo "FlowDB is running: $$($(RUN) flowdb url)"
-	@echo "Open a shell with 'uv run flowdb psql'; stop it with 'make down'."
+	@echo "FlowDB: $$($(RUN) flowdb url); FlowAPI: http://127.0.0.1:$${FLOWAPI_PORT:-9090} (spec at /api/0/spec/redoc)."
+	@echo "Tokens: the dev key is .stack/keys/private.pem. Stop everything with 'make down'."
 
 bench: deps  ## synthetic-data generator benchmark (writes bench/RESULTS.md)
 	$(RUN) python bench/synthetic.py
