@@ -1,0 +1,110 @@
+"""The published flowclient 1.34.0 and flowkit-jwt-generator 1.34.0, unchanged, against our stack.
+
+One script is run twice against the same FlowAPI: by a throwaway virtualenv holding only the published packages
+(from PyPI), and by this workspace's interpreter (our flowclient and token generator). It mints a token with the
+package's `generate_token`, then runs a daily-location spatial aggregate, flows, a radius-of-gyration histogram,
+geography and available dates. Both runs must give the same results.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+pytestmark = pytest.mark.network
+
+SCRIPT = r"""
+import datetime, json, sys, warnings
+warnings.simplefilter("ignore")
+import flowclient
+from flowkit_jwt_generator import generate_token, load_private_key
+
+url, audience = sys.argv[1], sys.argv[2]
+scopes = json.loads(sys.argv[3])
+key = load_private_key(sys.stdin.read())
+token = generate_token(flowapi_identifier=audience, username="analyst", private_key=key,
+                       lifetime=datetime.timedelta(minutes=10), roles={"analyst": scopes})
+conn = flowclient.connect(url=url, token=token)
+
+def daily(date):
+    return flowclient.daily_location_spec(date=date, aggregation_unit="admin3", method="last")
+
+def rows(query):
+    return sorted(query.get_result().to_dict("records"), key=json.dumps)
+
+out = {
+    "spatial_aggregate": rows(flowclient.spatial_aggregate(connection=conn, locations=daily("2016-03-01"))),
+    "flows": rows(flowclient.flows(connection=conn, from_location=daily("2016-03-01"),
+                                   to_location=daily("2016-03-02"))),
+    "histogram": flowclient.histogram_aggregate(
+        connection=conn,
+        metric=flowclient.radius_of_gyration_spec(start_date="2016-03-01", end_date="2016-03-04"),
+        bins=5,
+    ).get_result().to_dict("records"),
+    "geography": flowclient.get_geography(connection=conn, aggregation_unit="admin3"),
+    "available_dates": flowclient.get_available_dates(connection=conn),
+}
+print(json.dumps(out, default=str, sort_keys=True))
+"""
+
+
+@pytest.fixture(scope="module")
+def published_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is needed to build the published packages' virtualenv")
+    venv = tmp_path_factory.mktemp("published-flowclient") / "venv"
+    subprocess.run(
+        [uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True, timeout=300
+    )
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [uv, "pip", "install", "-q", "--python", str(python),
+         "flowclient==1.34.0", "flowkit-jwt-generator==1.34.0"],
+        check=True,
+        timeout=600,
+    )  # fmt: skip
+    return python
+
+
+def _run(python: Path | str, url: str, audience: str, scopes: list[str], key_pem: str) -> Any:
+    done = subprocess.run(
+        [str(python), "-c", SCRIPT, url, audience, json.dumps(scopes)],
+        input=key_pem,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_published_client_and_generator_work_unchanged(
+    published_python: Path, flowapi_url: str, settings: Any, signing_keys: tuple[Any, Any]
+) -> None:
+    spec = httpx.get(f"{flowapi_url}/api/0/spec/openapi.json").json()
+    scheme = spec["components"]["securitySchemes"]["token"]
+    key_pem = (
+        signing_keys[0]
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    args = (flowapi_url, scheme["x-audience"], scheme["x-security-scopes"], key_pem)
+    published = _run(published_python, *args)
+    ours = _run(sys.executable, *args)
+    assert published == ours
+    assert published["spatial_aggregate"] and published["flows"] and published["histogram"]
+    assert published["geography"]["features"]
+    assert published["available_dates"]["calls"]
