@@ -52,5 +52,8 @@ bench: deps  ## synthetic-data generator benchmark (writes bench/RESULTS.md)
 bench-queries: deps  ## FlowMachine query benchmark, S and L datasets (~20 min; writes bench/RESULTS.md)
 	$(RUN) python bench/queries.py $(BENCH_ARGS)
 
+bench-api: deps  ## FlowAPI HTTP benchmark: round trip, /get streaming, 200 clients (~3 min; writes bench/RESULTS.md)
+	$(RUN) python bench/api.py $(BENCH_ARGS)
+
 clean: down  ## stop FlowDB and delete its data directory
 	rm -rf "$(FLOWDB_DATA_DIR)"
