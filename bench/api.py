@@ -31,7 +31,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,6 @@ from typing import Any
 import asyncpg
 import httpx
 import psycopg
-import redis
 from psycopg.conninfo import make_conninfo
 
 from flowapi.zmq_client import FlowmachineClient
@@ -53,6 +51,7 @@ from flowdb.cluster import Cluster
 from flowdb.settings import Settings as FlowDBSettings
 from flowdb.synthetic.config import SyntheticConfig
 from flowdb.synthetic.run import generate
+from flowdb.testing import free_port, start_redis
 from flowdb.tuning import machine_cores, machine_memory_bytes
 from flowkit_jwt_generator import generate_keypair, generate_token
 
@@ -64,34 +63,9 @@ TARGET_P50_MS, TARGET_STREAM_RATIO = 15.0, 0.7
 BIN = Path(sys.executable).parent
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
-
-
-def start_redis(workdir: Path) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    workdir.mkdir()
-    proc = subprocess.Popen(
-        [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(port), "--bind", "127.0.0.1",
-         "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            return proc, port
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("redis-server did not start")
 
 
 def daily_spec(day: dt.date, unit: str) -> dict[str, Any]:

@@ -36,9 +36,7 @@ import math
 import os
 import platform
 import shutil
-import socket
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -47,13 +45,13 @@ from functools import partial
 from pathlib import Path
 
 import psycopg
-import redis
 from baseline_data import load_baseline_dataset
 
 from flowdb.cluster import Cluster
 from flowdb.settings import Settings as FlowDBSettings
 from flowdb.synthetic.config import SyntheticConfig
 from flowdb.synthetic.run import generate
+from flowdb.testing import free_port, start_redis
 from flowdb.tuning import machine_cores, machine_memory_bytes
 from flowmachine.core.cache import _storable_dependencies, compute, invalidate
 from flowmachine.core.context import Context
@@ -488,27 +486,6 @@ def run_case(ctx: Context, fm_conn: psycopg.Connection, case: Case, runs: int) -
     return Result(case, len(ours_rows), ours_times, inline_times, hand_times, agree)
 
 
-def start_redis(workdir: Path) -> tuple[subprocess.Popen, int]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    workdir.mkdir()
-    proc = subprocess.Popen(
-        [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(port), "--bind", "127.0.0.1",
-         "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            return proc, port
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("redis-server did not start")
-
-
 def format_table(
     results: list[Result], args: argparse.Namespace, sizes: dict[str, str], pg: dict
 ) -> str:
@@ -568,9 +545,7 @@ def main() -> None:
 
     root = Path(tempfile.mkdtemp(prefix="flowmachine-bench-"))
     root.chmod(0o755)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     db_settings = FlowDBSettings.from_env(
         {**os.environ, "FLOWDB_DATA_DIR": str(root / "db"), "FLOWDB_PORT": str(port)}
     )

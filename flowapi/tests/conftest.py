@@ -6,25 +6,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import importlib.util
-import shutil
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flowapi_test_helpers import AUDIENCE, FIXTURE_DATA
 
 from flowapi import Settings, create_app
 from flowdb.cluster import Cluster
-from flowdb.testing import free_port, scratch_directory, temporary_cluster
+from flowdb.testing import free_port, private_redis, scratch_directory, temporary_cluster
 from flowkit_jwt_generator import generate_token
 
 
@@ -54,29 +50,9 @@ def flowdb_cluster(api_scratch: Path) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="session")
 def redis_port(api_scratch: Path) -> Iterator[int]:
-    server = shutil.which("redis-server") or "/usr/bin/redis-server"
-    port = free_port()
-    workdir = api_scratch / "redis"
-    workdir.mkdir()
-    proc = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        + ["--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        raise RuntimeError("redis-server did not start")
-    yield port
-    proc.terminate()
-    proc.wait(timeout=10)
+    """A redis-server of our own (no persistence), stopped at the end of the session."""
+    with private_redis(api_scratch / "redis") as port:
+        yield port
 
 
 @pytest.fixture(scope="session")

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from flowdb.cluster import Cluster
-from flowdb.testing import free_port, scratch_directory, temporary_cluster
+from flowdb.testing import free_port, private_redis, scratch_directory, temporary_cluster
 from flowmachine.core.context import Context
 from flowmachine.core.settings import Settings
 
@@ -32,40 +28,8 @@ def flowdb_cluster(fm_scratch: Path) -> Iterator[Cluster]:
 @pytest.fixture(scope="session")
 def redis_port(fm_scratch: Path) -> Iterator[int]:
     """A redis-server of our own (no persistence), stopped at the end of the session."""
-    server = shutil.which("redis-server") or "/usr/bin/redis-server"
-    port = free_port()
-    workdir = fm_scratch / "redis"
-    workdir.mkdir()
-    proc = subprocess.Popen(
-        [
-            server,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        raise RuntimeError("redis-server did not start")
-    yield port
-    proc.terminate()
-    proc.wait(timeout=10)
+    with private_redis(fm_scratch / "redis") as port:
+        yield port
 
 
 @pytest.fixture(scope="session")

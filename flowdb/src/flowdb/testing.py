@@ -1,4 +1,5 @@
-"""Helpers for tests of FlowDB and of the packages built on it: a private cluster on a free loopback port.
+"""Helpers for tests of FlowDB and of the packages built on it: a private cluster on a free loopback port,
+and a private Redis (FlowMachine's state store) beside it.
 
     with temporary_cluster() as cluster:
         url = cluster.settings.url("flowmachine")
@@ -11,7 +12,9 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +30,42 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_redis(workdir: Path) -> tuple[subprocess.Popen, int]:
+    """A redis-server of our own on a free loopback port (no persistence; `workdir` is created), answering
+    PING when this returns. The caller stops it: `proc.terminate(); proc.wait()`."""
+    port = free_port()
+    workdir.mkdir(parents=True)
+    server = shutil.which("redis-server") or "/usr/bin/redis-server"
+    proc = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return proc, port
+        except OSError:
+            pass
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("redis-server did not start")
+
+
+@contextmanager
+def private_redis(workdir: Path) -> Iterator[int]:
+    """`start_redis` for a `with` block: yields the port, stops the server on leaving."""
+    proc, port = start_redis(workdir)
+    try:
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def make_settings(data_dir: Path, **extra: str) -> Settings:
