@@ -158,3 +158,47 @@ def test_dates_are_utc_instants():
     b = EventCount("2016-01-01 00:00:00", "2016-01-02")
     assert a.query_id == b.query_id
     assert EventCount("20160101", "2016-01-02").query_id == b.query_id
+
+
+def test_last_location_leaves_out_the_fallback_when_every_event_is_located(ctx, fixture_db):
+    """A loose scan of the window's cells proves whether the unit places every event: on the generated days
+    (known cells, always in service) it does and the SQL has no LATERAL fallback; on the hand-made days
+    (unknown cells, a cell out of service) it does not, and the fallback stays."""
+    from psycopg import sql
+
+    unit = make_spatial_unit("admin3")
+    generated = daily_location("2016-03-02", unit)
+    hand = daily_location("2016-01-01", unit)
+    assert generated.subscriber_locations.every_event_located(ctx)
+    assert not hand.subscriber_locations.every_event_located(ctx)
+    assert not daily_location(
+        "2016-03-02", make_spatial_unit("cell")
+    ).subscriber_locations.every_event_located(ctx)
+
+    def has_left_nested_loop(q) -> bool:
+        with ctx.pool.connection() as conn:
+            plan = conn.execute(
+                sql.SQL("EXPLAIN (FORMAT JSON) {}").format(q.get_query(ctx))
+            ).fetchone()[0]
+        return any(
+            n["Node Type"] == "Nested Loop" and n.get("Join Type") == "Left"
+            for n in _nodes(plan[0]["Plan"])
+        )
+
+    assert not has_left_nested_loop(generated)
+    assert has_left_nested_loop(hand)
+
+
+def test_cells_outside_the_mapping_in_the_window_defeat_the_proof(ctx, flowdb_cluster, fixture_db):
+    """One event at a cell the unit cannot place, on an otherwise fully located day, is enough."""
+    from flowmachine.features.utilities.subscriber_locations import SubscriberLocations
+
+    located = SubscriberLocations("2016-03-02", "2016-03-03", make_spatial_unit("admin3"))
+    assert located.every_event_located(ctx)
+    with flowdb_cluster.connect() as conn:
+        with conn.transaction(force_rollback=True):
+            conn.execute(
+                "INSERT INTO events.calls (id, outgoing, datetime, msisdn, location_id) "
+                "VALUES ('x', true, '2016-03-02 12:00:00+00', 'subX', 'NOWHERE')"
+            )
+            assert conn.execute(located.unplaced_location_query(ctx, "calls")).fetchone()[0]

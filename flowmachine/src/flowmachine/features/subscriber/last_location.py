@@ -10,7 +10,9 @@ Computed in two steps, so that the day's events need no sort:
    without the index it is a sort of three narrow columns;
 2. that event's location. The latest event of the few subscribers the unit cannot place there (a cell outside
    every region, or out of service) is not their latest *located* one: for them alone, the latest located event
-   is looked up (a LATERAL lookup by the msisdn index, skipped for everyone else).
+   is looked up (a LATERAL lookup by the msisdn index, skipped for everyone else). When a loose scan of the
+   window's distinct cells proves that the unit places every event (the usual case), the fallback is left out
+   of the SQL altogether: its per-subscriber nested loop cost a third of the query.
 
 Ordered over all events, the latest event is also the latest located one whenever it is located itself, so the
 two steps give exactly the rows of `DISTINCT ON` over all located events (ADR 0006).
@@ -49,6 +51,10 @@ class LastLocation(LocationsFromEvents):
         columns = self.location_columns
         if cells:  # every event with a cell id is located
             return sql.SQL("SELECT subscriber, location_id FROM ({latest}) l").format(latest=latest)
+        if located.every_event_located(ctx):  # so every latest event is, and needs no fallback
+            return sql.SQL("SELECT subscriber, {columns} FROM ({located}) l").format(
+                columns=identifiers(columns), located=located.locate(ctx, latest)
+            )
         # Subscribers whose latest event is located take its location; the others look up their latest
         # located event on their own (a LATERAL lookup that runs only for them, by the msisdn index).
         chosen = sql.SQL(", ").join(

@@ -20,13 +20,35 @@ from typing import TYPE_CHECKING, ClassVar
 
 from psycopg import sql
 
-from flowmachine.core.dates import date_literal
+from flowmachine.core.dates import date_literal, timestamp_literal
 from flowmachine.core.query import Query
 from flowmachine.core.spatial_unit import CellSpatialUnit, GeomSpatialUnit, SpatialUnit
 from flowmachine.features.utilities.events_tables_union import EventsTablesUnion
 
 if TYPE_CHECKING:
     from flowmachine.core.context import Context
+
+
+# Whether every partition of an events table has a plain index led by location_id (for a loose scan).
+LOCATION_INDEXED_SQL = """
+SELECT count(*) > 0 AND bool_and(EXISTS (
+           SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+           WHERE i.indrelid = t.relid AND a.attname = 'location_id' AND i.indpred IS NULL AND i.indisvalid))
+FROM pg_partition_tree(%s::regclass) t WHERE t.isleaf
+"""
+# Whether some location id of the window's events is not placed by the mapping for the whole window: the
+# distinct ids come from a loose index scan (each step the next greater id, by one descent per partition).
+UNPLACED_LOCATION_SQL = """
+WITH RECURSIVE ids(id) AS (
+    SELECT min(location_id) FROM {table} WHERE datetime >= {start} AND datetime < {stop}
+    UNION ALL
+    SELECT (SELECT min(location_id) FROM {table}
+            WHERE datetime >= {start} AND datetime < {stop} AND location_id > ids.id)
+    FROM ids WHERE ids.id IS NOT NULL)
+SELECT EXISTS (
+    SELECT 1 FROM ids WHERE ids.id IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM ({mapping}) u WHERE u.location_id = ids.id AND {whole_window}))
+"""
 
 
 class SubscriberLocations(Query):
@@ -149,6 +171,44 @@ class SubscriberLocations(Query):
             mapping=mapping,
             whole_window=whole_window,
             overlaps=overlaps,
+        )
+
+    def every_event_located(self, ctx: Context) -> bool:
+        """Whether this unit places every event with a location in the window, proven cheaply, or False.
+
+        The proof reads the distinct location ids of the window's partitions by a loose scan of their
+        `location_id` indexes (one descent per distinct cell and partition, not a scan of the events) and
+        finds each in the mapping, in service for the whole window. Without such an index on every partition
+        it does not try and says False. Filters on hours, direction or subscribers are ignored: the ids of
+        the whole window are a superset of those of the filtered events, so True stays exact.
+        """
+        if isinstance(self.spatial_unit, CellSpatialUnit):
+            return False
+        tables = self.events.resolved_tables(ctx)
+        with ctx.pool.connection() as conn:
+            for table in tables:
+                if not conn.execute(LOCATION_INDEXED_SQL, (f"events.{table}",)).fetchone()[0]:
+                    return False
+            return not any(
+                conn.execute(self.unplaced_location_query(ctx, table)).fetchone()[0]
+                for table in tables
+            )
+
+    def unplaced_location_query(self, ctx: Context, table: str) -> sql.Composable:
+        """One boolean: whether some location id of `table`'s events in the window is not placed by the
+        mapping for the whole window (see `every_event_located`)."""
+        unit: GeomSpatialUnit = self.spatial_unit
+        first = date_literal(self.start.date())
+        last = date_literal((self.stop - dt.timedelta(microseconds=1)).date())
+        return sql.SQL(UNPLACED_LOCATION_SQL).format(
+            table=sql.Identifier("events", table),
+            start=timestamp_literal(self.start),
+            stop=timestamp_literal(self.stop),
+            mapping=unit.get_query(ctx),
+            whole_window=sql.SQL(
+                "(u.date_of_first_service IS NULL OR u.date_of_first_service <= {first}) "
+                "AND (u.date_of_last_service IS NULL OR u.date_of_last_service >= {last})"
+            ).format(first=first, last=last),
         )
 
     @staticmethod
