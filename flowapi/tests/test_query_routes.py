@@ -219,3 +219,46 @@ async def test_flowmachine_timeout_is_a_clear_503(settings, make_token):
         token = make_token({"r": ["get_available_dates"]})
         dates = await client.get("/api/0/available_dates", headers=bearer(token))
         assert dates.status_code == 503
+        # a socket that timed out is in an unknown REQ state: closed, never given back for reuse
+        assert app.extensions["flowapi"].flowmachine._idle == []
+
+
+async def test_a_cached_result_costs_one_flowmachine_call_per_step(client, make_token, monkeypatch):
+    """The spec behind a query id and the aggregation unit of a spec never change: FlowAPI asks once, and
+    then run, poll and get each make only their own call, on a reused socket."""
+    from quart import current_app
+
+    token = make_token(RESULT_ROLE)
+    spec = {**SPATIAL, "locations": {**SPATIAL["locations"], "date": "2016-01-03"}}
+    query_id, polled = await run_and_wait(client, token, spec)
+    assert polled.status_code == 303
+    async with client.app.app_context():
+        fm = current_app.extensions["flowapi"].flowmachine
+    calls: list[str] = []
+    original = fm.request
+
+    async def counted(action, params=None, *, request_id):
+        calls.append(str(action))
+        return await original(action, params, request_id=request_id)
+
+    monkeypatch.setattr(fm, "request", counted)
+    steps = {}
+    for step, send in (
+        ("run", lambda: client.post("/api/0/run", json=spec, headers=bearer(token))),
+        ("poll", lambda: client.get(f"/api/0/poll/{query_id}", headers=bearer(token))),
+        ("get", lambda: client.get(f"/api/0/get/{query_id}", headers=bearer(token))),
+    ):
+        calls.clear()
+        response = await send()
+        assert response.status_code in (202, 303, 200)
+        steps[step] = list(calls)
+    assert steps == {
+        "run": ["run_query"],
+        "poll": ["poll_query"],
+        "get": ["get_sql_for_query_result"],
+    }
+    assert len(fm._idle) >= 1  # sockets are given back after a reply
+
+    # remembered facts still answer to scopes: a role without the unit's scope is refused
+    other = make_token({"a": ["run", "get_result", "spatial_aggregate:locations:daily_location"]})
+    assert (await client.get(f"/api/0/poll/{query_id}", headers=bearer(other))).status_code == 403

@@ -59,3 +59,42 @@ async def test_the_flowapi_role_cannot_read_events(settings):
         assert [dict(r) async for chunk in rows.chunks() for r in chunk] == [{"n": 16}]
     finally:
         await results.close()
+
+
+async def test_json_rows_written_by_postgresql_equal_python_encoding(settings):
+    """PostgreSQL's row_to_json text, parsed, equals the records encoded one by one in Python (row_json):
+    every type a result can hold, non-finite numbers as null, awkward text and column names."""
+    from flowapi.results import row_json
+
+    sql = """SELECT g AS n, g::bigint * 3000000000 AS big, g / 4.0 AS quarter, (g * 0.1)::float8 AS f,
+                    (ARRAY['NaN', 'Infinity', '-Infinity', '1.5e300']::float8[])[1 + g % 4] AS odd_float,
+                    (ARRAY['NaN', '2.50']::numeric[])[1 + g % 2] AS odd_numeric,
+                    (g % 2 = 0) AS even, CASE WHEN g % 3 = 0 THEN NULL ELSE g END AS maybe,
+                    E'quote " back\\\\slash \\t tab é ✓ ' || g AS txt,
+                    DATE '2016-01-01' + g AS day,
+                    TIMESTAMPTZ '2016-01-01 12:00:00+00' + g * INTERVAL '1 hour 1 second' AS at,
+                    json_build_object('k', g, 'l', ARRAY[g, g]) AS js,
+                    g AS "odd ""name"" x"
+             FROM generate_series(1, 40) g"""
+    results = store(settings, chunk_rows=7)
+    try:
+        python_rows = await results.open(sql)
+        expected = [json.loads(row_json(r)) async for chunk in python_rows.chunks() for r in chunk]
+        pg_rows = await results.open(sql, as_json=True)
+        texts = [r[0] async for chunk in pg_rows.chunks() for r in chunk]
+        got = [json.loads(t) for t in texts]
+        assert got == expected
+        assert [list(g) for g in got] == [list(e) for e in expected]  # keys in column order
+        assert {r["odd_float"] for r in got} == {None, 1.5e300}
+        assert {r["odd_numeric"] for r in got} == {None, 2.5}
+        body = b"".join(
+            [
+                p
+                async for p in stream_json(
+                    await results.open(sql, as_json=True), result_name="r", additional={}
+                )
+            ]
+        )
+        assert json.loads(body) == {"r": expected}
+    finally:
+        await results.close()

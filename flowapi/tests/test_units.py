@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import json
 import logging
+import time
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -173,3 +174,33 @@ def test_access_log_lines_are_json():
     assert line["user"] == "ann" and line["query_id"] == "abc"
     assert line["outcome"] == "accepted" and line["status"] == 202
     assert line["logger"] == "flowapi.access" and line["event"] == "request"
+
+
+def test_verified_tokens_check_the_lifetime_at_every_use(keys):
+    """A token is verified once, but a remembered token still expires, and a bad one is never remembered."""
+    from flowapi.auth import VerifiedTokens
+
+    private, pem = keys
+    public = serialization.load_pem_public_key(pem.encode())
+    tokens = VerifiedTokens(key=public, audience="api", size=2)
+    token = _token(private, lifetime=dt.timedelta(minutes=1))
+    start = time.time()
+    assert tokens.user(token) == User("me", {"r": frozenset({"run"})})
+    assert tokens.user(token, now=start + 30).name == "me"  # from memory
+    with pytest.raises(ExpiredToken):
+        tokens.user(token, now=start + 120)
+    with pytest.raises(InvalidToken, match="not yet valid"):
+        tokens.user(token, now=start - 3600)  # before its iat / nbf
+    for bad in (
+        _token(private, flowapi_identifier="other"),
+        _token(private, compress=False),
+        token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"),  # tampered signature
+    ):
+        for _ in range(2):  # refused again, never remembered
+            with pytest.raises(InvalidToken):
+                tokens.user(bad)
+    with pytest.raises(ExpiredToken):
+        tokens.user(_token(private, lifetime=dt.timedelta(seconds=-5)))
+    for i in range(3):  # bounded
+        tokens.user(_token(private, username=f"u{i}"))
+    assert len(tokens._items) == 2

@@ -16,10 +16,11 @@ import asyncpg
 from quart import Quart, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from flowapi.auth import TokenError, User, bearer_token, verify_token
+from flowapi.auth import TokenError, User, VerifiedTokens, bearer_token
 from flowapi.errors import APIError
 from flowapi.logs import ACCESS_LOGGER, DEBUG_LOGGER
 from flowapi.messages import MalformedReply
+from flowapi.query_facts import QueryFacts
 from flowapi.results import ResultStore
 from flowapi.settings import Settings
 from flowapi.zmq_client import FlowmachineClient, FlowmachineUnavailable
@@ -32,6 +33,8 @@ class AppState:
     settings: Settings
     flowmachine: FlowmachineClient
     results: ResultStore
+    facts: QueryFacts
+    tokens: VerifiedTokens
     access_log: logging.Logger
     debug_log: logging.Logger
 
@@ -47,11 +50,7 @@ def request_id() -> str:
 
 def authenticate() -> User:
     """The user of this request's bearer token; raises TokenError (401/422) otherwise."""
-    settings = state().settings
-    token = bearer_token(request.headers.get("Authorization"))
-    user = verify_token(
-        token, key=settings.public_jwt_signing_key, audience=settings.flowapi_identifier
-    )
+    user = state().tokens.user(bearer_token(request.headers.get("Authorization")))
     g.user = user.name
     return user
 
@@ -92,6 +91,10 @@ def create_app(settings: Settings) -> Quart:
             },
             pool_size=settings.db_pool_size,
             chunk_rows=settings.result_chunk_rows,
+        ),
+        facts=QueryFacts(settings.query_facts_bytes),
+        tokens=VerifiedTokens(
+            key=settings.public_jwt_signing_key, audience=settings.flowapi_identifier
         ),
         access_log=logging.getLogger(ACCESS_LOGGER),
         debug_log=logging.getLogger(DEBUG_LOGGER),

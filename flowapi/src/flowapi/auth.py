@@ -20,7 +20,9 @@ import base64
 import binascii
 import gzip
 import json
+import time
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +91,56 @@ def decompress_roles(user_claims: Any) -> dict[str, frozenset[str]]:
 
 def verify_token(token: str, *, key: RSAPublicKey, audience: str) -> User:
     """The user a token speaks for, after checking its signature, lifetime, audience and claims."""
+    return _verify(token, key=key, audience=audience)[0]
+
+
+@dataclass(frozen=True)
+class _Verified:
+    user: User
+    iat: int | None
+    nbf: int | None
+    exp: int
+
+
+def _int_claim(claims: dict[str, Any], name: str) -> int | None:
+    return int(claims[name]) if name in claims else None
+
+
+class VerifiedTokens:
+    """Tokens this server has verified, so a client's every request does not pay for it again.
+
+    The same token string is the same signed claims: its signature, algorithm, audience and claims need
+    checking once (over half a millisecond per request with PyJWT). Its lifetime is checked at every use,
+    by PyJWT's rules (`iat` and `nbf` not in the future, `exp` not reached). At most `size` tokens are
+    kept, least recently used first out.
+    """
+
+    def __init__(self, *, key: RSAPublicKey, audience: str, size: int = 1024) -> None:
+        self.key, self.audience, self.size = key, audience, size
+        self._items: OrderedDict[str, _Verified] = OrderedDict()
+
+    def user(self, token: str, *, now: float | None = None) -> User:
+        known = self._items.get(token)
+        if known is None:
+            user, claims = _verify(token, key=self.key, audience=self.audience)
+            self._items[token] = _Verified(
+                user, _int_claim(claims, "iat"), _int_claim(claims, "nbf"), int(claims["exp"])
+            )
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+            return user
+        self._items.move_to_end(token)
+        now = time.time() if now is None else now
+        if known.iat is not None and known.iat > now:
+            raise InvalidToken("The token is not yet valid (iat)")
+        if known.nbf is not None and known.nbf > now:
+            raise InvalidToken("The token is not yet valid (nbf)")
+        if known.exp <= now:
+            raise ExpiredToken("Token has expired")
+        return known.user
+
+
+def _verify(token: str, *, key: RSAPublicKey, audience: str) -> tuple[User, dict[str, Any]]:
     try:
         claims = jwt.decode(
             token,
@@ -108,4 +160,4 @@ def verify_token(token: str, *, key: RSAPublicKey, audience: str) -> User:
     subject = claims["sub"]
     if not isinstance(subject, str) or not subject:
         raise InvalidToken("Missing claim: sub")
-    return User(name=subject, roles=decompress_roles(claims.get("user_claims")))
+    return User(name=subject, roles=decompress_roles(claims.get("user_claims"))), claims

@@ -6,6 +6,11 @@ result is never held in memory whole. The first chunk is fetched before the HTTP
 a query that fails at once (a cache table dropped meanwhile) still gets a proper error status. A
 failure later can only cut the body short; it is logged.
 
+For JSON, PostgreSQL writes each row's object itself (`row_to_json`, in C, as it reads the row), and FlowAPI
+only joins the texts: encoding rows in Python ran at a fifth of the speed of reading them. Non-finite floats
+and numerics (not JSON) are turned into null first, as `json.dumps` would not; timestamps are ISO 8601 in
+UTC (the pool's time zone), as before.
+
 JSON bodies follow FlowKit: `{"query_id": "<id>", "query_result": [{row}, ...]}` for results and
 `{"type": "FeatureCollection", "features": [...]}` for GeoJSON.
 """
@@ -51,7 +56,36 @@ def _clean(value: Any) -> Any:
 
 
 def row_json(record: asyncpg.Record) -> str:
+    """One record as a JSON object, encoded in Python (the reference `json_rows_sql` is checked against)."""
     return json.dumps({k: _clean(v) for k, v in record.items()}, default=_json_default)
+
+
+# Types whose values may be NaN or infinite, which JSON cannot hold.
+NONFINITE_TYPES = frozenset({"float4", "float8", "numeric"})
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def json_rows_sql(conn: asyncpg.Connection, sql: str) -> str:
+    """`sql`'s rows as one text column of JSON objects (keys in column order), written by PostgreSQL.
+
+    `sql` is FlowMachine's trusted text (never request input) and the column names are quoted identifiers,
+    so composing text here puts no request value into SQL."""
+    columns = (await conn.prepare(sql)).get_attributes()
+    if not any(c.type.name in NONFINITE_TYPES for c in columns):
+        return f"SELECT row_to_json(s)::text FROM ({sql}) s"  # noqa: S608 (trusted, see above)
+    finite = ", ".join(
+        (
+            f"CASE WHEN s.{q} IN ('NaN', 'Infinity', '-Infinity') THEN NULL ELSE s.{q} END AS {q}"
+            if c.type.name in NONFINITE_TYPES
+            else f"s.{q}"
+        )
+        for c in columns
+        for q in [_quote_ident(c.name)]
+    )
+    return f"SELECT row_to_json(t)::text FROM (SELECT {finite} FROM ({sql}) s) t"  # noqa: S608
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -79,7 +113,7 @@ class ResultStore:
                     min_size=1,
                     max_size=self._pool_size,
                     init=_init_connection,
-                    server_settings={"application_name": "flowapi"},
+                    server_settings={"application_name": "flowapi", "TimeZone": "UTC"},
                 )
             return self._pool
 
@@ -91,19 +125,21 @@ class ResultStore:
             except TimeoutError:
                 pool.terminate()
 
-    async def open(self, sql: str) -> RowStream:
-        """Start reading `sql` (trusted: FlowMachine's text, never request input); first chunk fetched."""
+    async def open(self, sql: str, *, as_json: bool = False) -> RowStream:
+        """Start reading `sql` (trusted: FlowMachine's text, never request input); first chunk fetched.
+
+        `as_json`: each row is one text column holding the row as a JSON object (see `json_rows_sql`)."""
         pool = await self.pool()
         conn = await pool.acquire()
         transaction = conn.transaction(readonly=True)
         try:
             await transaction.start()
-            cursor = await conn.cursor(sql)
+            cursor = await conn.cursor(await json_rows_sql(conn, sql) if as_json else sql)
             first = await cursor.fetch(self.chunk_rows)
         except BaseException:
             await pool.release(conn)
             raise
-        return RowStream(pool, conn, transaction, cursor, first, self.chunk_rows)
+        return RowStream(pool, conn, transaction, cursor, first, self.chunk_rows, as_json=as_json)
 
 
 class RowStream:
@@ -117,7 +153,10 @@ class RowStream:
         cursor: Any,
         first: list[asyncpg.Record],
         chunk_rows: int,
+        *,
+        as_json: bool = False,
     ) -> None:
+        self.as_json = as_json
         self._pool, self._conn, self._transaction, self._cursor = pool, conn, transaction, cursor
         self._first: list[asyncpg.Record] | None = first
         self._chunk_rows = chunk_rows
@@ -154,7 +193,9 @@ async def stream_json(
     first = True
     try:
         async for chunk in rows.chunks():
-            text = ", ".join(row_json(r) for r in chunk)
+            text = (
+                ", ".join(r[0] for r in chunk) if rows.as_json else ", ".join(map(row_json, chunk))
+            )
             yield (text if first else ", " + text).encode()
             first = False
     except Exception:

@@ -59,6 +59,8 @@ class Settings:
     # Ours: rows fetched from FlowDB per round trip while streaming a result.
     result_chunk_rows: int = 2_000
     db_pool_size: int = 20
+    # Ours: characters of specs and aggregation units FlowAPI remembers, per table (flowapi.query_facts).
+    query_facts_bytes: int = 16 * 2**20
     # A PEM file holding certificate and key: served over HTTPS when present (FlowKit's secret name).
     tls_certificate: Path | None = None
 
@@ -113,6 +115,7 @@ class Settings:
             max_body_bytes=int(number("FLOWAPI_MAX_BODY_SIZE", "1048576")),
             result_chunk_rows=int(number("FLOWAPI_RESULT_CHUNK_ROWS", "2000")),
             db_pool_size=int(number("FLOWAPI_DB_POOL_SIZE", "20")),
+            query_facts_bytes=int(number("FLOWAPI_QUERY_FACTS_BYTES", str(16 * 2**20))),
             tls_certificate=cert if cert is not None and cert.is_file() else None,
         )
 

@@ -1,13 +1,17 @@
 """The FlowMachine client: one coroutine per ZeroMQ action, each returning a typed `Reply`.
 
-Every call opens a REQ socket to the FlowMachine ROUTER, sends one request and waits at most
-`timeout` seconds for its reply (the server's replies carry no request id, so a socket is never
-shared between concurrent calls). A server that does not answer in time raises
-`FlowmachineUnavailable`, which the app answers with 503 and a JSON body.
+Every call takes a REQ socket connected to the FlowMachine ROUTER, sends one request and waits at most
+`timeout` seconds for its reply. The server's replies carry no request id, so a socket is never shared
+between concurrent calls: each call has one to itself, taken from a pool of idle connected sockets (or
+newly connected) and given back after its reply, so a busy API does not pay a TCP and ZMTP handshake per
+call. A socket whose call failed or timed out (its REQ state is unknown) is closed, never reused. A
+server that does not answer in time raises `FlowmachineUnavailable`, which the app answers with 503 and
+a JSON body.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import zmq
@@ -23,17 +27,44 @@ class FlowmachineUnavailable(Exception):
 
 
 class FlowmachineClient:
-    def __init__(self, endpoint: str, *, timeout: float) -> None:
+    def __init__(self, endpoint: str, *, timeout: float, max_idle_sockets: int = 64) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
+        self.max_idle_sockets = max_idle_sockets
         self._zctx: zmq.asyncio.Context | None = None
+        self._idle: list[zmq.asyncio.Socket] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _context(self) -> zmq.asyncio.Context:
         if self._zctx is None:
             self._zctx = zmq.asyncio.Context()
         return self._zctx
 
+    def _take_socket(self) -> zmq.asyncio.Socket:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # asyncio sockets belong to the loop that first used them
+            self._close_idle()
+            self._loop = loop
+        if self._idle:
+            return self._idle.pop()
+        socket = self._context().socket(zmq.REQ)
+        socket.setsockopt(zmq.LINGER, 0)
+        socket.connect(self.endpoint)
+        return socket
+
+    def _give_back(self, socket: zmq.asyncio.Socket) -> None:
+        if len(self._idle) < self.max_idle_sockets and self._zctx is not None:
+            self._idle.append(socket)
+        else:
+            socket.close(linger=0)
+
+    def _close_idle(self) -> None:
+        idle, self._idle = self._idle, []
+        for socket in idle:
+            socket.close(linger=0)
+
     def close(self) -> None:
+        self._close_idle()
         if self._zctx is not None:
             self._zctx.destroy(linger=0)
             self._zctx = None
@@ -42,20 +73,26 @@ class FlowmachineClient:
         self, action: Action, params: dict[str, Any] | None = None, *, request_id: str
     ) -> Reply:
         """Send one request; the reply envelope (an error reply is a reply, not an exception)."""
-        socket = self._context().socket(zmq.REQ)
-        socket.setsockopt(zmq.LINGER, 0)
         try:
-            socket.connect(self.endpoint)
+            socket = self._take_socket()
+        except zmq.ZMQError as exc:
+            raise FlowmachineUnavailable(f"Could not reach FlowMachine: {exc}") from None
+        answered = False
+        try:
             await socket.send(Request(request_id, action, params or {}).to_bytes())
             if not await socket.poll(timeout=int(self.timeout * 1000), flags=zmq.POLLIN):
                 raise FlowmachineUnavailable(
                     f"FlowMachine did not answer '{action}' within {self.timeout:g} seconds."
                 )
             raw = await socket.recv()
+            answered = True
         except zmq.ZMQError as exc:
             raise FlowmachineUnavailable(f"Could not reach FlowMachine: {exc}") from None
         finally:
-            socket.close(linger=0)
+            if answered:
+                self._give_back(socket)
+            else:  # timed out, failed or cancelled mid-call: its REQ state is unknown
+                socket.close(linger=0)
         return Reply.from_bytes(raw)
 
     # one method per action ----------------------------------------------------------------------------

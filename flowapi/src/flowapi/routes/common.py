@@ -42,21 +42,35 @@ async def query_spec_from_body() -> dict[str, Any]:
 async def stored_spec(query_id: str) -> dict[str, Any]:
     """The spec a query id was run with; 404 when FlowMachine does not know the id."""
     g.query_id = query_id
-    reply = await state().flowmachine.get_query_params(query_id, request_id=request_id())
-    spec = reply.payload.get("query_params")
-    if not reply.ok or not isinstance(spec, dict) or not isinstance(spec.get("query_kind"), str):
-        raise not_found(f"Unknown query id: '{query_id}'")
+    app_state = state()
+    spec = app_state.facts.spec(query_id)
+    if spec is None:
+        reply = await app_state.flowmachine.get_query_params(query_id, request_id=request_id())
+        spec = reply.payload.get("query_params")
+        if (
+            not reply.ok
+            or not isinstance(spec, dict)
+            or not isinstance(spec.get("query_kind"), str)
+        ):
+            raise not_found(f"Unknown query id: '{query_id}'")
+        app_state.facts.remember_spec(query_id, spec)
     g.query_kind = spec["query_kind"]
     return spec
 
 
 async def aggregation_unit(spec: dict[str, Any]) -> str | None:
     """FlowMachine's aggregation unit of the top-level query; 400 when it refuses the spec."""
-    reply = await state().flowmachine.get_aggregation_unit(spec, request_id=request_id())
+    app_state = state()
+    known, unit = app_state.facts.unit(spec)
+    if known:
+        return unit
+    reply = await app_state.flowmachine.get_aggregation_unit(spec, request_id=request_id())
     if not reply.ok:
         raise bad_request(reply.msg, payload=reply.payload)
-    unit = reply.payload.get("aggregation_unit")
-    return unit if isinstance(unit, str) else None
+    answer = reply.payload.get("aggregation_unit")
+    unit = answer if isinstance(answer, str) else None
+    app_state.facts.remember_unit(spec, unit)
+    return unit
 
 
 def require(user: User, action_scopes: Iterable[str], needed: Iterable[str] = ()) -> None:
@@ -73,10 +87,10 @@ async def require_query_access(
     return unit
 
 
-async def open_rows(sql: str, *, what: str) -> RowStream:
-    """Start reading FlowMachine's SQL; a result that vanished meanwhile is a 404."""
+async def open_rows(sql: str, filetype: str, *, what: str) -> RowStream:
+    """Start reading FlowMachine's SQL for a `filetype` body; a result that vanished meanwhile is a 404."""
     try:
-        return await state().results.open(sql)
+        return await state().results.open(sql, as_json=filetype != "csv")
     except asyncpg.UndefinedTableError:
         raise not_found(f"The result of {what} is no longer available.") from None
     except asyncpg.PostgresError as exc:

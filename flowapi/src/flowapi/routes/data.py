@@ -25,7 +25,7 @@ async def get_geography(aggregation_unit: str) -> Response:
     sql = reply.payload.get("sql")
     if reply.query_state is not QueryState.COMPLETED or not isinstance(sql, str):
         raise APIError(500, "No query state.", status="Error")
-    rows = await open_rows(sql, what=f"geography '{aggregation_unit}'")
+    rows = await open_rows(sql, "geojson", what=f"geography '{aggregation_unit}'")
     g.outcome = "streamed"
     return await streamed(
         rows,

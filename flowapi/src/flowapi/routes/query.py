@@ -85,7 +85,7 @@ async def get_query_result(query_ref: str) -> Response:
     if filetype == "geojson":
         unit = reply.payload.get("aggregation_unit")
         require(user, [GET_RESULT], geography_scopes(str(unit)))
-    rows = await open_rows(sql, what=f"query '{query_id}'")
+    rows = await open_rows(sql, filetype, what=f"query '{query_id}'")
     g.outcome = "streamed"
     if filetype == "geojson":
         return await streamed(
