@@ -188,6 +188,38 @@ def test_run_poll_and_fetch(zmq_client, ctx):
     assert {"pcod", "value", "centroid"} <= set(properties)
 
 
+def test_flows_geojson_has_outflows_and_inflows_per_location(zmq_client, ctx):
+    """As FlowKit's: one feature per location with a flow, `outflows` {destination: value} and `inflows`
+    {origin: value} (null when none), checked against the flows result itself."""
+    day = {**DAILY, "aggregation_unit": "admin2"}
+    spec = {
+        "query_kind": "flows",
+        "from_location": day,
+        "to_location": {**day, "date": "2016-03-02"},
+    }
+    query_id = run_to_completion(zmq_client, spec)
+    flows = rows(
+        ctx, zmq_client.request("get_sql_for_query_result", query_id=query_id)["payload"]["sql"]
+    )
+    assert len(flows) > 1
+    outflows: dict[str, dict[str, float]] = {}
+    inflows: dict[str, dict[str, float]] = {}
+    for origin, destination, value in flows:
+        outflows.setdefault(origin, {})[destination] = float(value)
+        inflows.setdefault(destination, {})[origin] = float(value)
+
+    geo = zmq_client.request("get_geo_sql_for_query_result", query_id=query_id)["payload"]
+    assert geo["aggregation_unit"] == "admin2"
+    features = rows(ctx, geo["sql"])
+    assert {f[1] for f in features} == set(outflows) | set(inflows)
+    for kind, ident, geometry, properties in features:
+        assert kind == "Feature" and geometry["type"] == "MultiPolygon"
+        assert properties["pcod"] == ident
+        assert properties["outflows"] == outflows.get(ident)
+        assert properties["inflows"] == inflows.get(ident)
+        assert properties["centroid"]["type"] == "Point"
+
+
 def test_aggregation_unit(zmq_client):
     assert zmq_client.request("get_aggregation_unit", **SPATIAL)["payload"] == {
         "aggregation_unit": "admin1"
@@ -435,3 +467,92 @@ def test_cancel_a_running_query_and_run_it_again(zmq_client, monkeypatch):
     assert zmq_client.request("run_query", **spec)["payload"]["query_id"] == query_id
     _wait_for_state(zmq_client, query_id, "executing")
     assert zmq_client.request("cancel_query", query_id=query_id)["payload"]["cancelled"] is True
+
+
+class _OnTopOf(Query):
+    """A toy query over one stored dependency."""
+
+    def __init__(self, below: Query):
+        self.below = below
+        super().__init__()
+
+    @property
+    def column_names(self):
+        return ["slept"]
+
+    def _make_query(self, ctx):
+        return sql.SQL("SELECT slept FROM ({}) b").format(self.below.get_query(ctx))
+
+
+class _Fails(_Sleep):
+    def _make_query(self, ctx):
+        return sql.SQL("SELECT 1 / 0 AS slept FROM pg_sleep({})").format(sql.Literal(self.seconds))
+
+
+class _StackedExposed(BaseExposedQuery):
+    query_kind = "test_stacked"
+
+    def __init__(self, *, seconds, fail):
+        self.seconds, self.fail = seconds, fail
+
+    @property
+    def _flowmachine_query_obj(self):
+        return _OnTopOf((_Fails if self.fail else _Sleep)(self.seconds))
+
+
+class _StackedSchema(BaseSchema):
+    __model__ = _StackedExposed
+    query_kind = fields.String(validate=validate.OneOf([__model__.query_kind]), required=True)
+    seconds = fields.Float(required=True)
+    fail = fields.Boolean(required=True)
+
+
+@pytest.fixture
+def stacked_kind(monkeypatch):
+    monkeypatch.setattr(
+        FlowmachineQuerySchema,
+        "query_schemas",
+        (*FlowmachineQuerySchema.query_schemas, _StackedSchema),
+    )
+
+
+def test_a_failed_dependency_fails_the_query(zmq_client, ctx, stacked_kind):
+    spec = {"query_kind": "test_stacked", "seconds": time.time() % 1 / 100, "fail": True}
+    query_id = zmq_client.request("run_query", **spec)["payload"]["query_id"]
+    _wait_for_state(zmq_client, query_id, "errored")
+    result = zmq_client.request("get_sql_for_query_result", query_id=query_id)
+    assert result["status"] == "error" and result["payload"]["query_state"] == "errored"
+    assert result["msg"] == f"Query with id '{query_id}' finished with an error."  # FlowKit's words
+    assert "division by zero" in ctx.states.info(query_id).message  # the dependency's own failure
+    # errored stays errored when run again (FlowKit does not retry a failure)
+    assert zmq_client.request("run_query", **spec)["payload"]["query_id"] == query_id
+    assert (
+        zmq_client.request("poll_query", query_id=query_id)["payload"]["query_state"] == "errored"
+    )
+
+
+def test_cancel_while_the_dependencies_run(zmq_client, ctx, stacked_kind):
+    """Cancelled while its dependency computes: the query never runs, the dependency finishes and stays."""
+    spec = {"query_kind": "test_stacked", "seconds": 2 + time.time() % 1, "fail": False}
+    query_id = zmq_client.request("run_query", **spec)["payload"]["query_id"]
+    deadline = time.monotonic() + 20
+    while zmq_client.request("poll_query", query_id=query_id)["payload"]["progress"] != {
+        "eligible": 2,
+        "queued": 0,
+        "running": 1,
+    }:
+        assert time.monotonic() < deadline, "the dependency never started"
+        time.sleep(0.05)
+    assert zmq_client.request("poll_query", query_id=query_id)["payload"]["query_state"] == "queued"
+    reply = zmq_client.request("cancel_query", query_id=query_id)["payload"]
+    assert reply == {"query_id": query_id, "query_state": "cancelled", "cancelled": True}
+    below = _Sleep(spec["seconds"])
+    deadline = time.monotonic() + 20
+    while ctx.states.state(below.query_id).name != "COMPLETED":
+        assert time.monotonic() < deadline, "the dependency never finished"
+        time.sleep(0.05)
+    time.sleep(0.3)  # the run has unwound by now
+    assert (
+        zmq_client.request("poll_query", query_id=query_id)["payload"]["query_state"] == "cancelled"
+    )
+    assert not rows(ctx, f"SELECT to_regclass('cache.x{query_id}') IS NOT NULL")[0][0]

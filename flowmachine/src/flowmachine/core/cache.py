@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -124,11 +125,18 @@ def compute(ctx: Context, query: Query, *, store_dependencies: bool = True) -> Q
     return _compute_one(ctx, query)
 
 
-def compute_dependencies(ctx: Context, query: Query) -> None:
+def compute_dependencies(
+    ctx: Context, query: Query, *, stop_if: Callable[[], bool] | None = None
+) -> None:
     """Store every storable query below `query`, level by level; a level's queries run side by side on up
-    to `dependency_workers` connections (seven daily locations of a modal location use every core)."""
+    to `dependency_workers` connections (seven daily locations of a modal location use every core).
+
+    `stop_if` is asked before each level: when it says so, QueryCancelledError (dependencies already
+    computed or under way by then complete and stay cached)."""
     width = ctx.settings.dependency_workers
     for level in _dependency_levels(query):
+        if stop_if is not None and stop_if():
+            raise QueryCancelledError(f"query {query.query_id} was cancelled")
         if width <= 1 or len(level) == 1:
             for dep in level:
                 _compute_one(ctx, dep)

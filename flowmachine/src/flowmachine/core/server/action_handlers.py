@@ -131,7 +131,11 @@ class ServerContext:
         try:
             if self.store_dependencies:
                 try:
-                    compute_dependencies(self.ctx, query)
+                    compute_dependencies(
+                        self.ctx,
+                        query,
+                        stop_if=lambda: states.state(query_id) is QueryState.CANCELLED,
+                    )
                 except Exception as exc:
                     log.info("a dependency of query %s did not complete: %s", query_id, exc)
                     # Say so in the query's own state (unless another process has taken it on meanwhile).
@@ -295,6 +299,34 @@ def _features(unit: GeomSpatialUnit, rows: sql.Composable) -> sql.Composable:
     ).format(ident=ident, rows=rows)
 
 
+def _no_geography_reply(query_id: str) -> ZMQReply:
+    return ZMQReply.error(
+        f"Query with id '{query_id}' has no geographic representation.",
+        payload={"query_id": query_id, "query_state": str(QueryState.ERRORED)},
+    )
+
+
+def _flows_by_location(query: Query, key: str, geography: sql.Composable) -> sql.Composable:
+    """One row per location with a flow out or in: `<key>, outflows, inflows, geom`, where `outflows` maps
+    each destination to its value and `inflows` each origin (null when there are none), as FlowKit's
+    flows GeoJSON has them."""
+    origin, destination = sql.Identifier(f"{key}_from"), sql.Identifier(f"{key}_to")
+    return sql.SQL(
+        """SELECT coalesce(o.loc, i.loc) AS {key}, o.flows AS outflows, i.flows AS inflows, g.geom
+           FROM (SELECT {origin} AS loc, json_object_agg({destination}, value ORDER BY {destination}) AS flows
+                 FROM {table} GROUP BY {origin}) o
+           FULL JOIN (SELECT {destination} AS loc, json_object_agg({origin}, value ORDER BY {origin}) AS flows
+                      FROM {table} GROUP BY {destination}) i ON i.loc = o.loc
+           JOIN ({geography}) g ON g.{key} = coalesce(o.loc, i.loc)"""
+    ).format(
+        key=sql.Identifier(key),
+        origin=origin,
+        destination=destination,
+        table=query.table_identifier,
+        geography=geography,
+    )
+
+
 def get_geo_sql_for_query_result(server: ServerContext, query_id: str) -> ZMQReply:
     known = _known_query(server, query_id)
     if isinstance(known, ZMQReply):
@@ -305,20 +337,23 @@ def get_geo_sql_for_query_result(server: ServerContext, query_id: str) -> ZMQRep
         return wrong_state_reply(query_id, state)
     unit_name = getattr(server.load_spec(spec), "aggregation_unit", None)
     unit = make_spatial_unit(unit_name) if unit_name else None
-    if not isinstance(unit, GeomSpatialUnit) or not set(unit.location_id_columns) <= set(
-        query.column_names
-    ):
-        return ZMQReply.error(
-            f"Query with id '{query_id}' has no geographic representation.",
-            payload={"query_id": query_id, "query_state": str(QueryState.ERRORED)},
+    if not isinstance(unit, GeomSpatialUnit):
+        return _no_geography_reply(query_id)
+    keys = unit.location_id_columns
+    if set(keys) <= set(query.column_names):
+        result_cols = [c for c in query.column_names if c != "geom"]
+        joined = sql.SQL(
+            "SELECT {cols}, g.geom FROM {table} r JOIN ({geo}) g USING ({keys})"
+        ).format(
+            cols=sql.SQL(", ").join(sql.Identifier("r", c) for c in result_cols),
+            table=query.table_identifier,
+            geo=unit.geography_query(server.ctx),
+            keys=sql.SQL(", ").join(map(sql.Identifier, keys)),
         )
-    result_cols = [c for c in query.column_names if c != "geom"]
-    joined = sql.SQL("SELECT {cols}, g.geom FROM {table} r JOIN ({geo}) g USING ({keys})").format(
-        cols=sql.SQL(", ").join(sql.Identifier("r", c) for c in result_cols),
-        table=query.table_identifier,
-        geo=unit.geography_query(server.ctx),
-        keys=sql.SQL(", ").join(map(sql.Identifier, unit.location_id_columns)),
-    )
+    elif len(keys) == 1 and query.column_names == [f"{keys[0]}_from", f"{keys[0]}_to", "value"]:
+        joined = _flows_by_location(query, keys[0], unit.geography_query(server.ctx))
+    else:
+        return _no_geography_reply(query_id)
     return ZMQReply.success(
         {
             "query_id": query_id,
@@ -403,7 +438,11 @@ def cancel_query(server: ServerContext, query_id: str) -> ZMQReply:
     cancelled = cancel(server.ctx, query_id)
     state = server.state(query_id)
     if not cancelled and state in (QueryState.QUEUED, QueryState.EXECUTING):
-        cancelled = cancel(server.ctx, query_id)  # it moved on between our reads
+        if server.ctx.states.state(query_id) is QueryState.KNOWN:
+            # taken for running, its dependencies under way: queue it so it can be cancelled; the run
+            # stops before the next level of dependencies and never computes the query itself
+            server.ctx.states.trigger(query_id, QueryEvent.QUEUE, owner=server.ctx.owner)
+        cancelled = cancel(server.ctx, query_id)  # (or it moved on between our reads)
         state = server.state(query_id)
     return ZMQReply.success(
         {"query_id": query_id, "query_state": str(state), "cancelled": cancelled}
