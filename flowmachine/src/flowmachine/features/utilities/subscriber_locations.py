@@ -120,8 +120,6 @@ class SubscriberLocations(Query):
             )
         unit: GeomSpatialUnit = self.spatial_unit
         join = sql.SQL("LEFT JOIN" if keep_unlocated else "JOIN")
-        first_day = self.start.date()
-        last_day = (self.stop - dt.timedelta(microseconds=1)).date()
         location = [sql.Identifier("m", c) for c in self.location_columns if c != "location_id"]
         selected = [
             sql.SQL("e.subscriber"),
@@ -132,17 +130,8 @@ class SubscriberLocations(Query):
         ]
         if keep_unlocated:
             selected.append(sql.SQL("m.location_id IS NOT NULL AS _located"))
-        first, last = date_literal(first_day), date_literal(last_day)
         mapping = unit.get_query(ctx)
-        # Written with IS NULL / comparisons on the columns (not coalesce) so the planner can use their statistics.
-        overlaps = sql.SQL(
-            "(u.date_of_first_service IS NULL OR u.date_of_first_service <= {last}) "
-            "AND (u.date_of_last_service IS NULL OR u.date_of_last_service >= {first})"
-        ).format(first=first, last=last)
-        whole_window = sql.SQL(
-            "(u.date_of_first_service IS NULL OR u.date_of_first_service <= {first}) "
-            "AND (u.date_of_last_service IS NULL OR u.date_of_last_service >= {last})"
-        ).format(first=first, last=last)
+        overlaps, whole_window = self._service_conditions()
         if not self._some_cell_partly_in_service(ctx, mapping, overlaps, whole_window):
             return sql.SQL(
                 """SELECT {selected}
@@ -173,6 +162,23 @@ class SubscriberLocations(Query):
             overlaps=overlaps,
         )
 
+    def _service_conditions(self) -> tuple[sql.Composable, sql.Composable]:
+        """Conditions on a mapping row `u`: in service on some day of the window; on every day of it.
+
+        Written with IS NULL / comparisons on the columns (not coalesce) so the planner can use their
+        statistics."""
+        first = date_literal(self.start.date())
+        last = date_literal((self.stop - dt.timedelta(microseconds=1)).date())
+        overlaps = sql.SQL(
+            "(u.date_of_first_service IS NULL OR u.date_of_first_service <= {last}) "
+            "AND (u.date_of_last_service IS NULL OR u.date_of_last_service >= {first})"
+        ).format(first=first, last=last)
+        whole_window = sql.SQL(
+            "(u.date_of_first_service IS NULL OR u.date_of_first_service <= {first}) "
+            "AND (u.date_of_last_service IS NULL OR u.date_of_last_service >= {last})"
+        ).format(first=first, last=last)
+        return overlaps, whole_window
+
     def every_event_located(self, ctx: Context) -> bool:
         """Whether this unit places every event with a location in the window, proven cheaply, or False.
 
@@ -198,17 +204,12 @@ class SubscriberLocations(Query):
         """One boolean: whether some location id of `table`'s events in the window is not placed by the
         mapping for the whole window (see `every_event_located`)."""
         unit: GeomSpatialUnit = self.spatial_unit
-        first = date_literal(self.start.date())
-        last = date_literal((self.stop - dt.timedelta(microseconds=1)).date())
         return sql.SQL(UNPLACED_LOCATION_SQL).format(
             table=sql.Identifier("events", table),
             start=timestamp_literal(self.start),
             stop=timestamp_literal(self.stop),
             mapping=unit.get_query(ctx),
-            whole_window=sql.SQL(
-                "(u.date_of_first_service IS NULL OR u.date_of_first_service <= {first}) "
-                "AND (u.date_of_last_service IS NULL OR u.date_of_last_service >= {last})"
-            ).format(first=first, last=last),
+            whole_window=self._service_conditions()[1],
         )
 
     @staticmethod
