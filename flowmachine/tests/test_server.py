@@ -443,12 +443,15 @@ def _wait_for_state(client, query_id, state, timeout=20):
     raise AssertionError(f"{query_id} never reached {state}")
 
 
-def test_cancel_a_running_query_and_run_it_again(zmq_client, monkeypatch):
+def _add_kind(monkeypatch, schema) -> None:
+    """Expose one more query kind for the length of a test."""
     monkeypatch.setattr(
-        FlowmachineQuerySchema,
-        "query_schemas",
-        (*FlowmachineQuerySchema.query_schemas, _SleepSchema),
+        FlowmachineQuerySchema, "query_schemas", (*FlowmachineQuerySchema.query_schemas, schema)
     )
+
+
+def test_cancel_a_running_query_and_run_it_again(zmq_client, monkeypatch):
+    _add_kind(monkeypatch, _SleepSchema)
     spec = {"query_kind": "test_sleep", "seconds": 60 + time.time() % 1}
     query_id = zmq_client.request("run_query", **spec)["payload"]["query_id"]
     _wait_for_state(zmq_client, query_id, "executing")
@@ -509,11 +512,7 @@ class _StackedSchema(BaseSchema):
 
 @pytest.fixture
 def stacked_kind(monkeypatch):
-    monkeypatch.setattr(
-        FlowmachineQuerySchema,
-        "query_schemas",
-        (*FlowmachineQuerySchema.query_schemas, _StackedSchema),
-    )
+    _add_kind(monkeypatch, _StackedSchema)
 
 
 def test_a_failed_dependency_fails_the_query(zmq_client, ctx, stacked_kind):

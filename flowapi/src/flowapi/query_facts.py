@@ -43,9 +43,6 @@ class _Bounded:
             k, v = self._items.popitem(last=False)
             self._used -= len(k) + len(v)
 
-    def __len__(self) -> int:
-        return len(self._items)
-
 
 class QueryFacts:
     """The spec behind each query id and the aggregation unit of each spec, as FlowMachine gave them."""
