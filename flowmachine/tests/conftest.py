@@ -62,8 +62,8 @@ def fixture_db(flowdb_cluster: Cluster):
 
 
 @pytest.fixture(scope="session")
-def fm_server(fm_settings: Settings, fixture_db) -> Iterator[int]:
-    """An in-process FlowMachine ZeroMQ server on a free loopback port (its own context); yields the port."""
+def fm_server_obj(fm_settings: Settings, fixture_db):
+    """An in-process FlowMachine ZeroMQ server on a free loopback port (its own context)."""
     import asyncio
     import threading
 
@@ -75,9 +75,15 @@ def fm_server(fm_settings: Settings, fixture_db) -> Iterator[int]:
         thread.start()
         if not server.bound.wait(10):
             raise RuntimeError("the flowmachine server did not start")
-        yield server.settings.port
+        yield server
         server.stop()
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def fm_server(fm_server_obj) -> int:
+    """The in-process server's port."""
+    return fm_server_obj.settings.port
 
 
 @pytest.fixture

@@ -112,14 +112,23 @@ def test_server_settings_from_env():
             "FLOWMACHINE_SERVER_THREADPOOL_SIZE": "lots",
             "FLOWMACHINE_SERVER_DEBUG_MODE": "TRUE",
             "FLOWMACHINE_SERVER_DISABLE_DEPENDENCY_CACHING": "true",
+            "FLOWMACHINE_SERVER_STORE_DEPENDENCIES_FIRST": "true",
         }
     )
-    assert (s.port, s.threadpool_size, s.debug_mode, s.store_dependencies) == (
+    assert (
+        s.port,
+        s.threadpool_size,
+        s.debug_mode,
+        s.store_dependencies,
+        s.dependencies_first,
+    ) == (
         6000,
         None,
         True,
         False,
+        True,
     )
+    assert not ServerSettings.from_env({}).dependencies_first
     assert ServerSettings.from_env({}).endpoint == "tcp://127.0.0.1:5555"
 
 
@@ -530,8 +539,11 @@ def test_a_failed_dependency_fails_the_query(zmq_client, ctx, stacked_kind):
     )
 
 
-def test_cancel_while_the_dependencies_run(zmq_client, ctx, stacked_kind):
+def test_cancel_while_the_dependencies_run(
+    zmq_client, ctx, stacked_kind, fm_server_obj, monkeypatch
+):
     """Cancelled while its dependency computes: the query never runs, the dependency finishes and stays."""
+    monkeypatch.setattr(fm_server_obj.server, "dependencies_first", True)  # FlowKit's order
     spec = {"query_kind": "test_stacked", "seconds": 2 + time.time() % 1, "fail": False}
     query_id = zmq_client.request("run_query", **spec)["payload"]["query_id"]
     deadline = time.monotonic() + 20
@@ -555,3 +567,70 @@ def test_cancel_while_the_dependencies_run(zmq_client, ctx, stacked_kind):
         zmq_client.request("poll_query", query_id=query_id)["payload"]["query_state"] == "cancelled"
     )
     assert not rows(ctx, f"SELECT to_regclass('cache.x{query_id}') IS NOT NULL")[0][0]
+
+
+def _depends_on(ctx, query_id):
+    return {
+        r[0]
+        for r in rows(
+            ctx, f"SELECT depends_on FROM cache.dependencies WHERE query_id = '{query_id}'"
+        )
+    }
+
+
+def _wait_until(predicate, what, timeout=20):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_answer_first_then_the_dependencies_in_idle_time(zmq_client, ctx, stacked_kind):
+    """By default the query is computed with its unstored dependency inlined (so only the query itself is
+    eligible), and the dependency is stored once the server is idle, giving the rows the query was built from."""
+    spec = {"query_kind": "test_stacked", "seconds": 1 + time.time() % 1 / 100, "fail": False}
+    query_id = zmq_client.request("run_query", **spec)["payload"]["query_id"]
+    below = _Sleep(spec["seconds"])
+    _wait_for_state(zmq_client, query_id, "executing")
+    progress = zmq_client.request("poll_query", query_id=query_id)["payload"]["progress"]
+    assert progress == {"eligible": 1, "queued": 0, "running": 1}
+    assert ctx.states.state(below.query_id).name == "KNOWN"  # inlined, not stored first
+    _wait_for_state(zmq_client, query_id, "completed")
+    assert _depends_on(ctx, query_id) == set()  # it read no cache table
+    _wait_until(
+        lambda: ctx.states.state(below.query_id).name == "COMPLETED",
+        "the dependency was never stored",
+    )
+    assert rows(ctx, f"SELECT slept FROM cache.x{below.query_id}") == rows(
+        ctx, f"SELECT slept FROM cache.x{query_id}"
+    )
+
+
+def test_a_dependency_under_way_is_awaited_not_inlined(zmq_client, ctx, stacked_kind):
+    spec = {"query_kind": "test_stacked", "seconds": 1 + time.time() % 1 / 100, "fail": False}
+    below = _Sleep(spec["seconds"])
+    future = below.store(ctx)
+    _wait_until(lambda: ctx.states.state(below.query_id).name == "EXECUTING", "never started")
+    query_id = zmq_client.request("run_query", **spec)["payload"]["query_id"]
+    _wait_for_state(zmq_client, query_id, "completed")
+    future.result(timeout=10)
+    assert _depends_on(ctx, query_id) == {below.query_id}  # read from its table, not computed again
+
+
+def test_the_cell_mapping_is_stored_before_the_answer(zmq_client, ctx):
+    from flowmachine.core.cache import invalidate
+
+    spec = {
+        "query_kind": "spatial_aggregate",
+        "locations": {**DAILY, "date": "2016-03-04", "aggregation_unit": "admin2"},
+    }
+    query = FlowmachineQuerySchema().load(spec)._flowmachine_query_obj
+    daily = query.locations
+    invalidate(ctx, query.query_id)
+    invalidate(ctx, daily.query_id)
+    mapping = daily.spatial_unit
+    query_id = run_to_completion(zmq_client, spec)
+    assert query_id == query.query_id
+    assert mapping.store_first and ctx.states.state(mapping.query_id).name == "COMPLETED"
+    assert _depends_on(ctx, query_id) == {mapping.query_id}  # the daily location was inlined
+    _wait_until(lambda: daily.is_stored(ctx), "the daily location was never stored")

@@ -148,6 +148,38 @@ def compute_dependencies(
                 future.result()
 
 
+def dependencies_before_answer(query: Query) -> list[Query]:
+    """The storable queries below `query` that `compute_answer` stores first (deepest first)."""
+    return [dep for dep in _storable_dependencies(query) if dep.store_first]
+
+
+def prepare_answer(
+    ctx: Context, query: Query, *, stop_if: Callable[[], bool] | None = None
+) -> None:
+    """Make ready what `compute_answer` reads: store the dependencies marked `store_first` (the cell mappings)
+    and wait for those some process is computing right now (their tables are then read, not recomputed).
+    `stop_if` is asked before each dependency: when it says so, QueryCancelledError."""
+    for dep in _storable_dependencies(query):
+        if stop_if is not None and stop_if():
+            raise QueryCancelledError(f"query {query.query_id} was cancelled")
+        if dep.store_first:
+            _compute_one(ctx, dep)
+        elif ctx.states.state(dep.query_id) in IN_FLIGHT:
+            ctx.states.wait_while_in_flight(dep.query_id)
+
+
+def compute_answer(ctx: Context, query: Query) -> Query:
+    """Compute `query` into its cache table as soon as possible; exactly one process computes it.
+
+    After `prepare_answer`, every unstored dependency is inlined into the query's own SQL, which PostgreSQL
+    runs as one statement on every core. Storing those dependencies too (`compute_dependencies`) is left to
+    the caller, for when nothing waits on it: done first, it costs about as much again as the answer itself
+    (bench/RESULTS.md, docs/adr/0007-answer-first.md).
+    """
+    prepare_answer(ctx, query)
+    return compute(ctx, query, store_dependencies=False)
+
+
 def _compute_one(ctx: Context, query: Query) -> Query:
     states, qid = ctx.states, query.query_id
     while True:

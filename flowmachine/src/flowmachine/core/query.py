@@ -33,6 +33,10 @@ class Query(ABC):
 
     # False for queries that are only ever embedded in others (event subsets, unions): they are never stored.
     storable: ClassVar[bool] = True
+    # True for queries stored before any query using them is answered (the cell -> location mappings, which
+    # the planner joins well only once stored and ANALYZEd); a server inlines other unstored dependencies into
+    # the answer's SQL and stores them afterwards, in idle time (`cache.compute_answer`).
+    store_first: ClassVar[bool] = False
 
     def __init__(self) -> None:
         dependencies: list[Query] = []

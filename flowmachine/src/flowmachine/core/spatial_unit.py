@@ -58,6 +58,7 @@ class GeomSpatialUnit(Query):
     is_network_object: ClassVar[bool] = False
     has_geography: ClassVar[bool] = True
     has_lon_lat_columns: ClassVar[bool] = False
+    store_first = True  # joined well only once stored and ANALYZEd (ADR 7)
 
     @property
     def column_names(self) -> list[str]:

@@ -24,10 +24,19 @@ from psycopg import sql
 
 # compute_dependencies: the dependency phase of compute, level by level and side by side, run on its own so
 # that a failure there can be told apart from a failure of the query itself.
-from flowmachine.core.cache import cancel, compute, compute_dependencies, invalidate
+from flowmachine.core.cache import (
+    _storable_dependencies,
+    cancel,
+    compute,
+    compute_dependencies,
+    dependencies_before_answer,
+    invalidate,
+    prepare_answer,
+)
 from flowmachine.core.context import Context
 from flowmachine.core.errors import QueryCancelledError
 from flowmachine.core.query import Query
+from flowmachine.core.server.idle_stores import IdleStores
 from flowmachine.core.server.messages import (
     Progress,
     ZMQReply,
@@ -55,13 +64,22 @@ class ServerContext:
 
     ctx: Context
     store_dependencies: bool = True
+    # FlowKit's order: every dependency stored before the query. By default the query is answered first, its
+    # unstored dependencies inlined, and they are stored afterwards while the server is idle (ADR 7).
+    dependencies_first: bool = False
     records: QueryRecords = field(init=False)
+    idle_stores: IdleStores = field(init=False)
     _queries: OrderedDict[str, Query] = field(init=False, default_factory=OrderedDict)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
     _running: dict[str, Future[Query]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.records = QueryRecords(self.ctx.states)
+        self.idle_stores = IdleStores(self.ctx, busy=lambda: bool(self._running))
+
+    def close(self) -> None:
+        """Stop storing dependencies in idle time (a store under way finishes)."""
+        self.idle_stores.stop()
 
     # specs → query objects -------------------------------------------------------------------------------
 
@@ -99,7 +117,14 @@ class ServerContext:
         return state
 
     def progress(self, query: Query) -> Progress:
-        ids = [query.query_id, *_storable_dependency_ids(query)]
+        """Counts over the query and the dependencies computed before it (every stored one in FlowKit's order)."""
+        if not self.store_dependencies:
+            before: list[Query] = []
+        elif self.dependencies_first:
+            before = _storable_dependencies(query)
+        else:
+            before = dependencies_before_answer(query)
+        ids = [query.query_id, *(dep.query_id for dep in before)]
         pipe = self.ctx.redis.pipeline(transaction=False)
         for query_id in ids:
             pipe.hget(self.ctx.states.key(query_id), "state")
@@ -126,16 +151,20 @@ class ServerContext:
         future.add_done_callback(lambda _: self._forget_run(query_id))
 
     def _run(self, query: Query) -> Query:
-        """Dependencies first (while the query itself is still known, it reads as queued), then the query."""
+        """Dependencies first (while the query itself is still known, it reads as queued), then the query: by
+        default only those `prepare_answer` needs, the others stored once the server is idle."""
         query_id, states, owner = query.query_id, self.ctx.states, self.ctx.owner
+
+        def cancelled() -> bool:
+            return states.state(query_id) is QueryState.CANCELLED
+
         try:
             if self.store_dependencies:
                 try:
-                    compute_dependencies(
-                        self.ctx,
-                        query,
-                        stop_if=lambda: states.state(query_id) is QueryState.CANCELLED,
-                    )
+                    if self.dependencies_first:
+                        compute_dependencies(self.ctx, query, stop_if=cancelled)
+                    else:
+                        prepare_answer(self.ctx, query, stop_if=cancelled)
                 except Exception as exc:
                     log.info("a dependency of query %s did not complete: %s", query_id, exc)
                     # Say so in the query's own state (unless another process has taken it on meanwhile).
@@ -145,13 +174,17 @@ class ServerContext:
                     elif queued:
                         states.trigger(query_id, QueryEvent.ERROR, message=str(exc))
                     raise
-            return compute(self.ctx, query, store_dependencies=False)
+            answered = compute(self.ctx, query, store_dependencies=False)
+            if self.store_dependencies and not self.dependencies_first:
+                self.idle_stores.add(query)
+            return answered
         finally:
             self.records.clear_submitted(query_id, owner)
 
     def _forget_run(self, query_id: str) -> None:
         with self._lock:
             self._running.pop(query_id, None)
+        self.idle_stores.nudge()
 
     def wait_for_local_run(self, query_id: str, timeout: float = 30) -> None:
         """Let this process's run of `query_id` (if any) unwind, e.g. after it was cancelled."""
@@ -159,21 +192,6 @@ class ServerContext:
             future = self._running.get(query_id)
         if future is not None:
             wait([future], timeout=timeout)
-
-
-def _storable_dependency_ids(query: Query) -> list[str]:
-    seen: dict[str, None] = {}
-
-    def visit(q: Query) -> None:
-        for dep in q.dependencies:
-            if dep.query_id in seen:
-                continue
-            if dep.storable:
-                seen[dep.query_id] = None
-            visit(dep)
-
-    visit(query)
-    return list(seen)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -44,6 +44,8 @@ class ServerSettings:
     threadpool_size: int | None = None
     debug_mode: bool = False
     store_dependencies: bool = True
+    # FlowKit's order (every dependency stored before the query) instead of answering first (ADR 7).
+    dependencies_first: bool = False
     log_level: str = "error"
 
     @classmethod
@@ -66,6 +68,7 @@ class ServerSettings:
             threadpool_size=threads if threads and threads > 0 else None,
             debug_mode=_flag(env, "FLOWMACHINE_SERVER_DEBUG_MODE"),
             store_dependencies=not _flag(env, "FLOWMACHINE_SERVER_DISABLE_DEPENDENCY_CACHING"),
+            dependencies_first=_flag(env, "FLOWMACHINE_SERVER_STORE_DEPENDENCIES_FIRST"),
             log_level=env.get("FLOWMACHINE_LOG_LEVEL", "").strip() or "error",
         )
 
@@ -79,7 +82,11 @@ class FlowmachineServer:
 
     def __init__(self, ctx: Context, settings: ServerSettings) -> None:
         self.settings = settings
-        self.server = ServerContext(ctx, store_dependencies=settings.store_dependencies)
+        self.server = ServerContext(
+            ctx,
+            store_dependencies=settings.store_dependencies,
+            dependencies_first=settings.dependencies_first,
+        )
         self._executor = ThreadPoolExecutor(
             max_workers=settings.threadpool_size, thread_name_prefix="flowmachine-server"
         )
@@ -111,6 +118,7 @@ class FlowmachineServer:
             socket.close(linger=0)
             zctx.term()
             self._executor.shutdown(wait=False, cancel_futures=True)
+            self.server.close()
 
     async def _answer(self, socket: zmq.asyncio.Socket, frames: list[bytes]) -> None:
         if len(frames) != 3 or frames[1] != b"":
