@@ -1,0 +1,74 @@
+"""Passwords (argon2), secrets at rest (Fernet), password strength (zxcvbn), random codes."""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet, InvalidToken
+from zxcvbn import zxcvbn
+
+_hasher = PasswordHasher()
+
+# zxcvbn scores 0..4; FlowKit asks for 4 ("very unguessable") on every password set through the app.
+REQUIRED_PASSWORD_SCORE = 4
+MAX_PASSWORD_LENGTH = 256
+
+
+def hash_secret(plain: str) -> str:
+    return _hasher.hash(plain)
+
+
+def verify_secret(hashed: str, plain: str) -> bool:
+    try:
+        return _hasher.verify(hashed, plain)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def password_problem(password: str | None, user_inputs: list[str] | None = None) -> str | None:
+    """Why `password` cannot be used (FlowKit's messages), or None if it is strong enough."""
+    if not password:
+        return "Password must be provided."
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"Password must be at most {MAX_PASSWORD_LENGTH} characters."
+    if zxcvbn(password, user_inputs=user_inputs or [])["score"] < REQUIRED_PASSWORD_SCORE:
+        return "Password not complex enough."
+    return None
+
+
+def password_advice(password: str) -> dict:
+    """{score, suggestions, warning} for a strength meter."""
+    result = zxcvbn(password[:MAX_PASSWORD_LENGTH]) if password else {"score": 0, "feedback": {}}
+    feedback = result.get("feedback", {})
+    return {
+        "score": result["score"],
+        "warning": feedback.get("warning", ""),
+        "suggestions": feedback.get("suggestions", []),
+    }
+
+
+class SecretBox:
+    """Fernet encryption of what FlowAuth must be able to read back (issued tokens, TOTP secrets)."""
+
+    def __init__(self, key: bytes) -> None:
+        self._fernet = Fernet(key)
+
+    def seal(self, plain: str) -> str:
+        return self._fernet.encrypt(plain.encode()).decode()
+
+    def open(self, sealed: str) -> str:
+        try:
+            return self._fernet.decrypt(sealed.encode()).decode()
+        except InvalidToken:
+            raise ValueError(
+                "a stored secret cannot be decrypted: FLOWAUTH_FERNET_KEY changed?"
+            ) from None
+
+
+def backup_codes(n: int = 16, length: int = 10) -> list[str]:
+    """FlowKit's two-factor backup codes: `n` codes of `length` letters and digits."""
+    alphabet = string.ascii_letters + string.digits
+    return ["".join(secrets.choice(alphabet) for _ in range(length)) for _ in range(n)]

@@ -1,0 +1,136 @@
+"""FlowAuth's settings, read once from the environment (or Docker secrets) and passed to `create_app`.
+
+Every option has FlowKit's name where FlowKit has one (reference: flowauth_autoflow.md A5). A file
+`/run/secrets/<NAME>` wins over the environment variable of the same name, as in FlowKit's deployments.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+from flowkit_jwt_generator import load_private_key
+
+SECRETS_DIR = Path("/run/secrets")
+
+
+class SettingsError(Exception):
+    """A required option is missing or an option has a value that cannot be used."""
+
+
+def _lookup(env: Mapping[str, str], name: str, secrets_dir: Path | None) -> str | None:
+    if secrets_dir is not None:
+        try:
+            return (secrets_dir / name).read_text().strip() or None
+        except OSError:
+            pass
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, secrets_dir: Path | None) -> int:
+    raw = _lookup(env, name, secrets_dir)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < 0:
+        raise SettingsError(f"{name} must not be negative, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What FlowAuth needs to run; docs/flowauth.md lists the environment variable of each field."""
+
+    private_jwt_signing_key: RSAPrivateKey = field(repr=False)
+    fernet_key: bytes = field(repr=False)
+    secret_key: str = field(repr=False)
+    admin_username: str | None = None
+    admin_password: str | None = field(default=None, repr=False)
+    # SQLAlchemy URL; `{}` in it is replaced by FLOWAUTH_DB_PASSWORD (FlowKit's convention).
+    db_uri: str = "sqlite:///flowauth.db"
+    two_factor_issuer: str = "FlowAuth"
+    two_factor_valid_window: int = 0
+    # Sessions end after this many minutes without a request (FlowKit: 20).
+    session_minutes: int = 20
+    # Sign-in throttle (ours; FlowKit has none): this many failures per username, or per client address,
+    # within the window lock further attempts out until the oldest failure leaves the window.
+    sign_in_max_failures: int = 5
+    sign_in_window_seconds: int = 900
+    # Cookies only over HTTPS (set true behind TLS).
+    secure_cookies: bool = False
+    demo_mode: bool = False
+    reset_db: bool = False
+    log_level: str = "error"
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, secrets_dir: Path | None = SECRETS_DIR
+    ) -> Settings:
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            return _lookup(env, name, secrets_dir)
+
+        key_text = get("PRIVATE_JWT_SIGNING_KEY")
+        if key_text is None:
+            raise SettingsError("PRIVATE_JWT_SIGNING_KEY is not set (an RSA private key in PEM)")
+        try:
+            private_key = load_private_key(key_text)
+        except Exception as exc:
+            raise SettingsError(
+                f"PRIVATE_JWT_SIGNING_KEY is not an RSA private key in PEM: {exc}"
+            ) from None
+        fernet_text = get("FLOWAUTH_FERNET_KEY")
+        if fernet_text is None:
+            raise SettingsError(
+                "FLOWAUTH_FERNET_KEY is not set (`flowauth get-fernet` prints a new one)"
+            )
+        try:
+            Fernet(fernet_text.encode())
+        except (ValueError, TypeError):
+            raise SettingsError(
+                "FLOWAUTH_FERNET_KEY is not a Fernet key (32 url-safe base64-encoded bytes)"
+            ) from None
+        secret_key = get("SECRET_KEY")
+        if secret_key is None:
+            raise SettingsError("SECRET_KEY is not set (it signs sessions and CSRF tokens)")
+        db_uri = get("DB_URI") or "sqlite:///flowauth.db"
+        if "{}" in db_uri:
+            db_uri = db_uri.replace("{}", get("FLOWAUTH_DB_PASSWORD") or "")
+        return cls(
+            private_jwt_signing_key=private_key,
+            fernet_key=fernet_text.encode(),
+            secret_key=secret_key,
+            # FlowKit's docs say FLOWAUTH_ADMIN_USER; its code reads FLOWAUTH_ADMIN_USERNAME: accept both.
+            admin_username=get("FLOWAUTH_ADMIN_USERNAME") or get("FLOWAUTH_ADMIN_USER"),
+            admin_password=get("FLOWAUTH_ADMIN_PASSWORD"),
+            db_uri=db_uri,
+            two_factor_issuer=get("FLOWAUTH_TWO_FACTOR_ISSUER") or "FlowAuth",
+            two_factor_valid_window=_int(env, "TWO_FACTOR_VALID_WINDOW", 0, secrets_dir),
+            session_minutes=_int(env, "FLOWAUTH_SESSION_MINUTES", 20, secrets_dir) or 20,
+            sign_in_max_failures=_int(env, "FLOWAUTH_SIGN_IN_MAX_FAILURES", 5, secrets_dir),
+            sign_in_window_seconds=_int(env, "FLOWAUTH_SIGN_IN_WINDOW_SECONDS", 900, secrets_dir),
+            secure_cookies=(get("FLOWAUTH_SECURE_COOKIES") or "").lower() == "true",
+            demo_mode=get("DEMO_MODE") is not None,
+            reset_db=get("RESET_FLOWAUTH_DB") is not None,
+            log_level=(get("FLOWAUTH_LOG_LEVEL") or "error").lower(),
+        )
+
+
+def new_fernet_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+def new_secret_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()

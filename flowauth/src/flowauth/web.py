@@ -1,0 +1,149 @@
+"""Sessions, the signed-in user, access rules and CSRF protection.
+
+- A session is Flask's signed cookie (`SECRET_KEY`), HttpOnly and SameSite=Lax, holding the user's id and
+  `session_version`; it ends after `session_minutes` without a request (the signature's age is checked on
+  every request, and every request re-signs it) and when the user's password changes.
+- CSRF: a random token kept in the session is sent to the browser in the `X-CSRF` cookie on every response;
+  every state-changing request (anything but GET, HEAD, OPTIONS), sign-in included, must echo it in the
+  `X-CSRF-Token` header. Any GET (e.g. `/version`) gets a client its first token.
+- `login_required` answers 401 when nobody is signed in; `admin_required` 403 for a signed-in non-admin.
+  A user whose two-factor setup is required may only reach the routes marked `allowed_before_two_factor`
+  (FlowKit leaves that to its frontend).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, Response, g, request, session
+
+from flowauth.db import request_session
+from flowauth.errors import ApiError, forbidden, unauthorized
+from flowauth.models import User
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CSRF_COOKIE = "X-CSRF"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def sign_in(user: User) -> None:
+    """Start a fresh session for `user` (a new session id and CSRF token: no fixation)."""
+    session.clear()
+    session.permanent = True
+    session["user_id"] = user.id
+    session["version"] = user.session_version
+    session["csrf"] = secrets.token_urlsafe(32)
+    g.current_user = user
+
+
+def sign_out() -> None:
+    session.clear()
+    session["csrf"] = secrets.token_urlsafe(32)
+    g.current_user = None
+
+
+def current_user() -> User | None:
+    """The signed-in user, or None (a session from before a password change counts as signed out)."""
+    if "current_user" not in g:
+        user = None
+        user_id = session.get("user_id")
+        if user_id is not None:
+            user = request_session().get(User, user_id)
+            if user is None or user.session_version != session.get("version"):
+                session.pop("user_id", None)
+                user = None
+        g.current_user = user
+    return g.current_user
+
+
+def signed_in_user() -> User:
+    """The signed-in user (401 otherwise); for use inside `login_required` routes."""
+    user = current_user()
+    if user is None:
+        raise unauthorized("You must sign in first.")
+    return user
+
+
+def allowed_before_two_factor(view: F) -> F:
+    """Mark a route a user who must still set up two-factor may use."""
+    view._allowed_before_two_factor = True  # type: ignore[attr-defined]
+    return view
+
+
+def login_required(view: F) -> F:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        user = signed_in_user()
+        if user.two_factor_setup_required and not getattr(
+            view, "_allowed_before_two_factor", False
+        ):
+            raise forbidden(
+                "Two-factor authentication must be set up first.", need_two_factor_setup=True
+            )
+        return view(*args, **kwargs)
+
+    wrapper._allowed_before_two_factor = getattr(view, "_allowed_before_two_factor", False)  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+def admin_required(view: F) -> F:
+    @login_required
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not signed_in_user().is_admin:
+            raise forbidden("Only administrators may do this.")
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _check_csrf() -> None:
+    if request.method in SAFE_METHODS:
+        return
+    expected = session.get("csrf")
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not expected or not hmac.compare_digest(str(expected), sent):
+        raise ApiError("CSRF token missing or wrong: send the X-CSRF cookie's value in the X-CSRF-Token header.", 401)
+
+
+def _set_csrf_cookie(response: Response) -> Response:
+    token = session.get("csrf")
+    if token is None:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    settings = g.get("flowauth_settings")
+    response.set_cookie(
+        CSRF_COOKIE,
+        token,
+        samesite="Lax",
+        secure=bool(settings and settings.secure_cookies),
+        httponly=False,  # the page's script reads it
+    )
+    return response
+
+
+def install(app: Flask) -> None:
+    """Session cookie settings, the CSRF check before each request and the CSRF cookie after it."""
+    state = app.extensions["flowauth"]
+    app.secret_key = state.settings.secret_key
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=state.settings.secure_cookies,
+        SESSION_REFRESH_EACH_REQUEST=True,
+        PERMANENT_SESSION_LIFETIME=state.settings.session_minutes * 60,
+    )
+
+    @app.before_request
+    def _before() -> None:
+        g.flowauth_settings = state.settings
+        session.permanent = True
+        if request.endpoint != "static":
+            _check_csrf()
+
+    app.after_request(_set_csrf_cookie)
