@@ -6,6 +6,7 @@ import pytest
 from marshmallow import ValidationError
 
 from flowmachine.core.random_sample import RandomSample
+from flowmachine.core.server.query_schemas.field_mixins import resolving_query_ids
 from flowmachine.core.server.query_schemas.flowmachine_query import FlowmachineQuerySchema
 from flowmachine.core.spatial_unit import make_spatial_unit
 from flowmachine.features.location.flows import Flows, InFlow
@@ -23,8 +24,11 @@ DAILY = {
 }
 
 
-def load(spec, **context):
-    return FlowmachineQuerySchema(context=context).load(spec)
+def load(spec, resolve_query_id=None):
+    if resolve_query_id is None:
+        return FlowmachineQuerySchema().load(spec)
+    with resolving_query_ids(resolve_query_id):
+        return FlowmachineQuerySchema().load(spec)
 
 
 def test_spatial_aggregate_of_daily_location():

@@ -49,6 +49,7 @@ from flowmachine.core.server.openapi import query_schemas_spec
 from flowmachine.core.server.query_records import QueryRecords
 from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUnitKind
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
+from flowmachine.core.server.query_schemas.field_mixins import resolving_query_ids
 from flowmachine.core.server.query_schemas.flowmachine_query import FlowmachineQuerySchema
 from flowmachine.core.spatial_unit import GeomSpatialUnit, make_spatial_unit
 from flowmachine.core.state import QueryEvent, QueryState
@@ -85,8 +86,8 @@ class ServerContext:
 
     def load_spec(self, spec: Any) -> BaseExposedQuery:
         """Validate a spec (ValidationError if bad) into its exposed query."""
-        schema = FlowmachineQuerySchema(context={"resolve_query_id": self.query_for_id})
-        return schema.load(spec)
+        with resolving_query_ids(self.query_for_id):
+            return FlowmachineQuerySchema().load(spec)
 
     def query_for_id(self, query_id: str) -> Query | None:
         """The query object of a query id some server was asked to run (None if unknown)."""

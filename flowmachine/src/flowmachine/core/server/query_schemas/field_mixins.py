@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
@@ -65,16 +68,31 @@ class EventTypesField(Schema):
     )
 
 
+_QUERY_ID_RESOLVER: ContextVar[Callable[[str], Query | None] | None] = ContextVar(
+    "query_id_resolver", default=None
+)
+
+
+@contextmanager
+def resolving_query_ids(resolve: Callable[[str], Query | None]) -> Iterator[None]:
+    """Within the block, `SubscriberSubset` fields resolve query ids with `resolve` (in this thread or task)."""
+    token = _QUERY_ID_RESOLVER.set(resolve)
+    try:
+        yield
+    finally:
+        _QUERY_ID_RESOLVER.reset(token)
+
+
 class SubscriberSubset(fields.String):
     """The id of a query with a `subscriber` column, resolved to that query.
 
-    The schema's context supplies `resolve_query_id(query_id) -> Query | None` (the server looks ids up among
-    the queries it knows); without it, or for an unknown id, the value is refused.
+    Ids are resolved by the function given to `resolving_query_ids` around the load (the server looks ids up
+    among the queries it knows); outside such a block, or for an unknown id, the value is refused.
     """
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Query:
         query_id = super()._deserialize(value, attr, data, **kwargs)
-        resolve = self.parent.context.get("resolve_query_id") if self.parent else None
+        resolve = _QUERY_ID_RESOLVER.get()
         query = resolve(query_id) if resolve is not None else None
         if query is None or "subscriber" not in query.column_names:
             raise ValidationError("Must be None or a valid query id.")

@@ -30,7 +30,7 @@ class OneOfQuerySchema(Schema):
             raise ValidationError({"query_kind": ["Missing data for required field."]})
         if not isinstance(kind, str) or kind not in kinds:
             raise ValidationError({"query_kind": [f"Must be one of: {', '.join(sorted(kinds))}."]})
-        return kinds[kind](context=self.context).load(data)
+        return kinds[kind]().load(data)
 
     def dump(self, obj: BaseExposedQuery, *, many: bool | None = None) -> Any:
-        return self.schemas_by_kind()[obj.query_kind](context=self.context).dump(obj)
+        return self.schemas_by_kind()[obj.query_kind]().dump(obj)
