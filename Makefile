@@ -27,7 +27,7 @@ lint: deps  ## ruff lint and format check
 test: lint  ## install everything needed and run every test
 	$(RUN) pytest
 
-up: deps  ## start FlowDB (synthetic data if it has none), Redis, FlowMachine and FlowAPI; logs/PIDs in .stack/
+up: deps  ## start FlowDB (synthetic data if it has none), Redis, FlowMachine, FlowAPI and FlowAuth; logs/PIDs in .stack/
 	$(RUN) flowdb start
 	$(DEMO_ENV) $(RUN) flowdb synthetic --if-empty
 	$(RUN) python scripts/stack.py up
@@ -39,12 +39,13 @@ status: deps
 	-$(RUN) flowdb status
 	$(RUN) python scripts/stack.py status
 
-demo: up  ## bring up the stack with synthetic data, print summary counts, run an example analysis via flowclient
+demo: up  ## bring up the stack with synthetic data, print summary counts, run an example analysis via flowclient, load FlowAuth's demo users
 	$(RUN) flowdb psql -q -c "\\i scripts/demo_summary.sql"
 	$(RUN) python scripts/demo_api.py
 	@echo
+	@$(RUN) python scripts/stack.py demo
 	@echo "FlowDB: $$($(RUN) flowdb url); FlowAPI: http://127.0.0.1:$${FLOWAPI_PORT:-9090} (spec at /api/0/spec/redoc)."
-	@echo "Tokens: the dev key is .stack/keys/private.pem. Stop everything with 'make down'."
+	@echo "Tokens: mint them in FlowAuth, or sign with the dev key .stack/keys/private.pem. Stop everything with 'make down'."
 
 bench: deps  ## synthetic-data generator benchmark (writes bench/RESULTS.md)
 	$(RUN) python bench/synthetic.py

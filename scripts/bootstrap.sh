@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-client-15 redis-server)
+# chromium: the browser FlowAuth's Playwright tests drive (flowauth/tests/test_browser.py).
+APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-client-15 redis-server chromium)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -1,12 +1,15 @@
-"""Run the whole stack natively in the background: Redis, the FlowMachine server and FlowAPI (FlowDB itself is
-started by `flowdb start`). `make up` / `make down` call this.
+"""Run the whole stack natively in the background: Redis, the FlowMachine server, FlowAPI and FlowAuth (FlowDB
+itself is started by `flowdb start`). `make up` / `make down` / `make demo` call this.
 
-    python scripts/stack.py up | down | status
+    python scripts/stack.py up | down | status | demo
 
 Everything the stack writes goes in one folder, STACK_DIR (default `.stack/`): `logs/<service>.log`,
 `pids/<service>.pid`, Redis's working directory, and a development RS256 key pair (`keys/`) made on first use
-when PUBLIC_JWT_SIGNING_KEY is not set. FlowKit's environment variables are honoured when set (REDIS_PORT,
-REDIS_PASSWORD, FLOWMACHINE_PORT, FLOWAPI_PORT, FLOWAPI_IDENTIFIER, PUBLIC_JWT_SIGNING_KEY, FLOWDB_PORT, ...).
+when PUBLIC_JWT_SIGNING_KEY is not set. FlowAuth signs with the private half of that pair (FlowAPI checks with the
+public half); its Fernet key and SECRET_KEY are made once in `flowauth/` beside its SQLite database. FlowKit's
+environment variables are honoured when set (REDIS_PORT, REDIS_PASSWORD, FLOWMACHINE_PORT, FLOWAPI_PORT,
+FLOWAPI_IDENTIFIER, PUBLIC_JWT_SIGNING_KEY, PRIVATE_JWT_SIGNING_KEY, FLOWDB_PORT, FLOWAUTH_PORT, ...).
+`demo` loads FlowAuth's demo data (a server from FlowAPI's spec, roles, two users) and prints how to sign in.
 `down` stops only processes whose PIDs it recorded, after checking they are still the programs it started.
 """
 
@@ -19,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from flowdb.settings import Settings as FlowDBSettings
@@ -27,6 +31,7 @@ from flowkit_jwt_generator import generate_keypair
 STACK_DIR = Path(os.environ.get("STACK_DIR") or ".stack").resolve()
 BIN = Path(sys.executable).parent
 DEV_IDENTIFIER = "flowkit-dev"
+FLOWAUTH_DIR = STACK_DIR / "flowauth"
 
 
 def _port(name: str, default: int) -> int:
@@ -48,8 +53,37 @@ def _keys() -> tuple[str, str]:
     return private.read_text(), public.read_text()
 
 
-def _services() -> dict[str, tuple[list[str], dict[str, str], int]]:
-    """name -> (command, extra environment, port it listens on), in start order."""
+def _secret(name: str, make: Callable[[], str]) -> str:
+    """The text of FLOWAUTH_DIR/`name`, made by `make` (owner-only) the first time."""
+    path = FLOWAUTH_DIR / name
+    if not path.exists():
+        FLOWAUTH_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(make())
+    return path.read_text().strip()
+
+
+def _flowauth_env(private: str) -> dict[str, str]:
+    """FlowAuth's settings: the stack's signing key, a Fernet key and SECRET_KEY of its own, SQLite in FLOWAUTH_DIR
+    (each unless the environment sets it)."""
+    from flowauth.settings import new_fernet_key, new_secret_key
+
+    return {
+        "PRIVATE_JWT_SIGNING_KEY": private,
+        "FLOWAUTH_FERNET_KEY": os.environ.get("FLOWAUTH_FERNET_KEY")
+        or _secret("fernet.key", new_fernet_key),
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or _secret("secret.key", new_secret_key),
+        "DB_URI": os.environ.get("DB_URI") or f"sqlite:///{FLOWAUTH_DIR / 'flowauth.db'}",
+    }
+
+
+def _flowauth_url() -> str:
+    return f"http://127.0.0.1:{_port('FLOWAUTH_PORT', 9091)}"
+
+
+def _services(starting: bool = False) -> dict[str, tuple[list[str], dict[str, str], int]]:
+    """name -> (command, extra environment, port it listens on), in start order (the environment is complete only
+    when `starting`: stopping needs none of FlowAuth's secrets)."""
     db = FlowDBSettings.from_env()
     redis_port = _port("REDIS_PORT", 6379)
     redis_cmd = [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(redis_port),
@@ -65,7 +99,7 @@ def _services() -> dict[str, tuple[list[str], dict[str, str], int]]:
         "FLOWMACHINE_HOST": "127.0.0.1",
         "FLOWMACHINE_PORT": str(_port("FLOWMACHINE_PORT", 5555)),
     }
-    _, public = _keys()
+    private, public = _keys()
     machine = {**common, "FLOWMACHINE_FLOWDB_PASSWORD": db.role_password("flowmachine")}
     api = {
         **common,
@@ -75,11 +109,21 @@ def _services() -> dict[str, tuple[list[str], dict[str, str], int]]:
         "FLOWAPI_IDENTIFIER": os.environ.get("FLOWAPI_IDENTIFIER") or DEV_IDENTIFIER,
         "PUBLIC_JWT_SIGNING_KEY": public,
     }
-    return {
+    services = {
         "redis": (redis_cmd, common, redis_port),
         "flowmachine": ([str(BIN / "flowmachine")], machine, int(common["FLOWMACHINE_PORT"])),
         "flowapi": ([str(BIN / "flowapi")], api, int(api["FLOWAPI_PORT"])),
     }
+    auth_port = _port("FLOWAUTH_PORT", 9091)
+    if private or not starting:
+        auth_env = _flowauth_env(private) if starting else {}
+        auth_cmd = [str(BIN / "flowauth"), "serve", "--host", "127.0.0.1", "--port", str(auth_port)]
+        services["flowauth"] = (auth_cmd, auth_env, auth_port)
+    else:
+        print(
+            "flowauth: not started (PUBLIC_JWT_SIGNING_KEY is set without PRIVATE_JWT_SIGNING_KEY)"
+        )
+    return services
 
 
 def _pid_file(name: str) -> Path:
@@ -105,7 +149,7 @@ def _listening(port: int) -> bool:
 def up() -> None:
     for sub in ("logs", "pids", "redis"):
         (STACK_DIR / sub).mkdir(parents=True, exist_ok=True)
-    for name, (cmd, env, port) in _services().items():
+    for name, (cmd, env, port) in _services(starting=True).items():
         if _running(name, cmd[0]):
             print(f"{name}: already running (port {port})")
             continue
@@ -141,6 +185,30 @@ def down() -> None:
         print(f"{name}: stopped")
 
 
+def demo() -> None:
+    """FlowAuth's demo data, from the running FlowAPI's spec, into the database `up` gave FlowAuth."""
+    from flowauth.api_spec import SpecError, fetch_spec
+    from flowauth.db import Database
+    from flowauth.demo import load_demo_data
+
+    private, _ = _keys()
+    if not private:
+        sys.exit(
+            "flowauth: no demo data (PUBLIC_JWT_SIGNING_KEY is set without PRIVATE_JWT_SIGNING_KEY)"
+        )
+    flowapi = f"http://127.0.0.1:{_port('FLOWAPI_PORT', 9090)}"
+    try:
+        data = load_demo_data(Database(_flowauth_env(private)["DB_URI"]), fetch_spec(flowapi))
+    except SpecError as exc:
+        sys.exit(f"flowauth demo data: {exc}")
+    print(
+        f"FlowAuth: {_flowauth_url()}/ (server {data.server_name!r} from FlowAPI's spec, roles viewer and runner)"
+    )
+    for login in data.logins:
+        kind = "administrator" if login.is_admin else "analyst: mints tokens with viewer and runner"
+        print(f"  sign in as {login.username:8} password {login.password}  ({kind})")
+
+
 def status() -> None:
     for name, (cmd, _, port) in _services().items():
         pid = _running(name, cmd[0])
@@ -148,7 +216,7 @@ def status() -> None:
 
 
 if __name__ == "__main__":
-    actions = {"up": up, "down": down, "status": status}
+    actions = {"up": up, "down": down, "status": status, "demo": demo}
     if len(sys.argv) != 2 or sys.argv[1] not in actions:
-        sys.exit("usage: stack.py up | down | status")
+        sys.exit("usage: stack.py up | down | status | demo")
     actions[sys.argv[1]]()

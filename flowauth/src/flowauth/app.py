@@ -1,7 +1,7 @@
 """The FlowAuth app factory: settings and database passed in, nothing global.
 
-    app = create_app(Settings.from_env())            # migrates the database, ensures the admin
-    app = create_app(settings, database=Database(uri))
+app = create_app(Settings.from_env())            # migrates the database, ensures the admin
+app = create_app(settings, database=Database(uri))
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ class FlowAuthState:
 
 
 def create_app(settings: Settings, *, database: Database | None = None) -> Flask:
-    from flowauth.blueprints import admin, login, roles, servers, tokens, user_settings, users
     from flowauth import pages
+    from flowauth.blueprints import admin, login, roles, servers, tokens, user_settings, users
     from flowauth.bootstrap import ensure_admin
 
     logging.getLogger("flowauth").setLevel(settings.log_level.upper())

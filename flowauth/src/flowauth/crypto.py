@@ -11,6 +11,10 @@ from cryptography.fernet import Fernet, InvalidToken
 from zxcvbn import zxcvbn
 
 _hasher = PasswordHasher()
+# Backup codes are random (62**10 possibilities), so a light argon2 setting is as safe for them as the full
+# one is for chosen passwords, and checking a code against 16 hashes stays fast.
+_code_hasher = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+_dummy_hash: str | None = None
 
 # zxcvbn scores 0..4; FlowKit asks for 4 ("very unguessable") on every password set through the app.
 REQUIRED_PASSWORD_SCORE = 4
@@ -21,11 +25,25 @@ def hash_secret(plain: str) -> str:
     return _hasher.hash(plain)
 
 
+def hash_code(plain: str) -> str:
+    """Hash a random code (a two-factor backup code); `verify_secret` checks it."""
+    return _code_hasher.hash(plain)
+
+
 def verify_secret(hashed: str, plain: str) -> bool:
+    """Whether `plain` matches an argon2 hash made by `hash_secret` or `hash_code`."""
     try:
         return _hasher.verify(hashed, plain)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def waste_verification(plain: str) -> None:
+    """Spend the time a password check takes, so an unknown username answers as slowly as a known one."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
+    verify_secret(_dummy_hash, plain)
 
 
 def password_problem(password: str | None, user_inputs: list[str] | None = None) -> str | None:

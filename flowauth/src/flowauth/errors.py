@@ -44,6 +44,12 @@ def not_found(message: str, **payload: Any) -> ApiError:
     return ApiError(message, 404, **payload)
 
 
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    """A unique constraint refused the row (SQLite says so in its message, PostgreSQL in SQLSTATE 23505)."""
+    orig = exc.orig
+    return getattr(orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(orig)
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):  # type: ignore[no-untyped-def]
@@ -56,6 +62,15 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(IntegrityError)
     def _integrity(exc: IntegrityError):  # type: ignore[no-untyped-def]
         log.info("integrity error on %s: %s", request.path, exc.orig)
+        if not _is_unique_violation(exc):
+            # e.g. a row referred to was deleted meanwhile (the routes check what they are sent first)
+            return jsonify(
+                {
+                    "message": "The change conflicts with other data, which may have just changed: "
+                    "reload and try again.",
+                    "code": 409,
+                }
+            ), 409
         # FlowKit: a unique-constraint clash is "Name already exists" (its status/statusText shape kept)
         return jsonify(
             {
@@ -76,4 +91,6 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
         log.exception("unexpected error on %s %s", request.method, request.path)
-        return jsonify({"message": "Internal error: the server could not do that.", "code": 500}), 500
+        return jsonify(
+            {"message": "Internal error: the server could not do that.", "code": 500}
+        ), 500

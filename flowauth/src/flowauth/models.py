@@ -93,7 +93,8 @@ class TwoFactorAuth(Base):
     )
     enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     secret_encrypted: Mapped[str] = mapped_column("_secret_key", Text)
-    # The last TOTP code accepted, so that it cannot be replayed inside its window.
+    # The time step of the last TOTP code accepted (zero-padded digits, see two_factor.py): that code and
+    # earlier ones cannot be replayed inside their window.
     last_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
     user: Mapped[User] = relationship(back_populates="two_factor_auth")
@@ -106,9 +107,7 @@ class TwoFactorBackup(Base):
     __tablename__ = "two_factor_backup"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    auth_id: Mapped[int] = mapped_column(
-        ForeignKey("two_factor_auth.user_id", ondelete="CASCADE")
-    )
+    auth_id: Mapped[int] = mapped_column(ForeignKey("two_factor_auth.user_id", ondelete="CASCADE"))
     code_hash: Mapped[str] = mapped_column("_backup_code", Text)
 
     auth: Mapped[TwoFactorAuth] = relationship(back_populates="backups")

@@ -108,8 +108,14 @@ def _check_csrf() -> None:
         return
     expected = session.get("csrf")
     sent = request.headers.get(CSRF_HEADER, "")
-    if not expected or not hmac.compare_digest(str(expected), sent):
-        raise ApiError("CSRF token missing or wrong: send the X-CSRF cookie's value in the X-CSRF-Token header.", 401)
+    # bytes: compare_digest refuses str with non-ASCII characters, which a header may hold
+    if not expected or not hmac.compare_digest(
+        str(expected).encode(), sent.encode("latin-1", "replace")
+    ):
+        raise ApiError(
+            "CSRF token missing or wrong: send the X-CSRF cookie's value in the X-CSRF-Token header.",
+            401,
+        )
 
 
 def _set_csrf_cookie(response: Response) -> Response:
