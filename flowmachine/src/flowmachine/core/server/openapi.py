@@ -15,6 +15,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin, OpenAPIConverter
 from marshmallow import Schema
 
+from flowmachine.core.server.query_schemas.field_mixins import ISODateTime
 from flowmachine.core.server.query_schemas.flowmachine_query import FlowmachineQuerySchema
 from flowmachine.core.server.query_schemas.one_of_query import OneOfQuerySchema
 
@@ -40,12 +41,14 @@ class _Plugin(MarshmallowPlugin):
 
 def query_schemas_spec() -> dict[str, Any]:
     """Every query schema reachable from FlowmachineQuerySchema, as OpenAPI 3.0.1 components."""
+    plugin = _Plugin()
     spec = APISpec(
         title="FlowMachine query schemas",
         version="1.34",
         openapi_version="3.0.1",
-        plugins=[_Plugin()],
+        plugins=[plugin],
     )
+    plugin.map_to_openapi_type(ISODateTime, "string", "date-time")  # as FlowKit publishes its date fields
     with warnings.catch_warnings():
         # apispec warns when two distinct schema classes share a component name; the first one wins.
         warnings.simplefilter("ignore", UserWarning)
