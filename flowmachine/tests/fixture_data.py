@@ -310,3 +310,151 @@ def load(conn: psycopg.Connection) -> Fixture:
     cells = pd.DataFrame(CELLS, columns=["id", "version", "site_id", "lon", "lat", "first", "last"])
     sites = pd.DataFrame(SITES, columns=["id", "version", "lon", "lat"])
     return Fixture(events=events.drop(columns="day"), cells=cells, sites=sites)
+
+
+# Handsets and top-ups (used by the metrics kinds' tests, loaded on demand by `load_handsets_and_topups`) ----
+
+# id, brand, model, software_os_name, software_os_vendor, hnd_type
+TACS = [
+    (10000001, "Acme", "A1", "Droid", "Robo", "Smart"),
+    (10000002, "Acme", "A2", "Droid", "Robo", "Smart"),
+    (10000003, "Bolt", "B1", "Fruit", "Orchard", "Smart"),
+    (10000004, "Bolt", "B2", "Fruit", "Orchard", "Smart"),
+    (10000005, "Cell", "C1", None, None, "Feature"),
+    (10000006, "Cell", "C2", None, None, "Feature"),
+    (10000007, "Dial", "D1", "Droid", "Robo", "Smart"),
+    (10000008, "Dial", "D2", "Tiny", "Dial", "Feature"),
+]
+UNKNOWN_TAC = 99999999  # used by some events, absent from infrastructure.tacs
+TOPUP_COLUMNS = [
+    "id",
+    "datetime",
+    "recharge_amount",
+    "pre_event_balance",
+    "post_event_balance",
+    "msisdn",
+    "location_id",
+]
+
+
+@dataclass
+class HandsetsAndTopups:
+    event_tacs: pd.DataFrame  # cdr_type, id, outgoing, tac (NaN = no TAC)
+    tacs: pd.DataFrame  # TACS columns
+    topups: pd.DataFrame  # TOPUP_COLUMNS
+
+
+def event_tacs(events: pd.DataFrame) -> pd.DataFrame:
+    """A TAC for each fixture event: a handset per subscriber, some switching, some missing or unknown."""
+    rng = np.random.default_rng(20160102)
+    ids = [t[0] for t in TACS]
+    subs = sorted(events.msisdn.unique())
+    primary = {s: ids[i % len(ids)] for i, s in enumerate(subs)}
+    second = {s: ids[(i * 3 + 1) % len(ids)] for i, s in enumerate(subs)}
+    switch = {
+        s: dt.datetime(2016, 1, 2, 12) if i % 2 else dt.datetime(2016, 3, 3, 12)
+        for i, s in enumerate(subs)
+    }
+    tacs = []
+    for s, t in zip(events.msisdn, events.datetime, strict=True):
+        r = rng.random()
+        if r < 0.05:
+            tacs.append(np.nan)
+        elif r < 0.07:
+            tacs.append(float(UNKNOWN_TAC))
+        elif int(s[3:]) % 3 == 0 and t >= switch[s]:
+            tacs.append(float(second[s]))
+        elif r < 0.25:
+            tacs.append(float(rng.choice(ids)))
+        else:
+            tacs.append(float(primary[s]))
+    out = events[["cdr_type", "id", "outgoing"]].copy()
+    out["tac"] = tacs
+    return out
+
+
+def topup_rows() -> pd.DataFrame:
+    """Top-ups: a seeded set over the generated days plus hand-made ties on the first hand day."""
+    rng = np.random.default_rng(20160103)
+    rows = []
+    serial = 0
+    for day in GEN_DAYS:
+        for i in range(400):
+            for _ in range(int(rng.poisson(0.8))):
+                serial += 1
+                t = dt.datetime.combine(day, dt.time()) + dt.timedelta(
+                    seconds=int(rng.integers(0, 86400))
+                )
+                amount = float(rng.choice([5, 10, 20, 50]))
+                pre = float(rng.integers(0, 40))
+                rows.append((f"u{serial}", t, amount, pre, pre + amount, _subscriber(i), "C00"))
+    d1 = dt.datetime(2016, 1, 1)
+    rows += [
+        # sub0000: two top-ups at the same instant (ordered by id), equal amounts
+        ("v1", d1 + dt.timedelta(hours=6), 10.0, 3.0, 13.0, "sub0000", "C01"),
+        ("v2", d1 + dt.timedelta(hours=6), 10.0, 13.0, 23.0, "sub0000", "C01"),
+        ("v3", d1 + dt.timedelta(hours=18), 20.0, 5.0, 25.0, "sub0000", None),
+        # sub0001: one top-up; sub0002: two equal-weight balances (mode and median ties)
+        ("v4", d1 + dt.timedelta(hours=12), 5.0, 1.0, 6.0, "sub0001", "C02"),
+        ("v5", d1 + dt.timedelta(hours=8), 50.0, 0.0, 50.0, "sub0002", "C03"),
+        ("v6", d1 + dt.timedelta(hours=16), 5.0, 0.0, 5.0, "sub0002", "C03"),
+        ("v7", d1 + dt.timedelta(days=1, hours=1), 20.0, 2.0, 22.0, "sub0002", "C03"),
+    ]
+    frame = pd.DataFrame(rows, columns=TOPUP_COLUMNS)
+    frame["datetime"] = pd.to_datetime(frame["datetime"])
+    return frame
+
+
+def load_handsets_and_topups(conn: psycopg.Connection, fx: Fixture) -> HandsetsAndTopups:
+    """Write infrastructure.tacs, the TACs of the fixture's events and events.topups (once per cluster)."""
+    conn.autocommit = True
+    tacs = event_tacs(fx.events)
+    topups = topup_rows()
+    result = HandsetsAndTopups(
+        event_tacs=tacs,
+        tacs=pd.DataFrame(
+            TACS,
+            columns=["id", "brand", "model", "software_os_name", "software_os_vendor", "hnd_type"],
+        ),
+        topups=topups,
+    )
+    if conn.execute("SELECT count(*) FROM infrastructure.tacs").fetchone()[0]:
+        return result
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO infrastructure.tacs (id, brand, model, software_os_name, software_os_vendor, hnd_type) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            TACS,
+        )
+    conn.execute("CREATE TEMP TABLE _tacs (cdr_type text, id text, outgoing bool, tac numeric)")
+    with conn.cursor() as cur, cur.copy("COPY _tacs FROM STDIN") as copy:
+        for row in tacs.itertuples(index=False):
+            copy.write_row(
+                (row.cdr_type, row.id, row.outgoing, None if pd.isna(row.tac) else int(row.tac))
+            )
+    for cdr_type in ("calls", "sms"):
+        conn.execute(
+            psycopg.sql.SQL(
+                "UPDATE {} e SET tac = t.tac FROM _tacs t "
+                "WHERE t.cdr_type = {} AND e.id = t.id AND e.outgoing = t.outgoing"
+            ).format(psycopg.sql.Identifier("events", cdr_type), psycopg.sql.Literal(cdr_type))
+        )
+    conn.execute("DROP TABLE _tacs")
+    topups = topups.assign(day=topups.datetime.dt.date)
+    for day, frame in topups.groupby("day"):
+        with day_partition(conn, "topups", day) as table:
+            buffer = io.StringIO()
+            out = frame[TOPUP_COLUMNS].copy()
+            out["datetime"] = out["datetime"].map(lambda t: t.isoformat() + "+00")
+            out.to_csv(buffer, index=False, header=False, na_rep="\\N")
+            with conn.cursor() as cur:
+                copy_sql = psycopg.sql.SQL(
+                    "COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+                ).format(
+                    table,
+                    psycopg.sql.SQL(", ").join(psycopg.sql.Identifier(c) for c in TOPUP_COLUMNS),
+                )
+                with cur.copy(copy_sql) as copy:
+                    copy.write(buffer.getvalue())
+    conn.execute("ANALYZE events.calls, events.sms, events.topups, infrastructure.tacs")
+    return result

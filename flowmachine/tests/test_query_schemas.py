@@ -99,6 +99,7 @@ def test_every_top_level_kind_loads():
             "event_types": ["calls", "sms"],
         },
         {"query_kind": "total_network_objects", **window, "total_by": "hour"},
+        {"query_kind": "dfs_metric_total_amount", **window, "metric": "commission"},
         {
             "query_kind": "aggregate_network_objects",
             "total_network_objects": {"query_kind": "total_network_objects", **window},
@@ -128,6 +129,82 @@ def test_every_top_level_kind_loads():
             "query_kind": "histogram_aggregate",
             "metric": metric,
             "bins": {"bin_list": [0, 1, 5, 10]},
+        },
+    ]
+    # the "visits" kinds (unique locations, trips), spec by spec in test_query_kinds_visits
+    ul = {"query_kind": "unique_locations", **window}
+    active = {
+        "query_kind": "active_at_reference_location_counts",
+        "unique_locations": ul,
+        "reference_locations": DAILY | {"aggregation_unit": "admin2"},
+    }
+    specs += [
+        active,
+        {
+            "query_kind": "unique_visitor_counts",
+            "active_at_reference_location_counts": active,
+            "unique_subscriber_counts": {"query_kind": "unique_subscriber_counts", **window},
+        },
+        {"query_kind": "unmoving_counts", "locations": ul},
+        {
+            "query_kind": "unmoving_at_reference_location_counts",
+            "locations": ul,
+            "reference_locations": active["reference_locations"],
+        },
+        {"query_kind": "location_introversion", **window},
+        {"query_kind": "trips_od_matrix", **window},
+        {"query_kind": "consecutive_trips_od_matrix", **window},
+        {"query_kind": "dummy_query", "aggregation_unit": "admin2", "dummy_param": "x"},
+    ]
+    visits = {"query_kind": "location_visits", "locations": [DAILY, DAILY | {"date": "2016-01-02"}]}
+    majority = {"query_kind": "majority_location", "subscriber_location_weights": visits}
+    coalesced = {
+        "query_kind": "coalesced_location",
+        "preferred_location": majority,
+        "fallback_location": majority | {"include_unlocatable": True},
+        "subscriber_location_weights": visits,
+        "weight_threshold": 1,
+    }
+    mobility = {
+        "query_kind": "mobility_classification",
+        "locations": [coalesced, coalesced],
+        "stay_length_threshold": 2,
+    }
+    calendar = {"query_kind": "calendar_activity", "start_date": "2016-01-01", "total_periods": 2}
+    specs += [
+        {"query_kind": "labelled_spatial_aggregate", "locations": coalesced, "labels": mobility},
+        {
+            "query_kind": "labelled_flows",
+            "from_location": coalesced,
+            "to_location": coalesced,
+            "labels": mobility,
+        },
+        calendar,
+        calendar | {"query_kind": "localised_calendar_activity", "reference_location": majority},
+    ]
+    box = {"type": "Polygon", "coordinates": [[[-1, -1], [1, -1], [1, 1], [-1, 1], [-1, -1]]]}
+    meaningful = {
+        "labels": {"home": box},
+        "tower_hour_of_day_scores": [0.5] * 24,
+        "tower_day_of_week_scores": dict.fromkeys(
+            ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"], 0.5
+        ),
+        "aggregation_unit": "admin2",
+    }
+    specs += [
+        {"query_kind": "meaningful_locations_aggregate", **window, **meaningful, "label": "home"},
+        {
+            "query_kind": "meaningful_locations_between_label_od_matrix",
+            **window,
+            **meaningful,
+            "label_a": "home",
+            "label_b": "unknown",
+        },
+        {
+            "query_kind": "meaningful_locations_between_dates_od_matrix",
+            **{f"{k}_{p}": v for k, v in window.items() if k != "aggregation_unit" for p in "ab"},
+            **meaningful,
+            "label": "home",
         },
     ]
     kinds = set()

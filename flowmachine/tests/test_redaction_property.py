@@ -23,6 +23,10 @@ from flowmachine.features.nonspatial_aggregates.histogram_aggregation import His
 from flowmachine.features.subscriber.event_count import EventCount
 from flowmachine.features.subscriber.last_location import LastLocation
 from flowmachine.features.subscriber.most_frequent_location import MostFrequentLocation
+from flowmachine.features.subscriber.nocturnal_events import NocturnalEvents
+from flowmachine.features.subscriber.pareto_interactions import ParetoInteractions
+from flowmachine.features.subscriber.total_active_periods import TotalActivePeriodsSubscriber
+from flowmachine.features.subscriber.unique_location_counts import UniqueLocationCounts
 from flowmachine.features.subscriber.unique_locations import UniqueLocations
 from flowmachine.features.subscriber.visited_most_days import VisitedMostDays
 
@@ -49,6 +53,7 @@ def _spec(rng: np.random.Generator) -> dict:
         "direction": ["in", "out", "both"][int(rng.integers(0, 3))],
         "kind": int(rng.integers(0, 8)),
         "interval": ["day", "hour", "min"][int(rng.integers(0, 3))],
+        "metric": int(rng.integers(0, len(METRICS))),
     }
 
 
@@ -127,13 +132,30 @@ def _case(spec: dict, fx):
         loc = ref.located(fx, spec["unit"], *window, **f)
         loc = loc.assign(datetime=loc.time.dt.floor("h").dt.tz_localize("UTC"))
         return q, loc.groupby([*L, "datetime"]).subscriber.nunique(), [*L, "datetime"]
-    metric = EventCount(*window, **kw)
+    metric = METRICS[spec["metric"]](spec, unit, window, kw)
     locations = LastLocation(*window, unit, **kw)
     q = JoinedSpatialAggregate(metric, locations, method="avg")
-    j = ref.event_count(fx, *window, **f).merge(
-        ref.last_location(fx, spec["unit"], *window, **f), on="subscriber"
-    )
+    members = ref.event_count(fx, *window, **f)
+    if isinstance(metric, NocturnalEvents):  # no hours filter on its events
+        members = ref.event_count(fx, *window, **{k: v for k, v in f.items() if k != "hours"})
+    elif isinstance(metric, UniqueLocationCounts):  # located events only
+        members = ref.unique_locations(fx, spec["unit"], *window, **f)[
+            ["subscriber"]
+        ].drop_duplicates()
+    j = members.merge(ref.last_location(fx, spec["unit"], *window, **f), on="subscriber")
     return q, j.groupby(L).subscriber.nunique(), L
+
+
+# Metrics for joined_spatial_aggregate: (spec, unit, window, filters) -> query.
+METRICS = [
+    lambda spec, unit, window, kw: EventCount(*window, **kw),
+    lambda spec, unit, window, kw: UniqueLocationCounts(*window, unit, **kw),
+    lambda spec, unit, window, kw: NocturnalEvents(*window, tables=kw["tables"]),
+    lambda spec, unit, window, kw: ParetoInteractions(*window, proportion=0.5, **kw),
+    lambda spec, unit, window, kw: TotalActivePeriodsSubscriber(
+        window[0], (pd.Timestamp(window[1]) - pd.Timestamp(window[0])).days, **kw
+    ),
+]
 
 
 def _key(row: pd.Series, keys: list[str]):
@@ -150,7 +172,10 @@ def _key(row: pd.Series, keys: list[str]):
 
 @pytest.mark.parametrize("seed", range(N_SPECS))
 def test_no_row_rests_on_fifteen_or_fewer_subscribers(ctx, fixture_db, seed):
-    spec = _spec(np.random.default_rng(seed))
+    _check_spec(ctx, fixture_db, _spec(np.random.default_rng(seed)))
+
+
+def _check_spec(ctx, fixture_db, spec: dict) -> None:
     q, support, keys = _case(spec, fixture_db)
     compute(ctx, q)
     df = q.get_dataframe(ctx)
@@ -178,3 +203,11 @@ def test_histogram_bins_rest_on_more_than_fifteen(ctx, fixture_db):
     assert df.value.isna().any() and df.value.notna().any()
     for published, raw in zip(df.value, counts.value, strict=True):
         assert (pd.isna(published) and raw <= 15) or (published == raw and raw > 15)
+
+
+@pytest.mark.parametrize("metric", range(len(METRICS)))
+@pytest.mark.parametrize("seed", range(3))
+def test_joined_metrics_rest_on_more_than_fifteen(ctx, fixture_db, metric, seed):
+    """Every metric of METRICS in joined_spatial_aggregate, on random windows, units and filters."""
+    spec = _spec(np.random.default_rng(1000 + seed)) | {"kind": 7, "metric": metric}
+    _check_spec(ctx, fixture_db, spec)

@@ -14,6 +14,8 @@ from flowclient.aggregates import (
     aggregate_network_objects,
     calendar_activity,
     consecutive_trips_od_matrix,
+    dfs_metric_total_amount,
+    dummy_query,
     flows,
     histogram_aggregate,
     inflows,
@@ -31,6 +33,7 @@ from flowclient.aggregates import (
     total_network_objects,
     trips_od_matrix,
     unique_subscriber_counts,
+    unique_visitor_counts,
     unmoving_at_reference_location_counts,
     unmoving_counts,
 )
@@ -124,11 +127,14 @@ __all__ = [
     "trips_od_matrix",
     "unique_locations_spec",
     "unique_subscriber_counts",
+    "dfs_metric_total_amount",
     "unmoving_at_reference_location_counts",
     "unmoving_counts",
 ]
 
 _ALSO_EXPORTED = (
+    dummy_query,  # not in flowclient 1.34 (FlowKit issue #5231 for unique_visitor_counts)
+    unique_visitor_counts,
     ASyncConnection,
     Connection,
     coalesced_location_spec,

@@ -272,6 +272,20 @@ def unique_subscriber_counts_spec(
     }
 
 
+def dfs_metric_total_amount_spec(
+    *, metric: str, start_date: str, end_date: str, aggregation_unit: str
+) -> Spec:
+    """The daily total of a mobile-money metric (amount, commission, fee or discount) per location; the
+    end date is included."""
+    return {
+        "query_kind": "dfs_metric_total_amount",
+        "metric": metric,
+        "start_date": start_date,
+        "end_date": end_date,
+        "aggregation_unit": aggregation_unit,
+    }
+
+
 def location_introversion_spec(
     *,
     start_date: str,
@@ -425,6 +439,28 @@ def active_at_reference_location_counts_spec(
     }
 
 
+def unique_visitor_counts_spec(
+    *, active_at_reference_location_counts: Spec, unique_subscriber_counts: Spec
+) -> Spec:
+    """Subscribers per location who were seen there but are not active there at their reference
+    location (from an active_at_reference_location_counts and a unique_subscriber_counts spec)."""
+    return {
+        "query_kind": "unique_visitor_counts",
+        "active_at_reference_location_counts": active_at_reference_location_counts,
+        "unique_subscriber_counts": unique_subscriber_counts,
+    }
+
+
+def dummy_query_spec(*, dummy_param: str, aggregation_unit: str, dummy_delay: int = 0) -> Spec:
+    """A query with no data, for testing (it takes `dummy_delay` seconds to run)."""
+    return {
+        "query_kind": "dummy_query",
+        "dummy_param": dummy_param,
+        "aggregation_unit": aggregation_unit,
+        "dummy_delay": dummy_delay,
+    }
+
+
 def joined_spatial_aggregate_spec(*, locations: Spec, metric: Spec, method: str = "avg") -> Spec:
     """A per-location `method` ("avg", "max", "distr", ...) of a subscriber metric."""
     return {
@@ -519,6 +555,7 @@ inflows = _query_maker(inflows_spec, "inflows")
 outflows = _query_maker(outflows_spec, "outflows")
 labelled_flows = _query_maker(labelled_flows_spec, "labelled_flows")
 unique_subscriber_counts = _query_maker(unique_subscriber_counts_spec, "unique_subscriber_counts")
+dfs_metric_total_amount = _query_maker(dfs_metric_total_amount_spec, "dfs_metric_total_amount")
 location_introversion = _query_maker(location_introversion_spec, "location_introversion")
 total_network_objects = _query_maker(total_network_objects_spec, "total_network_objects")
 aggregate_network_objects = _query_maker(
@@ -539,6 +576,8 @@ unmoving_at_reference_location_counts = _query_maker(
 active_at_reference_location_counts = _query_maker(
     active_at_reference_location_counts_spec, "active_at_reference_location_counts"
 )
+unique_visitor_counts = _query_maker(unique_visitor_counts_spec, "unique_visitor_counts")
+dummy_query = _query_maker(dummy_query_spec, "dummy_query")
 joined_spatial_aggregate = _query_maker(joined_spatial_aggregate_spec, "joined_spatial_aggregate")
 histogram_aggregate = _query_maker(histogram_aggregate_spec, "histogram_aggregate")
 calendar_activity = _query_maker(calendar_activity_spec, "calendar_activity")

@@ -28,6 +28,8 @@ class SyntheticConfig:
     n_sms: int = 200_000
     n_mds: int = 200_000
     n_topups: int = 20_000
+    # Mobile-money transactions a day in the dfs schema (FlowKit's synthetic DFS data: 3,000).
+    n_dfs_transactions: int = 3000
     subscribers_seed: int = 11111
     calls_seed: int = 22222
     cells_seed: int = 33333

@@ -93,7 +93,8 @@ def build_infrastructure(conn: psycopg.Connection, config: SyntheticConfig) -> N
         cell_rows = _cell_rows(np.random.default_rng([seed, 3]), sites, config.n_cells)
         tac_rows = tac_catalogue_rows(np.random.default_rng([seed, 4]), config.n_tacs)
         conn.execute(
-            "TRUNCATE infrastructure.sites, infrastructure.cells, infrastructure.tacs RESTART IDENTITY"
+            # CASCADE: the dfs tables place transactions at cells; a new world makes them meaningless
+            "TRUNCATE infrastructure.sites, infrastructure.cells, infrastructure.tacs RESTART IDENTITY CASCADE"
         )
         _copy(conn, "sites", SITE_COLUMNS, site_rows)
         _copy(conn, "cells", CELL_COLUMNS, cell_rows)

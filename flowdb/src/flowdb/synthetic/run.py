@@ -63,6 +63,7 @@ def generate(
     progress: Progress | None = None,
 ) -> Report:
     """Build the world and the events described by `config`. `connect` opens superuser connections."""
+    from flowdb.synthetic.dfs import build_dfs
     from flowdb.synthetic.geography import build_geography
     from flowdb.synthetic.infrastructure import CELL_REGIONS_SQL, build_infrastructure
 
@@ -101,8 +102,13 @@ def generate(
                     conn, config, world, progress=say, connect=connect, loaders=max(1, workers)
                 )
         events_done = time.monotonic()
+        with connect() as conn, conn.transaction():
+            n_dfs = build_dfs(conn, config)
+        if n_dfs:
+            say(f"dfs: {n_dfs:,} mobile-money transactions")
         with connect() as conn:
             analyze_parents(conn, tuple(t for t in CDR_TYPES if rows.get(t)))
+            conn.execute("ANALYZE dfs.transactions, dfs.transactions_metadata, dfs.subscribers")
     except BaseException:
         with connect() as conn:
             clear_events(conn)

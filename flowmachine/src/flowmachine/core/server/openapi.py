@@ -48,7 +48,9 @@ def query_schemas_spec() -> dict[str, Any]:
         openapi_version="3.0.1",
         plugins=[plugin],
     )
-    plugin.map_to_openapi_type(ISODateTime, "string", "date-time")  # as FlowKit publishes its date fields
+    plugin.map_to_openapi_type(
+        ISODateTime, "string", "date-time"
+    )  # as FlowKit publishes its date fields
     with warnings.catch_warnings():
         # apispec warns when two distinct schema classes share a component name; the first one wins.
         warnings.simplefilter("ignore", UserWarning)

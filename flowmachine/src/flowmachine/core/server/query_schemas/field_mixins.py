@@ -108,3 +108,25 @@ class SubscriberSubsetField(Schema):
 
 class DirectionField(Schema):
     direction = fields.String(validate=validate.OneOf(["in", "out", "both"]), load_default="both")
+
+
+class PeriodsField(Schema):
+    """`total_periods` consecutive periods of `period_length` `period_unit`s from `start_date`."""
+
+    start_date = ISODateTime(required=True)
+    total_periods = fields.Integer(required=True, validate=validate.Range(min=1))
+    period_length = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    period_unit = fields.String(
+        validate=validate.OneOf(["days", "hours", "minutes"]), load_default="days"
+    )
+
+
+class StatisticField(Schema):
+    """`statistic`: one of FlowKit's Statistic names (count, sum, avg, max, min, median, stddev, ...)."""
+
+    statistic = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            ["count", "sum", "avg", "max", "min", "median", "stddev", "variance", "mode"]
+        ),
+    )

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUnitKind
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
-from flowmachine.core.server.query_schemas.metrics import JoinableMetricsSchema
+from flowmachine.core.server.query_schemas.metrics import (
+    CATEGORICAL_METRICS,
+    JoinableMetricsSchema,
+)
 from flowmachine.core.server.query_schemas.reference_location import ReferenceLocationSchema
 from flowmachine.features.location.joined_spatial_aggregate import METHODS, JoinedSpatialAggregate
 
@@ -41,3 +46,9 @@ class JoinedSpatialAggregateSchema(BaseSchema):
     locations = fields.Nested(ReferenceLocationSchema, required=True)
     method = fields.String(required=True, validate=validate.OneOf(METHODS))
     aggregation_unit = AggregationUnitKind(dump_only=True)
+
+    @validates_schema(skip_on_field_errors=True)
+    def _method_suits_metric(self, data: dict[str, Any], **kwargs: Any) -> None:
+        categorical = {s.__model__.query_kind for s in CATEGORICAL_METRICS}
+        if data["metric"].query_kind in categorical and data["method"] not in ("distr", "mode"):
+            raise ValidationError("Must be distr or mode for a categorical metric.", "method")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from flowmachine.core.server.query_schemas.coalesced_location import CoalescedLocationSchema
 from flowmachine.core.server.query_schemas.daily_location import DailyLocationSchema
+from flowmachine.core.server.query_schemas.majority_location import MajorityLocationSchema
 from flowmachine.core.server.query_schemas.modal_location import ModalLocationSchema
 from flowmachine.core.server.query_schemas.most_frequent_location import (
     MostFrequentLocationSchema,
@@ -18,6 +20,8 @@ class ReferenceLocationSchema(OneOfQuerySchema):
         ModalLocationSchema,
         MostFrequentLocationSchema,
         VisitedMostDaysSchema,
+        MajorityLocationSchema,
+        CoalescedLocationSchema,
     )
 
 

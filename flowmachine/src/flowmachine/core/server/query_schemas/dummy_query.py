@@ -1,0 +1,51 @@
+"""dummy_query: a query with no data, for testing the API (not redacted: it returns nothing)."""
+
+from __future__ import annotations
+
+from marshmallow import ValidationError, fields, validate, validates
+
+from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUnitMixin
+from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
+from flowmachine.core.server.query_schemas.base_schema import BaseSchema
+from flowmachine.features.dummy_query import DummyQuery
+
+
+class DummyQueryExposed(BaseExposedQuery):
+    query_kind = "dummy_query"
+
+    def __init__(
+        self,
+        *,
+        dummy_param,
+        aggregation_unit,
+        dummy_delay=0,
+        mapping_table=None,
+        geom_table=None,
+        geom_table_join_column=None,
+    ):
+        self.dummy_param = dummy_param
+        self.aggregation_unit = aggregation_unit
+        self.dummy_delay = dummy_delay
+        self.mapping_table = mapping_table
+        self.geom_table = geom_table
+        self.geom_table_join_column = geom_table_join_column
+
+    @property
+    def _flowmachine_query_obj(self):
+        return DummyQuery(
+            self.dummy_param, dummy_delay=self.dummy_delay, aggregation_unit=self.aggregation_unit
+        )
+
+
+class DummyQuerySchema(AggregationUnitMixin, BaseSchema):
+    __model__ = DummyQueryExposed
+
+    query_kind = fields.String(validate=validate.OneOf([__model__.query_kind]), required=True)
+    dummy_param = fields.String(required=True)
+    dummy_delay = fields.Integer(load_default=0)
+
+    @validates("dummy_delay")
+    def _delay_in_range(self, value, **kwargs):
+        # checked here rather than with validate.Range, so the published schema stays FlowKit's
+        if not 0 <= value <= 600:
+            raise ValidationError("Must be between 0 and 600 seconds.")

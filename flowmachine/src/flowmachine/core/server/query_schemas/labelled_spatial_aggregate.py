@@ -1,0 +1,41 @@
+"""labelled_spatial_aggregate: subscribers per coalesced location and mobility label (redacted per location)."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUnitKind
+from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
+from flowmachine.core.server.query_schemas.base_schema import BaseSchema
+from flowmachine.core.server.query_schemas.coalesced_location import CoalescedLocationSchema
+from flowmachine.core.server.query_schemas.mobility_classification import (
+    MobilityClassificationSchema,
+)
+from flowmachine.features.location.labelled_spatial_aggregate import LabelledSpatialAggregate
+
+
+class LabelledSpatialAggregateExposed(BaseExposedQuery):
+    query_kind = "labelled_spatial_aggregate"
+
+    def __init__(self, *, locations, labels):
+        self.locations = locations
+        self.labels = labels
+
+    @property
+    def aggregation_unit(self):
+        return self.locations.aggregation_unit
+
+    @property
+    def _flowmachine_query_obj(self):
+        return LabelledSpatialAggregate(
+            self.locations._flowmachine_query_obj, self.labels._flowmachine_query_obj
+        )
+
+
+class LabelledSpatialAggregateSchema(BaseSchema):
+    __model__ = LabelledSpatialAggregateExposed
+
+    query_kind = fields.String(validate=validate.OneOf([__model__.query_kind]), required=True)
+    locations = fields.Nested(CoalescedLocationSchema, required=True)
+    labels = fields.Nested(MobilityClassificationSchema, required=True)
+    aggregation_unit = AggregationUnitKind(dump_only=True)

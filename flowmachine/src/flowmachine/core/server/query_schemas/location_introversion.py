@@ -1,0 +1,76 @@
+"""location_introversion: the share of each location's calls and SMS whose counterpart was at the same
+location (redacted: more than 15 distinct subscribers per location)."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from flowmachine.core.server.query_schemas.aggregation_unit import (
+    AggregationUnitMixin,
+    get_spatial_unit_obj,
+)
+from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
+from flowmachine.core.server.query_schemas.base_schema import BaseSchema
+from flowmachine.core.server.query_schemas.field_mixins import (
+    DirectionField,
+    EventTypesField,
+    HoursField,
+    StartAndEndField,
+    SubscriberSubsetField,
+)
+from flowmachine.features.location.location_introversion import LocationIntroversion
+
+
+class LocationIntroversionExposed(BaseExposedQuery):
+    query_kind = "location_introversion"
+
+    def __init__(
+        self,
+        *,
+        start_date,
+        end_date,
+        aggregation_unit,
+        direction="both",
+        event_types=None,
+        subscriber_subset=None,
+        hours=None,
+        mapping_table=None,
+        geom_table=None,
+        geom_table_join_column=None,
+    ):
+        self.start_date = start_date
+        self.end_date = end_date
+        self.aggregation_unit = aggregation_unit
+        self.direction = direction
+        self.event_types = event_types
+        self.subscriber_subset = subscriber_subset
+        self.hours = hours
+        self.mapping_table = mapping_table
+        self.geom_table = geom_table
+        self.geom_table_join_column = geom_table_join_column
+
+    @property
+    def _flowmachine_query_obj(self):
+        return LocationIntroversion(
+            self.start_date,
+            self.end_date,
+            get_spatial_unit_obj(self.aggregation_unit),
+            direction=self.direction,
+            hours=self.hours,
+            tables=self.event_types,
+            subscriber_subset=self.subscriber_subset,
+        )
+
+
+class LocationIntroversionSchema(
+    StartAndEndField,
+    AggregationUnitMixin,
+    DirectionField,
+    EventTypesField,
+    HoursField,
+    SubscriberSubsetField,
+    BaseSchema,
+):
+    __model__ = LocationIntroversionExposed
+
+    query_kind = fields.String(validate=validate.OneOf([__model__.query_kind]), required=True)

@@ -1,0 +1,58 @@
+"""total_active_periods: FlowMachine's `TotalActivePeriodsSubscriber` (no sampling, as FlowKit's schema)."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
+from flowmachine.core.server.query_schemas.base_schema import BaseSchema
+from flowmachine.core.server.query_schemas.field_mixins import (
+    EventTypesField,
+    HoursField,
+    PeriodsField,
+    SubscriberSubsetField,
+)
+from flowmachine.features.subscriber.total_active_periods import TotalActivePeriodsSubscriber
+
+
+class TotalActivePeriodsExposed(BaseExposedQuery):
+    query_kind = "total_active_periods"
+
+    def __init__(
+        self,
+        *,
+        start_date,
+        total_periods,
+        period_length=1,
+        period_unit="days",
+        event_types=None,
+        subscriber_subset=None,
+        hours=None,
+    ):
+        self.start_date = start_date
+        self.total_periods = total_periods
+        self.period_length = period_length
+        self.period_unit = period_unit
+        self.event_types = event_types
+        self.subscriber_subset = subscriber_subset
+        self.hours = hours
+
+    @property
+    def _flowmachine_query_obj(self):
+        return TotalActivePeriodsSubscriber(
+            self.start_date,
+            self.total_periods,
+            period_length=self.period_length,
+            period_unit=self.period_unit,
+            hours=self.hours,
+            tables=self.event_types,
+            subscriber_subset=self.subscriber_subset,
+        )
+
+
+class TotalActivePeriodsSchema(
+    PeriodsField, EventTypesField, HoursField, SubscriberSubsetField, BaseSchema
+):
+    __model__ = TotalActivePeriodsExposed
+
+    query_kind = fields.String(validate=validate.OneOf([__model__.query_kind]), required=True)

@@ -1,0 +1,75 @@
+"""trips_od_matrix: FlowMachine's `TripsODMatrix`, subscribers per (origin, destination) of their trips in a
+window (redacted). Also the base of consecutive_trips_od_matrix, which names another `query_class`."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from marshmallow import fields, validate
+
+from flowmachine.core.query import Query
+from flowmachine.core.server.query_schemas.aggregation_unit import (
+    AggregationUnitMixin,
+    get_spatial_unit_obj,
+)
+from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
+from flowmachine.core.server.query_schemas.base_schema import BaseSchema
+from flowmachine.core.server.query_schemas.field_mixins import (
+    EventTypesField,
+    HoursField,
+    StartAndEndField,
+    SubscriberSubsetField,
+)
+from flowmachine.features.location.trips_od_matrix import TripsODMatrix
+
+
+class TripsODMatrixExposed(BaseExposedQuery):
+    query_kind = "trips_od_matrix"
+    query_class: ClassVar[type[Query]] = TripsODMatrix
+
+    def __init__(
+        self,
+        *,
+        start_date,
+        end_date,
+        aggregation_unit,
+        event_types=None,
+        subscriber_subset=None,
+        hours=None,
+        mapping_table=None,
+        geom_table=None,
+        geom_table_join_column=None,
+    ):
+        self.start_date = start_date
+        self.end_date = end_date
+        self.aggregation_unit = aggregation_unit
+        self.event_types = event_types
+        self.subscriber_subset = subscriber_subset
+        self.hours = hours
+        self.mapping_table = mapping_table
+        self.geom_table = geom_table
+        self.geom_table_join_column = geom_table_join_column
+
+    @property
+    def _flowmachine_query_obj(self):
+        return self.query_class(
+            self.start_date,
+            self.end_date,
+            get_spatial_unit_obj(self.aggregation_unit),
+            hours=self.hours,
+            tables=self.event_types,
+            subscriber_subset=self.subscriber_subset,
+        )
+
+
+class TripsODMatrixSchema(
+    StartAndEndField,
+    AggregationUnitMixin,
+    EventTypesField,
+    HoursField,
+    SubscriberSubsetField,
+    BaseSchema,
+):
+    __model__ = TripsODMatrixExposed
+
+    query_kind = fields.String(validate=validate.OneOf([__model__.query_kind]), required=True)

@@ -1,0 +1,48 @@
+"""unmoving_at_reference_location_counts: subscribers per reference location seen there and nowhere else
+(redacted)."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate, validates_schema
+
+from flowmachine.core.server.query_schemas.active_at_reference_location_counts import same_unit
+from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUnitKind
+from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
+from flowmachine.core.server.query_schemas.base_schema import BaseSchema
+from flowmachine.core.server.query_schemas.reference_location import ReferenceLocationSchema
+from flowmachine.core.server.query_schemas.unique_locations import UniqueLocationsSchema
+from flowmachine.features.location.active_at_reference_location_counts import (
+    UnmovingAtReferenceLocationCounts,
+)
+
+
+class UnmovingAtReferenceLocationCountsExposed(BaseExposedQuery):
+    query_kind = "unmoving_at_reference_location_counts"
+
+    def __init__(self, *, locations, reference_locations):
+        self.locations = locations
+        self.reference_locations = reference_locations
+
+    @property
+    def aggregation_unit(self):
+        return self.locations.aggregation_unit
+
+    @property
+    def _flowmachine_query_obj(self):
+        return UnmovingAtReferenceLocationCounts(
+            self.locations._flowmachine_query_obj,
+            self.reference_locations._flowmachine_query_obj,
+        )
+
+
+class UnmovingAtReferenceLocationCountsSchema(BaseSchema):
+    __model__ = UnmovingAtReferenceLocationCountsExposed
+
+    query_kind = fields.String(validate=validate.OneOf([__model__.query_kind]), required=True)
+    locations = fields.Nested(UniqueLocationsSchema, required=True)
+    reference_locations = fields.Nested(ReferenceLocationSchema, required=True)
+    aggregation_unit = AggregationUnitKind(dump_only=True)
+
+    @validates_schema
+    def _same_unit(self, data, **kwargs):
+        same_unit(data, "locations", "reference_locations")

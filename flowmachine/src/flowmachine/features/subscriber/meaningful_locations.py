@@ -1,0 +1,327 @@
+"""Meaningful locations: each subscriber's sites clustered (Hartigan leader clustering), scored by the hours and
+days of the week of their events, and labelled by the region of the score plane they fall in.
+
+- `CallDays`: per (subscriber, site, version) the number of distinct days with a located event.
+- `HartiganCluster`: each subscriber's sites, most call days first (ties: smaller site id, then version), each
+  joining the first existing cluster whose centroid is less than `radius` km away (great-circle distance on a
+  sphere of radius 6371.0088 km), else starting a new one (`rank` = creation order). A cluster's centroid is the
+  call-day-weighted mean lon/lat of its sites and its weight the sum of their call days; clusters weighing less
+  than `call_threshold` are dropped. Written as one recursive SQL query (no database function needed).
+- `EventScore`: per (subscriber, site, version) the mean hour-of-day and day-of-week scores of its events.
+- `LabelEventScore`: per cluster, the unweighted mean of its sites' scores, labelled by the label shape that
+  strictly contains the point (score_hour, score_dow), else `unknown` (on a boundary too).
+- `MeaningfulLocations`: the clusters carrying one label, with the subscriber's number of such clusters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from psycopg import sql
+
+from flowmachine.core.errors import InvalidSpecError
+from flowmachine.core.query import Query
+from flowmachine.core.spatial_unit import VersionedSiteSpatialUnit
+from flowmachine.features.utilities.label_shapes import UNKNOWN_LABEL, check_labels
+from flowmachine.features.utilities.subscriber_locations import SubscriberLocations
+
+if TYPE_CHECKING:
+    from flowmachine.core.context import Context
+
+EARTH_RADIUS_KM = 6371.0088
+DAYS_OF_WEEK = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def haversine_sql(
+    lon1: sql.Composable, lat1: sql.Composable, lon2: sql.Composable, lat2: sql.Composable
+):
+    """Great-circle distance in km between two lon/lat points (degrees), on a sphere."""
+    return sql.SQL(
+        "(2 * {r} * asin(least(1::float8, sqrt("
+        "sin(radians({lat2} - {lat1}) / 2) ^ 2"
+        " + cos(radians({lat1})) * cos(radians({lat2})) * sin(radians({lon2} - {lon1}) / 2) ^ 2))))"
+    ).format(r=sql.Literal(EARTH_RADIUS_KM), lon1=lon1, lat1=lat1, lon2=lon2, lat2=lat2)
+
+
+def haversine_km(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """The same distance in Python."""
+    a = (
+        math.sin(math.radians(lat2 - lat1) / 2) ** 2
+        + math.cos(math.radians(lat1))
+        * math.cos(math.radians(lat2))
+        * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+class CallDays(Query):
+    """`subscriber, site_id, version, lon, lat, value`: days with an event at each site version."""
+
+    def __init__(self, subscriber_locations: SubscriberLocations) -> None:
+        if not isinstance(subscriber_locations.spatial_unit, VersionedSiteSpatialUnit):
+            raise InvalidSpecError("CallDays needs subscriber locations at the versioned-site unit")
+        self.subscriber_locations = subscriber_locations
+        super().__init__()
+
+    @property
+    def column_names(self) -> list[str]:
+        return ["subscriber", "site_id", "version", "lon", "lat", "value"]
+
+    def _make_query(self, ctx: Context) -> sql.Composable:
+        return sql.SQL(
+            """SELECT subscriber, site_id, version, lon, lat, count(DISTINCT time::date) AS value
+               FROM ({locations}) l GROUP BY subscriber, site_id, version, lon, lat"""
+        ).format(locations=self.subscriber_locations.get_query(ctx))
+
+
+class HartiganCluster(Query):
+    """`subscriber, rank, calldays, lon, lat, site_id[], version[]`: each subscriber's clusters of sites.
+
+    `calldays` is any query with columns `subscriber, site_id, version, lon, lat, value` (value = weight).
+    """
+
+    def __init__(self, calldays: Query, radius: float, call_threshold: int = 0) -> None:
+        radius = float(radius)
+        if not math.isfinite(radius) or radius <= 0:
+            raise InvalidSpecError(
+                f"the cluster radius must be a positive number of km, not {radius!r}"
+            )
+        missing = {"subscriber", "site_id", "version", "lon", "lat", "value"} - set(
+            calldays.column_names
+        )
+        if missing:
+            raise InvalidSpecError(f"HartiganCluster input lacks the columns {sorted(missing)}")
+        self.calldays = calldays
+        self.radius = radius
+        self.call_threshold = int(call_threshold)
+        super().__init__()
+
+    @property
+    def column_names(self) -> list[str]:
+        return ["subscriber", "rank", "calldays", "lon", "lat", "site_id", "version"]
+
+    def _make_query(self, ctx: Context) -> sql.Composable:
+        # One row per subscriber with their sites as arrays, in clustering order; each recursion step takes
+        # the next site of every subscriber that has one (no join with the input per step), carrying the
+        # centroids (lon, lat), weights (cw) and each site's cluster (k) so far.
+        site = {
+            c: sql.SQL("w.{}[w.n + 1]").format(sql.Identifier(c)) for c in ("slon", "slat", "sw")
+        }
+
+        def merged(col: str, value: sql.Composable) -> sql.Composable:
+            # the centroid array with cluster j.k moved to the weighted mean with the new site
+            return sql.SQL(
+                "CASE WHEN j.k IS NULL THEN w.{c} || {v} ELSE w.{c}[:j.k - 1] "
+                "|| ((w.{c}[j.k] * w.cw[j.k] + {v} * {w}) / (w.cw[j.k] + {w})) || w.{c}[j.k + 1:] END"
+            ).format(c=sql.Identifier(col), v=value, w=site["sw"])
+
+        order = sql.SQL("ORDER BY value DESC, site_id, version")
+        distance = haversine_sql(sql.SQL("u.lon"), sql.SQL("u.lat"), site["slon"], site["slat"])
+        return sql.SQL(
+            """WITH RECURSIVE s AS (
+                   SELECT subscriber, array_agg(site_id {order}) AS site_id,
+                          array_agg(version {order}) AS version,
+                          array_agg(lon::float8 {order}) AS slon, array_agg(lat::float8 {order}) AS slat,
+                          array_agg(value::float8 {order}) AS sw
+                   FROM ({calldays}) c GROUP BY subscriber
+               ), walk AS (
+                   SELECT subscriber, 1 AS n, slon, slat, sw, ARRAY[slon[1]] AS lon,
+                          ARRAY[slat[1]] AS lat, ARRAY[sw[1]] AS cw, ARRAY[1] AS k
+                   FROM s
+                 UNION ALL
+                   SELECT w.subscriber, w.n + 1, w.slon, w.slat, w.sw, {lon}, {lat},
+                          CASE WHEN j.k IS NULL THEN w.cw || {sw}
+                               ELSE w.cw[:j.k - 1] || (w.cw[j.k] + {sw}) || w.cw[j.k + 1:] END,
+                          w.k || coalesce(j.k, cardinality(w.cw) + 1)
+                   FROM walk w
+                   LEFT JOIN LATERAL (
+                       SELECT u.i::int AS k
+                       FROM unnest(w.lon, w.lat) WITH ORDINALITY AS u(lon, lat, i)
+                       WHERE {distance} < {radius}
+                       ORDER BY u.i LIMIT 1
+                   ) j ON true
+                   WHERE w.n < cardinality(w.sw)
+               )
+               SELECT w.subscriber, r.rank, w.cw[r.rank] AS calldays, w.lon[r.rank] AS lon,
+                      w.lat[r.rank] AS lat,
+                      ARRAY(SELECT s.site_id[i] FROM generate_subscripts(w.k, 1) i
+                            WHERE w.k[i] = r.rank ORDER BY i) AS site_id,
+                      ARRAY(SELECT s.version[i] FROM generate_subscripts(w.k, 1) i
+                            WHERE w.k[i] = r.rank ORDER BY i) AS version
+               FROM walk w
+               JOIN s ON s.subscriber = w.subscriber
+               CROSS JOIN LATERAL generate_subscripts(w.cw, 1) AS r(rank)
+               WHERE w.n = cardinality(w.sw) AND w.cw[r.rank] >= {threshold}"""
+        ).format(
+            order=order,
+            calldays=self.calldays.get_query(ctx),
+            lon=merged("lon", site["slon"]),
+            lat=merged("lat", site["slat"]),
+            sw=site["sw"],
+            distance=distance,
+            radius=sql.Literal(self.radius),
+            threshold=sql.Literal(self.call_threshold),
+        )
+
+
+def _score(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidSpecError(f"{what} must be a number")
+    value = float(value)
+    if not -1 <= value <= 1:
+        raise InvalidSpecError(f"{what} must be between -1 and 1, not {value!r}")
+    return value
+
+
+class EventScore(Query):
+    """`subscriber, site_id, version, score_hour, score_dow`: mean scores of the events at each site version.
+
+    An event's hour score is `hour_scores[hour]` (0..23), its day score `day_scores[day name]` (monday..sunday).
+    """
+
+    def __init__(
+        self,
+        subscriber_locations: SubscriberLocations,
+        hour_scores: Sequence[float],
+        day_scores: Mapping[str, float],
+    ) -> None:
+        if not isinstance(subscriber_locations.spatial_unit, VersionedSiteSpatialUnit):
+            raise InvalidSpecError(
+                "EventScore needs subscriber locations at the versioned-site unit"
+            )
+        if len(hour_scores) != 24:
+            raise InvalidSpecError("tower_hour_of_day_scores must have 24 values")
+        unknown = set(day_scores) - set(DAYS_OF_WEEK)
+        missing = set(DAYS_OF_WEEK) - set(day_scores)
+        if unknown or missing:
+            raise InvalidSpecError(
+                "tower_day_of_week_scores needs exactly the days " + ", ".join(DAYS_OF_WEEK)
+            )
+        self.subscriber_locations = subscriber_locations
+        self.hour_scores = [_score(v, "an hour score") for v in hour_scores]
+        self.day_scores = {d: _score(day_scores[d], "a day score") for d in DAYS_OF_WEEK}
+        super().__init__()
+
+    @property
+    def column_names(self) -> list[str]:
+        return ["subscriber", "site_id", "version", "score_hour", "score_dow"]
+
+    def _make_query(self, ctx: Context) -> sql.Composable:
+        hours = sql.SQL(", ").join(sql.Literal(v) for v in self.hour_scores)
+        days = sql.SQL(" ").join(
+            sql.SQL("WHEN {} THEN {}").format(sql.Literal(i + 1), sql.Literal(self.day_scores[d]))
+            for i, d in enumerate(DAYS_OF_WEEK)
+        )
+        return sql.SQL(
+            """SELECT subscriber, site_id, version, avg(score_hour) AS score_hour,
+                      avg(score_dow) AS score_dow
+               FROM (SELECT subscriber, site_id, version,
+                            (ARRAY[{hours}]::float8[])[extract(hour FROM time)::int + 1] AS score_hour,
+                            (CASE extract(isodow FROM time)::int {days} END)::float8 AS score_dow
+                     FROM ({locations}) l) e
+               GROUP BY subscriber, site_id, version"""
+        ).format(hours=hours, days=days, locations=self.subscriber_locations.get_query(ctx))
+
+
+class LabelEventScore(Query):
+    """`subscriber, rank, lon, lat, score_hour, score_dow, label`: each cluster's scores and label."""
+
+    storable: ClassVar[bool] = False
+
+    def __init__(
+        self, clusters: HartiganCluster, scores: EventScore, labels: Mapping[str, Any]
+    ) -> None:
+        check_labels(labels)
+        self.clusters = clusters
+        self.scores = scores
+        self.labels = {k: labels[k] for k in sorted(labels)}
+        super().__init__()
+
+    @property
+    def column_names(self) -> list[str]:
+        return ["subscriber", "rank", "lon", "lat", "score_hour", "score_dow", "label"]
+
+    def _make_query(self, ctx: Context) -> sql.Composable:
+        point = sql.SQL("ST_MakePoint(c.score_hour, c.score_dow)")
+        cases = sql.SQL(" ").join(
+            sql.SQL(
+                "WHEN ST_Contains(ST_SetSRID(ST_GeomFromGeoJSON({g}), 0), {p}) THEN {l}"
+            ).format(
+                g=sql.Literal(json.dumps(geometry, sort_keys=True)), p=point, l=sql.Literal(label)
+            )
+            for label, geometry in self.labels.items()
+        )
+        return sql.SQL(
+            """SELECT c.subscriber, c.rank, c.lon, c.lat, c.score_hour, c.score_dow,
+                      CASE {cases} ELSE {unknown} END AS label
+               FROM (SELECT c.subscriber, c.rank, c.lon, c.lat,
+                            sum(e.score_hour) / count(*) AS score_hour,
+                            sum(e.score_dow) / count(*) AS score_dow
+                     FROM (SELECT subscriber, rank, lon, lat, unnest(site_id) AS site_id,
+                                  unnest(version) AS version
+                           FROM ({clusters}) c0) c
+                     LEFT JOIN ({scores}) e
+                       ON e.subscriber = c.subscriber AND e.site_id = c.site_id
+                      AND e.version = c.version
+                     GROUP BY c.subscriber, c.rank, c.lon, c.lat) c"""
+        ).format(
+            cases=cases,
+            unknown=sql.Literal(UNKNOWN_LABEL),
+            clusters=self.clusters.get_query(ctx),
+            scores=self.scores.get_query(ctx),
+        )
+
+
+class MeaningfulLocations(Query):
+    """`subscriber, label, cluster, lon, lat, n_clusters`: each subscriber's clusters labelled `label`.
+
+    `cluster` is the cluster's rank; `n_clusters` the number of the subscriber's clusters with that label.
+    """
+
+    storable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        *,
+        start: str | dt.date | dt.datetime,
+        stop: str | dt.date | dt.datetime,
+        label: str,
+        labels: Mapping[str, Any],
+        hour_scores: Sequence[float],
+        day_scores: Mapping[str, float],
+        radius: float = 1.0,
+        call_threshold: int = 0,
+        tables: str | Sequence[str] | None = None,
+        subscriber_subset: Query | None = None,
+    ) -> None:
+        if not isinstance(label, str) or not label:
+            raise InvalidSpecError("label must be a non-empty string")
+        locations = SubscriberLocations(
+            start,
+            stop,
+            VersionedSiteSpatialUnit(),
+            tables=tables,
+            subscriber_subset=subscriber_subset,
+        )
+        self.labelled = LabelEventScore(
+            HartiganCluster(CallDays(locations), radius, call_threshold),
+            EventScore(locations, hour_scores, day_scores),
+            labels,
+        )
+        self.label = label
+        super().__init__()
+
+    @property
+    def column_names(self) -> list[str]:
+        return ["subscriber", "label", "cluster", "lon", "lat", "n_clusters"]
+
+    def _make_query(self, ctx: Context) -> sql.Composable:
+        return sql.SQL(
+            """SELECT subscriber, label, rank AS cluster, lon, lat,
+                      count(*) OVER (PARTITION BY subscriber) AS n_clusters
+               FROM ({labelled}) l WHERE label = {label}"""
+        ).format(labelled=self.labelled.get_query(ctx), label=sql.Literal(self.label))
