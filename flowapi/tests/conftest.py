@@ -3,11 +3,9 @@ FlowMachine server, token minting, and a FlowAPI app per test driven through Qua
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import importlib.util
 import sys
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from flowapi_test_helpers import AUDIENCE, FIXTURE_DATA
 
 from flowapi import Settings, create_app
 from flowdb.cluster import Cluster
-from flowdb.testing import free_port, private_redis, scratch_directory, temporary_cluster
+from flowdb.testing import private_redis, scratch_directory, temporary_cluster
 from flowkit_jwt_generator import generate_token
 
 
@@ -58,28 +56,10 @@ def redis_port(api_scratch: Path) -> Iterator[int]:
 @pytest.fixture(scope="session")
 def fm_port(flowdb_cluster: Cluster, redis_port: int) -> Iterator[int]:
     """A FlowMachine ZeroMQ server in a thread of this process, on a free loopback port."""
-    from flowmachine.core.context import Context
-    from flowmachine.core.server.server import FlowmachineServer, ServerSettings
-    from flowmachine.core.settings import Settings as FMSettings
+    from flowmachine.testing import server_in_thread, settings_for
 
-    fm_settings = FMSettings(
-        flowdb_host="127.0.0.1",
-        flowdb_port=flowdb_cluster.status().port,
-        flowdb_user="flowmachine",
-        flowdb_password=flowdb_cluster.settings.role_password("flowmachine"),
-        redis_host="127.0.0.1",
-        redis_port=redis_port,
-        owner_lease_seconds=3,
-    )
-    with Context.open(fm_settings) as context:
-        server = FlowmachineServer(context, ServerSettings(port=free_port(), threadpool_size=4))
-        thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True)
-        thread.start()
-        if not server.bound.wait(10):
-            raise RuntimeError("the flowmachine server did not start")
+    with server_in_thread(settings_for(flowdb_cluster, redis_port)) as server:
         yield server.settings.port
-        server.stop()
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -103,29 +103,11 @@ def redis_port(scratch: Path) -> Iterator[int]:
 
 @pytest.fixture(scope="module")
 def flowmachine_port(cluster: Cluster, redis_port: int) -> Iterator[int]:
-    """A FlowMachine ZeroMQ server in a thread of this process, as flowapi/tests/conftest.py starts it."""
-    from flowmachine.core.context import Context
-    from flowmachine.core.server.server import FlowmachineServer, ServerSettings
-    from flowmachine.core.settings import Settings as FMSettings
+    """A FlowMachine ZeroMQ server in a thread of this process."""
+    from flowmachine.testing import server_in_thread, settings_for
 
-    fm_settings = FMSettings(
-        flowdb_host="127.0.0.1",
-        flowdb_port=cluster.status().port,
-        flowdb_user="flowmachine",
-        flowdb_password=cluster.settings.role_password("flowmachine"),
-        redis_host="127.0.0.1",
-        redis_port=redis_port,
-        owner_lease_seconds=3,
-    )
-    with Context.open(fm_settings) as context:
-        server = FlowmachineServer(context, ServerSettings(port=free_port(), threadpool_size=4))
-        thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True)
-        thread.start()
-        if not server.bound.wait(10):
-            raise RuntimeError("the flowmachine server did not start")
+    with server_in_thread(settings_for(cluster, redis_port)) as server:
         yield server.settings.port
-        server.stop()
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

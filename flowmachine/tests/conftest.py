@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from flowdb.cluster import Cluster
-from flowdb.testing import free_port, private_redis, scratch_directory, temporary_cluster
+from flowdb.testing import private_redis, scratch_directory, temporary_cluster
 from flowmachine.core.context import Context
 from flowmachine.core.settings import Settings
+from flowmachine.testing import server_in_thread, settings_for
 
 
 @pytest.fixture(scope="session")
@@ -34,16 +35,7 @@ def redis_port(fm_scratch: Path) -> Iterator[int]:
 
 @pytest.fixture(scope="session")
 def fm_settings(flowdb_cluster: Cluster, redis_port: int) -> Settings:
-    s = flowdb_cluster.settings
-    return Settings(
-        flowdb_host="127.0.0.1",
-        flowdb_port=flowdb_cluster.status().port,
-        flowdb_user="flowmachine",
-        flowdb_password=s.role_password("flowmachine"),
-        redis_host="127.0.0.1",
-        redis_port=redis_port,
-        owner_lease_seconds=3,
-    )
+    return settings_for(flowdb_cluster, redis_port)
 
 
 @pytest.fixture
@@ -64,20 +56,8 @@ def fixture_db(flowdb_cluster: Cluster):
 @pytest.fixture(scope="session")
 def fm_server_obj(fm_settings: Settings, fixture_db):
     """An in-process FlowMachine ZeroMQ server on a free loopback port (its own context)."""
-    import asyncio
-    import threading
-
-    from flowmachine.core.server.server import FlowmachineServer, ServerSettings
-
-    with Context.open(fm_settings) as context:
-        server = FlowmachineServer(context, ServerSettings(port=free_port(), threadpool_size=4))
-        thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True)
-        thread.start()
-        if not server.bound.wait(10):
-            raise RuntimeError("the flowmachine server did not start")
+    with server_in_thread(fm_settings) as server:
         yield server
-        server.stop()
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")
