@@ -78,6 +78,9 @@ SPECS: dict[str, Callable[[], dict]] = {
     "spatial_aggregate/most_frequent_location": lambda: ag.spatial_aggregate_spec(
         locations=fc.most_frequent_location_spec(**SPAN, aggregation_unit="admin3")
     ),
+    "spatial_aggregate/visited_most_days": lambda: ag.spatial_aggregate_spec(
+        locations=fc.visited_most_days_spec(**SPAN, aggregation_unit="admin3")
+    ),
     "spatial_aggregate/random_sample": lambda: ag.spatial_aggregate_spec(
         locations=fc.random_sample_spec(query=daily(), seed=0.5, size=50)
     ),

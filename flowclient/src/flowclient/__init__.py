@@ -80,6 +80,7 @@ from flowclient.query_specs import (
     total_active_periods_spec,
     unique_location_counts_spec,
     unique_locations_spec,
+    visited_most_days_spec,
 )
 
 __version__ = "1.34.0"
@@ -127,12 +128,12 @@ __all__ = [
     "trips_od_matrix",
     "unique_locations_spec",
     "unique_subscriber_counts",
-    "dfs_metric_total_amount",
     "unmoving_at_reference_location_counts",
     "unmoving_counts",
 ]
 
 _ALSO_EXPORTED = (
+    dfs_metric_total_amount,  # flowclient 1.34 has no helper for it
     dummy_query,  # not in flowclient 1.34 (FlowKit issue #5231 for unique_visitor_counts)
     unique_visitor_counts,
     ASyncConnection,
@@ -148,6 +149,7 @@ _ALSO_EXPORTED = (
     modal_location_from_dates_spec,
     modal_location_spec,
     most_frequent_location_spec,
+    visited_most_days_spec,
     nocturnal_events_spec,
     pareto_interactions_spec,
     radius_of_gyration_spec,

@@ -146,6 +146,35 @@ def most_frequent_location_spec(
     }
 
 
+def visited_most_days_spec(
+    *,
+    start_date: str,
+    end_date: str,
+    aggregation_unit: str,
+    hours: tuple[int, int] | None = None,
+    event_types: list[str] | None = None,
+    subscriber_subset: dict | str | None = None,
+    mapping_table: str | None = None,
+    geom_table: str | None = None,
+    geom_table_join_column: str | None = None,
+) -> Spec:
+    """The location each subscriber was seen at on the most days of the period."""
+    return {
+        **most_frequent_location_spec(
+            start_date=start_date,
+            end_date=end_date,
+            aggregation_unit=aggregation_unit,
+            hours=hours,
+            event_types=event_types,
+            subscriber_subset=subscriber_subset,
+            mapping_table=mapping_table,
+            geom_table=geom_table,
+            geom_table_join_column=geom_table_join_column,
+        ),
+        "query_kind": "visited_most_days",
+    }
+
+
 def radius_of_gyration_spec(
     *,
     start_date: str,
