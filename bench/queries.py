@@ -68,11 +68,13 @@ from flowmachine.core.settings import Settings
 from flowmachine.core.spatial_unit import make_spatial_unit
 from flowmachine.features.location.flows import Flows
 from flowmachine.features.location.location_event_counts import LocationEventCounts
+from flowmachine.features.location.meaningful_locations import MeaningfulLocationsAggregate
 from flowmachine.features.location.spatial_aggregate import SpatialAggregate
 from flowmachine.features.location.trips_od_matrix import ConsecutiveTripsODMatrix, TripsODMatrix
 from flowmachine.features.location.unique_subscriber_counts import UniqueSubscriberCounts
 from flowmachine.features.nonspatial_aggregates.histogram_aggregation import HistogramAggregation
 from flowmachine.features.subscriber.daily_location import daily_location
+from flowmachine.features.subscriber.meaningful_locations import MeaningfulLocations
 from flowmachine.features.subscriber.modal_location import ModalLocation
 from flowmachine.features.subscriber.radius_of_gyration import RadiusOfGyration
 
@@ -113,9 +115,84 @@ UPDATE bench.cells c SET a3rank = r.rank
 FROM (SELECT a3, dense_rank() OVER (ORDER BY a3) AS rank FROM bench.cells WHERE a3 IS NOT NULL) r
 WHERE r.a3 = c.a3;
 ANALYZE bench.cells;
+-- each cell's site version and point (for meaningful locations; check_cells makes sure it is static)
+CREATE TABLE bench.cell_sites AS
+SELECT c.id AS location_id, s.id AS site_id, s.version, s.date_of_first_service AS first_day,
+       s.date_of_last_service AS last_day, ST_X(s.geom_point) AS lon, ST_Y(s.geom_point) AS lat
+FROM infrastructure.cells c JOIN infrastructure.sites s ON s.id = c.site_id;
+ANALYZE bench.cell_sites;
+{leader_clusters}
 GRANT USAGE ON SCHEMA bench TO flowmachine;
 GRANT SELECT ON ALL TABLES IN SCHEMA bench TO flowmachine;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA bench TO flowmachine;
 """
+
+# Hartigan leader clustering of one subscriber's sites, procedurally (as FlowKit's own procedural aggregate):
+# the sites come in clustering order (most call days first, then site id, then version); each joins the first
+# cluster, in creation order, whose centroid is less than `radius` km away on a sphere of radius 6371.0088 km
+# (haversine), moving its centroid to the call-day-weighted mean, else starts a new cluster. Returns each
+# cluster weighing at least `threshold` call days, with the unweighted mean hour and day scores of its sites.
+LEADER_CLUSTERS_SQL = """
+CREATE FUNCTION bench.leader_clusters(
+    site_lon float8[], site_lat float8[], site_days float8[], site_hour float8[], site_dow float8[],
+    radius float8, threshold float8)
+RETURNS TABLE (cluster int, lon float8, lat float8, calldays float8, score_hour float8, score_dow float8)
+LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+DECLARE
+    c_lon float8[] := '{}';
+    c_lat float8[] := '{}';
+    c_days float8[] := '{}';
+    c_hour float8[] := '{}';
+    c_dow float8[] := '{}';
+    c_sites int[] := '{}';
+    n int := 0;
+    found_at int;
+    a float8;
+BEGIN
+    FOR i IN 1 .. coalesce(array_length(site_lon, 1), 0) LOOP
+        found_at := NULL;
+        FOR j IN 1 .. n LOOP
+            a := sin(radians(site_lat[i] - c_lat[j]) / 2) ^ 2
+                 + cos(radians(c_lat[j])) * cos(radians(site_lat[i])) * sin(radians(site_lon[i] - c_lon[j]) / 2) ^ 2;
+            IF 2 * 6371.0088 * asin(least(1.0, sqrt(a))) < radius THEN
+                found_at := j;
+                EXIT;
+            END IF;
+        END LOOP;
+        IF found_at IS NULL THEN
+            n := n + 1;
+            c_lon[n] := site_lon[i];
+            c_lat[n] := site_lat[i];
+            c_days[n] := site_days[i];
+            c_hour[n] := site_hour[i];
+            c_dow[n] := site_dow[i];
+            c_sites[n] := 1;
+        ELSE
+            c_lon[found_at] := (c_lon[found_at] * c_days[found_at] + site_lon[i] * site_days[i])
+                               / (c_days[found_at] + site_days[i]);
+            c_lat[found_at] := (c_lat[found_at] * c_days[found_at] + site_lat[i] * site_days[i])
+                               / (c_days[found_at] + site_days[i]);
+            c_days[found_at] := c_days[found_at] + site_days[i];
+            c_hour[found_at] := c_hour[found_at] + site_hour[i];
+            c_dow[found_at] := c_dow[found_at] + site_dow[i];
+            c_sites[found_at] := c_sites[found_at] + 1;
+        END IF;
+    END LOOP;
+    FOR j IN 1 .. n LOOP
+        IF c_days[j] >= threshold THEN
+            cluster := j;
+            lon := c_lon[j];
+            lat := c_lat[j];
+            calldays := c_days[j];
+            score_hour := c_hour[j] / c_sites[j];
+            score_dow := c_dow[j] / c_sites[j];
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+END
+$$;
+"""
+CELLS_SQL = CELLS_SQL.replace("{leader_clusters}", LEADER_CLUSTERS_SQL)
 
 
 def window(first: dt.date, last: dt.date) -> dict[str, str]:
@@ -258,6 +335,70 @@ def hand_h() -> str:
         GROUP BY loc, next_loc HAVING count(*) > 15"""
 
 
+# FlowKit's worked example of meaningful locations ("commuting patterns"): hour and day-of-week scores, and the
+# home/work label polygons (rings closed here), clustering radius 1 km, no call threshold.
+ML_HOUR_SCORES = [-1.0] * 7 + [0.0] + [1.0] * 9 + [0.0] * 2 + [-1.0] * 5
+ML_DAY_SCORES = {
+    "monday": 1.0, "tuesday": 1.0, "wednesday": 1.0, "thursday": 1.0, "friday": 1.0,
+    "saturday": -1.0, "sunday": -1.0,
+}  # fmt: skip
+ML_LABELS = {
+    "home": {
+        "type": "Polygon",
+        "coordinates": [[[-1, 1], [-1, -1], [-1e-06, -1], [-1e-06, 1], [-1, 1]]],
+    },
+    "work": {"type": "Polygon", "coordinates": [[[0, 1], [0, -1], [1, -1], [1, 1], [0, 1]]]},
+}
+ML_RADIUS, ML_THRESHOLD = 1.0, 0
+
+
+def hand_i() -> str:
+    """Meaningful locations labelled home per admin3 over 7 days: per (subscriber, site version) call days and
+    mean event scores, each subscriber's sites clustered by bench.leader_clusters (procedural), clusters
+    labelled by the (axis-aligned) label rectangles that strictly contain their mean scores, Σ 1/n_home per
+    region strictly containing the centroid (NULL region otherwise), regions of more than 15 subscribers."""
+    w = window(S_DAYS[0], S_DAYS[-1])
+    hours = ", ".join(str(v) for v in ML_HOUR_SCORES)
+    days = ", ".join(  # isodow 1..7
+        str(ML_DAY_SCORES[d])
+        for d in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    )
+    # "home" is the first label in name order, so a cluster strictly inside its rectangle is labelled home
+    ring = ML_LABELS["home"]["coordinates"][0]
+    x0, x1 = min(p[0] for p in ring), max(p[0] for p in ring)
+    y0, y1 = min(p[1] for p in ring), max(p[1] for p in ring)
+    return f"""WITH per_day AS (
+            SELECT e.msisdn, m.site_id, m.version, m.lon, m.lat, e.datetime::date AS day, count(*) AS n,
+                   sum((ARRAY[{hours}]::float8[])[extract(hour FROM e.datetime)::int + 1]) AS sh,
+                   sum((ARRAY[{days}]::float8[])[extract(isodow FROM e.datetime)::int]) AS sd
+            FROM events.calls e JOIN bench.cell_sites m ON m.location_id = e.location_id
+            WHERE e.datetime >= {w["start"]} AND e.datetime < {w["stop"]}
+            GROUP BY 1, 2, 3, 4, 5, 6),
+        sites AS (
+            SELECT msisdn, site_id, version, lon, lat, count(*)::float8 AS calldays,
+                   sum(sh) / sum(n) AS sh, sum(sd) / sum(n) AS sd
+            FROM per_day GROUP BY 1, 2, 3, 4, 5),
+        clusters AS (
+            SELECT s.msisdn, c.*
+            FROM (SELECT msisdn,
+                         array_agg(lon ORDER BY calldays DESC, site_id, version) AS lon,
+                         array_agg(lat ORDER BY calldays DESC, site_id, version) AS lat,
+                         array_agg(calldays ORDER BY calldays DESC, site_id, version) AS calldays,
+                         array_agg(sh ORDER BY calldays DESC, site_id, version) AS sh,
+                         array_agg(sd ORDER BY calldays DESC, site_id, version) AS sd
+                  FROM sites GROUP BY msisdn) s,
+                 bench.leader_clusters(s.lon, s.lat, s.calldays, s.sh, s.sd, {ML_RADIUS}, {ML_THRESHOLD}) c),
+        home AS (
+            SELECT msisdn, lon, lat, count(*) OVER (PARTITION BY msisdn) AS n
+            FROM clusters
+            WHERE score_hour > {x0} AND score_hour < {x1} AND score_dow > {y0} AND score_dow < {y1}
+)
+        SELECT 'home' AS label, a.admin3pcod, sum(1::float8 / h.n)
+        FROM home h LEFT JOIN geography.admin3 a
+          ON ST_Contains(a.geom, ST_SetSRID(ST_MakePoint(h.lon, h.lat), 4326))
+        GROUP BY a.admin3pcod HAVING count(DISTINCT h.msisdn) > 15"""
+
+
 def hand_f() -> str:
     """10-bin histogram of radius of gyration over 7 days; a bin of 15 or fewer subscribers reads NULL."""
     w = window(S_DAYS[0], S_DAYS[-1])
@@ -380,6 +521,25 @@ def cases() -> list[Case]:
             {"window": hand_h()},
         ),
         Case(
+            "i",
+            "meaningful_locations_aggregate home, admin3, 7 days (radius 1 km)",
+            "S",
+            lambda: MeaningfulLocationsAggregate(
+                MeaningfulLocations(
+                    start=S_DAYS[0],
+                    stop=S_DAYS[-1] + dt.timedelta(days=1),
+                    label="home",
+                    labels=ML_LABELS,
+                    hour_scores=ML_HOUR_SCORES,
+                    day_scores=ML_DAY_SCORES,
+                    radius=ML_RADIUS,
+                    call_threshold=ML_THRESHOLD,
+                ),
+                admin("admin3"),
+            ),
+            {"plpgsql leader clustering": hand_i()},
+        ),
+        Case(
             "a_L",
             "same as a_S on L: 2016-02-01, 14 M rows, 2 M subscribers",
             "L",
@@ -454,6 +614,19 @@ def check_cells(conn: psycopg.Connection, first: dt.date, last: dt.date) -> None
         raise SystemExit(
             f"{bad} cells are versioned, outside some admin unit or not in service all through: "
             "the hand SQL would be wrong"
+        )
+    bad_sites = conn.execute(
+        """SELECT count(*) FROM bench.cell_sites
+           WHERE coalesce(first_day, '-infinity') > %s OR coalesce(last_day, 'infinity') < %s
+              OR lon IS NULL OR lat IS NULL
+              OR location_id IN (SELECT location_id FROM bench.cell_sites GROUP BY 1 HAVING count(*) > 1)
+              OR location_id NOT IN (SELECT location_id FROM bench.cells)""",
+        (first, last),
+    ).fetchone()[0]
+    if bad_sites:
+        raise SystemExit(
+            f"{bad_sites} cells have a versioned site, one not in service all through or without a point: "
+            "the hand SQL of meaningful locations would be wrong"
         )
 
 
@@ -593,7 +766,7 @@ def main() -> None:
         "--scale", type=float, default=1.0, help="multiply subscribers and calls (default 1)"
     )
     parser.add_argument("--runs", type=int, default=3, help="timed runs per query (default 3)")
-    parser.add_argument("--only", default="", help="comma list of cases: a_S,b,c,d,e,f,g,h,a_L")
+    parser.add_argument("--only", default="", help="comma list of cases: a_S,b,c,d,e,f,g,h,i,a_L")
     parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
     parser.add_argument(
         "--data",
