@@ -4,8 +4,6 @@ FlowMachine server, token minting, and a FlowAPI app per test driven through Qua
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,22 +12,13 @@ import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from flowapi_test_helpers import AUDIENCE, FIXTURE_DATA
+from flowapi_test_helpers import AUDIENCE
 
 from flowapi import Settings, create_app
 from flowdb.cluster import Cluster
 from flowdb.testing import private_redis, scratch_directory, temporary_cluster
 from flowkit_jwt_generator import generate_token
-
-
-def _load_fixture_module() -> Any:
-    """FlowMachine's fixture-data loader, imported by path (it is a test helper, not a package)."""
-    spec = importlib.util.spec_from_file_location("_flowmachine_fixture_data", FIXTURE_DATA)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from flowmachine.testing import load_fixture_data
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +31,7 @@ def api_scratch() -> Iterator[Path]:
 def flowdb_cluster(api_scratch: Path) -> Iterator[Cluster]:
     with temporary_cluster(api_scratch) as cluster:
         with cluster.connect() as conn:
-            _load_fixture_module().load(conn)
+            load_fixture_data(conn)
         yield cluster
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 AUDIENCE = "test-flowapi"
-FIXTURE_DATA = Path(__file__).resolve().parents[2] / "flowmachine" / "tests" / "fixture_data.py"
 
 DAILY = {
     "query_kind": "daily_location",

@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib.util
 import logging
 import os
 import re
-import sys
 import threading
 import time
 import warnings
@@ -45,10 +43,10 @@ from flowauth.settings import new_secret_key
 from flowclient.errors import FlowclientConnectionError
 from flowdb.cluster import Cluster
 from flowdb.testing import free_port, private_redis, scratch_directory, temporary_cluster
+from flowmachine.testing import load_fixture_data
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
-FIXTURE_DATA = REPO / "flowmachine" / "tests" / "fixture_data.py"
 ARTEFACTS = Path(os.environ.get("FLOWAUTH_ARTEFACTS") or REPO / ".artefacts" / "flowauth")
 
 SERVER_NAME = (
@@ -72,15 +70,6 @@ pytestmark = pytest.mark.skipif(
 # ---------------------------------------------------------------- the stack: FlowDB, Redis, FlowMachine, FlowAPI
 
 
-def _load_fixture_module() -> Any:
-    spec = importlib.util.spec_from_file_location("_flowauth_browser_fixture_data", FIXTURE_DATA)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def scratch() -> Iterator[Path]:
     with scratch_directory("flowauth-browser-") as root:
@@ -91,7 +80,7 @@ def scratch() -> Iterator[Path]:
 def cluster(scratch: Path) -> Iterator[Cluster]:
     with temporary_cluster(scratch) as started:
         with started.connect() as conn:
-            _load_fixture_module().load(conn)
+            load_fixture_data(conn)
         yield started
 
 

@@ -8,11 +8,16 @@ with server_in_thread(settings) as server:     # a ZeroMQ server on a free loopb
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
+
+import psycopg
 
 from flowdb.cluster import Cluster
 from flowdb.testing import free_port
@@ -54,3 +59,20 @@ def server_in_thread(
         finally:
             server.stop()
             thread.join(timeout=10)
+
+
+# FlowMachine's hand-made fixture FlowDB (a test module of this workspace, not part of the package).
+FIXTURE_DATA = Path(__file__).resolve().parents[2] / "tests" / "fixture_data.py"
+
+
+def load_fixture_data(conn: psycopg.Connection) -> Any:
+    """Load FlowMachine's fixture data (`flowmachine/tests/fixture_data.py`, imported by path) into the
+    cluster behind `conn`; returns what its `load` returns."""
+    spec = importlib.util.spec_from_file_location("_flowmachine_fixture_data", FIXTURE_DATA)
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.get(spec.name)
+    if module is None:
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    return module.load(conn)
