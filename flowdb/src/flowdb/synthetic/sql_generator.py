@@ -226,43 +226,54 @@ def _homes(conn: psycopg.Connection, config: SyntheticConfig) -> None:
 
 
 # Identities are hashes of the subscriber number: hex strings like the python generator's. `| MIN_INT8` sets
-# the top bit, so to_hex always gives 16 digits without lpad; imsi drops the first digit to keep 15.
+# the top bit, so to_hex always gives 16 digits without lpad; an imsi keeps 60 bits and sets bit 56, which
+# gives 15 digits without substr (a substr of text walks characters in a UTF-8 database).
 MIN_INT8 = -(2**63)
-# Every random draw is a 48-bit hash slice: ri(k, s, n) is uniform on [0, n) for any n far below 2**48.
+LOW_60_BITS = 2**60 - 1
+BIT_56 = 2**56
+# Every random draw is a hash slice: ri(k, s, n) is uniform on [0, n) for any n far below 2**48. Where one
+# event needs two draws, both come from one hash: the low 24 bits and the 40 bits above them.
 RANDOM_RANGE = 2**48
+AREA_RANGE = 2**24
 
 # The handset of subscriber x, from per-run seeds.
 HANDSET_COLUMNS = """
     to_hex(hashint8extended(x, %(s_msisdn)s) | %(min_int8)s) AS msisdn,
-    substr(to_hex(hashint8extended(x, %(s_imsi)s) | %(min_int8)s), 2) AS imsi,
+    to_hex((hashint8extended(x, %(s_imsi)s) & %(low60)s) | %(bit56)s) AS imsi,
     to_hex(hashint8extended(x, %(s_imei)s) | %(min_int8)s) AS imei,
     (%(tacs)s::int[])[1 + {ri}(x, %(s_tac)s, %(n_tacs)s)] AS tac"""
 
-# Where an event of subscriber x happens: a uniformly random cell of x's home range [lo, lo + cnt) with
-# probability 1 - p_out (r_area < p_out * 2**48 means "away"), else a uniformly random cell outside it.
+# Where an event happens, from its subscriber's home range [lo, lo + cnt) packed in `home` and its hash
+# `h_loc`: with probability 1 - p_out (the low 24 bits below p_out * 2**24 mean "away") a uniformly random
+# cell of the home range, else a uniformly random cell outside it (the 40 bits above pick the cell).
 LOCATION = """lpad(to_hex((%(cells)s::bigint[])[1 + CASE
-        WHEN cnt > 0 AND (r_area >= %(p_out)s OR %(n_avail)s = cnt) THEN lo + r_pick %% cnt
-        ELSE r_pick %% (%(n_avail)s - cnt) + CASE WHEN r_pick %% (%(n_avail)s - cnt) >= lo THEN cnt ELSE 0 END
+        WHEN home & 4294967295 > 0
+             AND ((h_loc & 16777215) >= %(p_out)s OR %(n_avail)s = home & 4294967295)
+        THEN (home >> 32) + ((h_loc >> 24) & 1099511627775) %% (home & 4294967295)
+        ELSE ((h_loc >> 24) & 1099511627775) %% (%(n_avail)s - (home & 4294967295))
+             + CASE WHEN ((h_loc >> 24) & 1099511627775) %% (%(n_avail)s - (home & 4294967295))
+                         >= home >> 32
+                    THEN home & 4294967295 ELSE 0 END
     END]), 8, '0')"""
 
 # Rows of one job, innermost first; every "OFFSET 0" fences off a level so that columns used many times
-# above it (the subscriber, the home range, the draws) are computed once per row, not once per use.
-# Calls and sms: row r is side r & 1 (0: outgoing) of event r >> 1, which picks one of the fixed pairs.
+# above it (the subscriber, the home range, the hashes) are computed once per row, not once per use.
+# Calls and sms: row r is side r & 1 (0: outgoing) of event r >> 1, which picks one of the fixed pairs; both
+# rows of an event share its time and duration (one hash of e: 40 bits for the time, 24 for the duration).
 PAIRED_INSERT = """
 INSERT INTO {t} (id, outgoing, datetime, {duration_col} msisdn, msisdn_counterpart, location_id,
                  imsi, imei, tac)
 SELECT id, side = 0, t, {duration_val} msisdn, msisdn_counterpart, {location}, imsi, imei, tac
 FROM (
-    SELECT id, side, t, dur, home >> 32 AS lo, home & 4294967295 AS cnt, r_area, r_pick,
+    SELECT to_hex(%(id_base)s | e) AS id, side,
+           to_timestamp(%(epoch)s + (h_t & 1099511627775) %% 86400) AS t,
+           ((h_t >> 40) & 16777215)::int %% 2601 AS dur,
+           (%(homes)s::bigint[])[1 + x] AS home, h_loc,
            to_hex(hashint8extended(y, %(s_msisdn)s) | %(min_int8)s) AS msisdn_counterpart,
            {handset}
     FROM (
-        SELECT %(prefix)s || to_hex(e | 281474976710656) AS id, side, x, y,
-               to_timestamp(%(epoch)s + {ri}(e, %(s1)s, 86400)) AS t,
-               {ri}(e, %(s2)s, 2601)::int AS dur,
-               (%(homes)s::bigint[])[1 + x] AS home,
-               {ri}(e, CASE WHEN side = 0 THEN %(s4)s ELSE %(s6)s END, 281474976710656) AS r_area,
-               {ri}(e, CASE WHEN side = 0 THEN %(s5)s ELSE %(s7)s END, 281474976710656) AS r_pick
+        SELECT e, side, x, y, hashint8extended(e, %(s1)s) AS h_t,
+               hashint8extended(e, CASE WHEN side = 0 THEN %(s4)s ELSE %(s6)s END) AS h_loc
         FROM (
             SELECT e, side, CASE WHEN side = 0 THEN caller ELSE callee END AS x,
                    CASE WHEN side = 0 THEN callee ELSE caller END AS y
@@ -287,19 +298,15 @@ FROM (
 # mds and topups: one row per event, of a uniformly random subscriber.
 SINGLE_SOURCE = """
 FROM (
-    SELECT id, t, v1, v2, v3, home >> 32 AS lo, home & 4294967295 AS cnt, r_area, r_pick,
+    SELECT to_hex(%(id_base)s | e) AS id,
+           to_timestamp(%(epoch)s + {ri}(e, %(s1)s, 86400)) AS t,
+           {ri}(e, %(s2)s, %(v1_range)s) AS v1, {ri}(e, %(s6)s, %(v2_range)s) AS v2,
+           {ri}(e, %(s7)s, %(v3_range)s) AS v3,
+           (%(homes)s::bigint[])[1 + x] AS home, hashint8extended(e, %(s4)s) AS h_loc,
            {handset}
-    FROM (
-        SELECT %(prefix)s || to_hex(e | 281474976710656) AS id, x,
-               to_timestamp(%(epoch)s + {ri}(e, %(s1)s, 86400)) AS t,
-               {ri}(e, %(s2)s, %(v1_range)s) AS v1, {ri}(e, %(s6)s, %(v2_range)s) AS v2,
-               {ri}(e, %(s7)s, %(v3_range)s) AS v3,
-               (%(homes)s::bigint[])[1 + x] AS home,
-               {ri}(e, %(s4)s, 281474976710656) AS r_area, {ri}(e, %(s5)s, 281474976710656) AS r_pick
-        FROM (SELECT e, {ri}(e, %(s3)s, %(n_subs)s) AS x
-              FROM generate_series(0::bigint, %(n)s - 1) AS e) s
-        OFFSET 0
-    ) b
+    FROM (SELECT e, {ri}(e, %(s3)s, %(n_subs)s) AS x
+          FROM generate_series(0::bigint, %(n)s - 1) AS e
+          OFFSET 0) s
     OFFSET 0
 ) c
 """
@@ -318,6 +325,7 @@ SELECT id, t, 'recharge', amount, 0, amount * 0.1, v2::int, v2 + amount * 0.9,
        msisdn, {location}, imsi, imei, tac
 FROM (SELECT *, (ARRAY[50, 100, 200, 500, 1000, 2000])[1 + v1]::numeric AS amount {source}) d"""
 
+# An event's id is 16 hex digits: its type (4 bits, never 0), its day (20 bits) and its number (40 bits).
 TYPE_INDEX = {"calls": 1, "sms": 2, "mds": 3, "topups": 4}
 VALUE_RANGES = {
     "calls": (1, 1, 1),
@@ -369,8 +377,10 @@ class World:
         self.params: dict[str, int | float | str | list[int]] = {
             "n_pairs": max(1, config.interactions_multiplier * config.n_subscribers),
             "n_subs": config.n_subscribers,
-            "p_out": round(config.p_out_of_area * RANDOM_RANGE),
+            "p_out": round(config.p_out_of_area * AREA_RANGE),
             "min_int8": MIN_INT8,
+            "low60": LOW_60_BITS,
+            "bit56": BIT_56,
             "tacs": self.tacs,
             "n_tacs": len(self.tacs),
             "s_msisdn": stream_seed(seed, "msisdn"),
@@ -410,7 +420,7 @@ def _generate_day(
         **world.params,
         "n": config.events_per_day[cdr_type],
         "epoch": epoch,
-        "prefix": f"{TYPE_INDEX[cdr_type]:x}{k:06x}",
+        "id_base": (TYPE_INDEX[cdr_type] << 60) | (k << 40),
         "cells": world.cells[regime],
         "n_avail": len(world.cells[regime]),
         "homes": homes,
