@@ -47,6 +47,19 @@ def test_environment_overrides():
     )
 
 
+def test_docker_secrets_win_over_the_environment(tmp_path):
+    (tmp_path / "FLOWMACHINE_FLOWDB_PASSWORD").write_text("db-secret\n")
+    (tmp_path / "REDIS_PASSWORD").write_text("redis-secret")
+    env = {"FLOWMACHINE_FLOWDB_PASSWORD": "db-env", "FLOWMACHINE_FLOWDB_USER": "fm-env"}
+    s = Settings.from_env(env, secrets_dir=tmp_path)
+    assert (s.flowdb_password, s.redis_password, s.flowdb_user) == (
+        "db-secret",
+        "redis-secret",
+        "fm-env",
+    )
+    assert Settings.from_env(env, secrets_dir=None).flowdb_password == "db-env"
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [

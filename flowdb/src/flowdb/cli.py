@@ -8,8 +8,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import psycopg
 
@@ -36,7 +39,51 @@ def cmd_start(settings: Settings, args: argparse.Namespace) -> int:
         f"FlowDB {'started' if started else 'already running'} on 127.0.0.1:{status.port} "
         f"(pid {status.pid}, data {settings.data_dir})"
     )
+    if args.foreground:
+        return supervise(cluster)
     return 0
+
+
+def supervise(cluster: Cluster, stop: threading.Event | None = None, poll: float = 1.0) -> int:
+    """Stay in the foreground (a container's main process) until SIGTERM or SIGINT, then stop the server.
+
+    Copies the server log to stdout, marks the cluster ready for health checks, and exits 1 if PostgreSQL dies.
+    """
+    stop = stop or threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        _say(cluster.log_tail(20))
+        offset = cluster.logfile.stat().st_size if cluster.logfile.exists() else 0
+        cluster.ready_file.write_text(f"{os.getpid()}\n")
+        checks = 0
+        while not stop.wait(poll):
+            offset = _copy_log(cluster.logfile, offset)
+            checks += 1
+            if checks % 5 == 0 and not cluster.status().running:
+                cluster.ready_file.unlink(missing_ok=True)
+                print("flowdb: error: PostgreSQL exited; see the log above", file=sys.stderr)
+                return 1
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    cluster.stop()
+    _copy_log(cluster.logfile, offset)
+    _say("FlowDB stopped")
+    return 0
+
+
+def _copy_log(logfile: Path, offset: int) -> int:
+    """Print what the server log gained since `offset`; return the new offset."""
+    try:
+        with logfile.open("rb") as log:
+            log.seek(offset)
+            chunk = log.read()
+    except OSError:
+        return offset
+    if chunk:
+        sys.stdout.write(chunk.decode(errors="replace"))
+        sys.stdout.flush()
+    return offset + len(chunk)
 
 
 def cmd_stop(settings: Settings, args: argparse.Namespace) -> int:
@@ -112,9 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("init", help="create the cluster in FLOWDB_DATA_DIR").set_defaults(func=cmd_init)
-    sub.add_parser("start", help="start the cluster (initialising and migrating it)").set_defaults(
-        func=cmd_start
+    start = sub.add_parser("start", help="start the cluster (initialising and migrating it)")
+    start.add_argument(
+        "--foreground",
+        action="store_true",
+        help="stay running, print the server log, stop the server on SIGTERM/SIGINT (containers)",
     )
+    start.set_defaults(func=cmd_start)
     sub.add_parser("stop", help="stop the cluster").set_defaults(func=cmd_stop)
     sub.add_parser("status", help="is the cluster running? (exit 3 if not)").set_defaults(
         func=cmd_status

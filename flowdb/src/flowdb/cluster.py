@@ -259,11 +259,7 @@ class Cluster:
                 )
             finally:
                 os.unlink(pw.name)
-            (partial / "pg_hba.conf").write_text(
-                "# FlowDB: the socket is private to the cluster's owner; TCP needs a password.\n"
-                "local all all trust\n"
-                "host  all all 127.0.0.1/32 scram-sha-256\n"
-            )
+            (partial / "pg_hba.conf").write_text(self._hba())
             with (partial / "postgresql.conf").open("a") as conf:
                 conf.write(
                     "\n# FlowDB settings, regenerated at every start\ninclude_if_exists 'flowdb.conf'\n"
@@ -297,13 +293,29 @@ class Cluster:
         return True
 
     # -- start / stop -------------------------------------------------------------------------------------
+    def _hba(self) -> str:
+        """pg_hba.conf: the socket trusts its owner; TCP needs a password, from anywhere it listens."""
+        lines = [
+            "# FlowDB: the socket is private to the cluster's owner; TCP needs a password.",
+            "local all all trust",
+            "host  all all 127.0.0.1/32 scram-sha-256",
+        ]
+        if not self.settings.loopback_only:  # FLOWDB_LISTEN_ADDRESSES opens other interfaces
+            lines += ["host  all all 0.0.0.0/0 scram-sha-256", "host  all all ::/0 scram-sha-256"]
+        return "\n".join(lines) + "\n"
+
+    @property
+    def ready_file(self) -> Path:
+        """Written by `flowdb start --foreground` once the server is up and prepared (a container health check)."""
+        return self.data_dir / "ready"
+
     def _write_config(self, port: int) -> None:
         socket_dir = self.socket_dir
         socket_dir.mkdir(exist_ok=True, mode=0o700)
         self._give_to_owner(socket_dir)
         values = {
             "port": str(port),
-            "listen_addresses": "'127.0.0.1'",
+            "listen_addresses": f"'{self.settings.listen_addresses}'",
             "unix_socket_directories": f"'{socket_dir}'",
             "unix_socket_permissions": "0700",
             **FIXED_SETTINGS,
@@ -314,6 +326,9 @@ class Cluster:
         conf = self.pgdata / "flowdb.conf"
         conf.write_text("\n".join(lines) + "\n")
         self._give_to_owner(conf)
+        hba = self.pgdata / "pg_hba.conf"
+        hba.write_text(self._hba())
+        self._give_to_owner(hba)
 
     def start(self) -> bool:
         """Start the server (initialising it first if needed) and bring its schema and roles up to date.
@@ -326,6 +341,7 @@ class Cluster:
             port = self.settings.port
             ensure_port_free(self.settings.host, port)
             self.init()
+            self.ready_file.unlink(missing_ok=True)
             self._write_config(port)
             bindir = find_bindir(self.settings)
             self.logfile.touch(exist_ok=True)
@@ -356,6 +372,7 @@ class Cluster:
         """Stop the server; return False if it was not running."""
         if not self.is_initialised() or not self.status().running:
             return False
+        self.ready_file.unlink(missing_ok=True)
         bindir = find_bindir(self.settings)
         self._run(
             [

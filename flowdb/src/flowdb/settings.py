@@ -1,12 +1,14 @@
 """Typed FlowDB settings read from FlowKit's environment variables.
 
 Nothing here reads the environment at import time: callers build a `Settings` with `Settings.from_env()` and
-pass it on explicitly.
+pass it on explicitly. A file `/run/secrets/<NAME>` (a Docker secret) wins over the environment variable of the
+same name for the role names and passwords, as in FlowKit's deployments.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,17 @@ DEV_SUPERUSER_PASSWORD = "flowflow"
 DEV_ROLE_PASSWORD = "foo"
 DATABASE = "flowdb"
 FLOWMACHINE_ROLE = "flowmachine"
+SECRETS_DIR = Path("/run/secrets")
+# The settings a Docker secret may provide (each file named after its variable).
+SECRET_NAMES = (
+    "POSTGRES_USER",
+    "POSTGRES_PASSWORD",
+    "FLOWMACHINE_FLOWDB_PASSWORD",
+    "FLOWAPI_FLOWDB_USER",
+    "FLOWAPI_FLOWDB_PASSWORD",
+)
+# PostgreSQL's listen_addresses: host names, IP addresses, `*`, separated by commas.
+_LISTEN_ADDRESSES = re.compile(r"^\s*[\w.:*%-]+(\s*,\s*[\w.:*%-]+)*\s*$")
 
 
 def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
@@ -39,6 +52,8 @@ class Settings:
     data_dir: Path
     port: int = 9000
     host: str = "127.0.0.1"
+    # Where the server listens: loopback only, unless a container sets FLOWDB_LISTEN_ADDRESSES (e.g. `*`).
+    listen_addresses: str = "127.0.0.1"
     superuser: str = "flowdb"
     superuser_password: str = DEV_SUPERUSER_PASSWORD
     flowmachine_password: str = DEV_ROLE_PASSWORD
@@ -52,8 +67,14 @@ class Settings:
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, secrets_dir: Path | None = SECRETS_DIR
+    ) -> Settings:
         env = dict(os.environ if env is None else env)
+        for name in SECRET_NAMES:
+            secret = read_secret(name, secrets_dir)
+            if secret is not None:
+                env[name] = secret
         port = env_int(env, "FLOWDB_PORT", 9000, minimum=1)
         if port > 65535:
             raise FlowDBError(f"FLOWDB_PORT must be between 1 and 65535, got {port}")
@@ -62,11 +83,18 @@ class Settings:
             raise FlowDBError(
                 f"FLOWAPI_FLOWDB_USER must be a role of its own, got {flowapi_user!r}"
             )
+        listen = env.get("FLOWDB_LISTEN_ADDRESSES") or "127.0.0.1"
+        if not _LISTEN_ADDRESSES.match(listen):
+            raise FlowDBError(
+                "FLOWDB_LISTEN_ADDRESSES must be addresses or host names separated by commas "
+                f"(or *), got {listen!r}"
+            )
         cache_size = env.get("CACHE_SIZE")
         return cls(
             data_dir=Path(env.get("FLOWDB_DATA_DIR") or ".flowdb").absolute(),
             port=port,
             host=env.get("FLOWDB_HOST") or "127.0.0.1",
+            listen_addresses=",".join(a.strip() for a in listen.split(",")),
             superuser=env.get("POSTGRES_USER") or "flowdb",
             superuser_password=env.get("POSTGRES_PASSWORD") or DEV_SUPERUSER_PASSWORD,
             flowmachine_password=env.get("FLOWMACHINE_FLOWDB_PASSWORD") or DEV_ROLE_PASSWORD,
@@ -79,6 +107,11 @@ class Settings:
             cache_protected_period=env_int(env, "CACHE_PROTECTED_PERIOD", 86400),
             env=env,
         )
+
+    @property
+    def loopback_only(self) -> bool:
+        """True if the server accepts TCP connections from this machine only."""
+        return all(a in ("127.0.0.1", "localhost", "::1") for a in self.listen_addresses.split(","))
 
     def role_password(self, role: str) -> str:
         passwords = {
@@ -100,3 +133,13 @@ class Settings:
         role = role or self.superuser
         password = quote(self.role_password(role), safe="")
         return f"postgresql://{quote(role, safe='')}:{password}@{self.host}:{self.port}/{DATABASE}"
+
+
+def read_secret(name: str, secrets_dir: Path | None) -> str | None:
+    """The Docker secret `secrets_dir/name`, stripped, or None if there is none."""
+    if secrets_dir is None:
+        return None
+    try:
+        return (secrets_dir / name).read_text().strip() or None
+    except OSError:
+        return None

@@ -1,12 +1,29 @@
-"""FlowMachine's settings, read from FlowKit's environment variables once and passed around explicitly."""
+"""FlowMachine's settings, read from FlowKit's environment variables once and passed around explicitly.
+
+A file `/run/secrets/<NAME>` (a Docker secret) wins over the environment variable of the same name, as in
+FlowKit's deployments.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from flowmachine.core.errors import FlowMachineError
+
+SECRETS_DIR = Path("/run/secrets")
+
+
+def _lookup(env: Mapping[str, str], name: str, secrets_dir: Path | None) -> str | None:
+    if secrets_dir is not None:
+        try:
+            return (secrets_dir / name).read_text().strip() or None
+        except OSError:
+            pass
+    value = env.get(name, "").strip()
+    return value or None
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -40,19 +57,25 @@ class Settings:
     dependency_workers: int = 2
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, secrets_dir: Path | None = SECRETS_DIR
+    ) -> Settings:
         env = os.environ if env is None else env
+
+        def secret(name: str) -> str | None:
+            return _lookup(env, name, secrets_dir)
+
         return cls(
             flowdb_host=env.get("FLOWDB_HOST") or "localhost",
             flowdb_port=_int(env, "FLOWDB_PORT", 9000, 1),
-            flowdb_user=env.get("FLOWMACHINE_FLOWDB_USER") or "flowmachine",
-            flowdb_password=env.get("FLOWMACHINE_FLOWDB_PASSWORD") or "foo",
+            flowdb_user=secret("FLOWMACHINE_FLOWDB_USER") or "flowmachine",
+            flowdb_password=secret("FLOWMACHINE_FLOWDB_PASSWORD") or "foo",
             flowdb_database=env.get("FLOWDB_DATABASE") or "flowdb",
             pool_size=_int(env, "DB_CONNECTION_POOL_SIZE", 5, 1),
             pool_overflow=_int(env, "DB_CONNECTION_POOL_OVERFLOW", 1, 0),
             redis_host=env.get("REDIS_HOST") or "localhost",
             redis_port=_int(env, "REDIS_PORT", 6379, 1),
-            redis_password=env.get("REDIS_PASSWORD") or None,
+            redis_password=secret("REDIS_PASSWORD"),
             owner_lease_seconds=_int(env, "FLOWMACHINE_OWNER_LEASE_SECONDS", 30, 2),
             dependency_workers=_int(
                 env, "FLOWMACHINE_DEPENDENCY_WORKERS", max(1, min(os.cpu_count() or 1, 4)), 1

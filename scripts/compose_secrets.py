@@ -1,0 +1,83 @@
+"""Create the Docker secrets `docker-compose.yml` reads, as files under ./secrets/ (never committed).
+
+Each file is written only if it does not exist yet, so re-running keeps existing keys and passwords:
+
+    uv run python scripts/compose_secrets.py [--dir secrets]
+
+The directory is made private to you (0700); the files are world-readable (0644) because Compose bind-mounts
+them unchanged into containers that run as unprivileged users (see secrets/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+
+def _password() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _key_pair() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+def make_secrets(directory: Path) -> list[str]:
+    """Write every missing secret file; return the names written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    values = {
+        "POSTGRES_PASSWORD": _password,
+        "FLOWMACHINE_FLOWDB_PASSWORD": _password,
+        "FLOWAPI_FLOWDB_PASSWORD": _password,
+        "REDIS_PASSWORD": _password,
+        "FLOWAUTH_ADMIN_PASSWORD": _password,
+        "FLOWAUTH_FERNET_KEY": lambda: Fernet.generate_key().decode(),
+        "SECRET_KEY": lambda: secrets.token_urlsafe(32),
+    }
+    written = []
+    for name, make in values.items():
+        path = directory / name
+        if not path.exists():
+            path.write_text(make() + "\n")
+            written.append(name)
+    private, public = directory / "PRIVATE_JWT_SIGNING_KEY", directory / "PUBLIC_JWT_SIGNING_KEY"
+    if not private.exists() or not public.exists():
+        private_pem, public_pem = _key_pair()
+        private.write_text(private_pem)
+        public.write_text(public_pem)
+        written += [private.name, public.name]
+    for path in directory.iterdir():
+        if path.is_file() and path.name != "README.md":
+            path.chmod(0o644)
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", type=Path, default=Path("secrets"), help="default ./secrets")
+    args = parser.parse_args()
+    written = make_secrets(args.dir)
+    print(
+        f"wrote {', '.join(written)}" if written else f"every secret already exists in {args.dir}"
+    )
+
+
+if __name__ == "__main__":
+    main()
