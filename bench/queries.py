@@ -56,11 +56,11 @@ from flowdb.synthetic.run import generate
 from flowdb.testing import free_port, start_redis
 from flowdb.tuning import machine_cores, machine_memory_bytes
 from flowmachine.core.cache import (
-    _storable_dependencies,
     compute,
     compute_answer,
     compute_dependencies,
     invalidate,
+    storable_dependencies,
 )
 from flowmachine.core.context import Context
 from flowmachine.core.query import Query
@@ -597,7 +597,7 @@ def same_rows(a: list[tuple], b: list[tuple]) -> bool:
 
 def reset(ctx: Context, query: Query) -> None:
     """Drop the cache tables of `query` and every stored query below it, so compute() starts from scratch."""
-    for q in [*_storable_dependencies(query), query]:
+    for q in [*storable_dependencies(query), query]:
         invalidate(ctx, q.query_id, cascade=True)
 
 

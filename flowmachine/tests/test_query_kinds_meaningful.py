@@ -16,16 +16,20 @@ from flowmachine.core.cache import compute
 from flowmachine.core.errors import InvalidSpecError
 from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.flowmachine_query import FlowmachineQuerySchema
-from flowmachine.core.spatial_unit import make_spatial_unit
+from flowmachine.core.spatial_unit import VersionedSiteSpatialUnit, make_spatial_unit
 from flowmachine.features.location.meaningful_locations import (
     MeaningfulLocationsAggregate,
     MeaningfulLocationsOD,
 )
 from flowmachine.features.subscriber.meaningful_locations import (
+    CallDays,
+    EventScore,
     HartiganCluster,
     MeaningfulLocations,
+    SiteScores,
 )
 from flowmachine.features.utilities.label_shapes import check_labels
+from flowmachine.features.utilities.subscriber_locations import SubscriberLocations
 
 GEN = ("2016-03-01", "2016-03-06")
 DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -285,6 +289,39 @@ def ml(start, stop, label, **kw) -> MeaningfulLocations:
         radius=kw.get("radius", RADIUS),
         call_threshold=kw.get("threshold", 0),
     )
+
+
+def test_site_scores_in_one_pass_equal_call_days_and_event_scores(ctx, fixture_db):
+    locations = SubscriberLocations(*GEN, VersionedSiteSpatialUnit())
+    key = ["subscriber", "site_id", "version"]
+    both = SiteScores(locations, HOUR_SCORES, DAY_SCORES).get_dataframe(ctx)
+    both = both.sort_values(key).reset_index(drop=True)
+    apart = (
+        CallDays(locations)
+        .get_dataframe(ctx)
+        .merge(EventScore(locations, HOUR_SCORES, DAY_SCORES).get_dataframe(ctx), on=key)
+        .sort_values(key)
+        .reset_index(drop=True)
+    )
+    loc = ref.located(fixture_db, "versioned-site", *GEN)
+    loc = loc.assign(
+        day=loc.time.dt.date,
+        sh=[HOUR_SCORES[t.hour] for t in loc.time],
+        sd=[DAY_SCORES[DAYS[t.weekday()]] for t in loc.time],
+    )
+    expected = (
+        loc.groupby(key)
+        .agg(value=("day", "nunique"), score_hour=("sh", "mean"), score_dow=("sd", "mean"))
+        .reset_index()
+        .sort_values(key)
+        .reset_index(drop=True)
+    )
+    assert len(expected) > 100
+    for frame in (both, apart):
+        assert frame[key].values.tolist() == expected[key].values.tolist()
+        assert frame["value"].tolist() == expected["value"].tolist()
+        for column in ("score_hour", "score_dow"):
+            np.testing.assert_allclose(frame[column], expected[column], rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("label", ["day", "evening", "unknown"])

@@ -534,9 +534,9 @@ def test_a_failed_dependency_fails_the_query(zmq_client, ctx, stacked_kind):
     assert "division by zero" in ctx.states.info(query_id).message  # the dependency's own failure
     # errored stays errored when run again (FlowKit does not retry a failure)
     assert zmq_client.request("run_query", **spec)["payload"]["query_id"] == query_id
-    assert (
-        zmq_client.request("poll_query", query_id=query_id)["payload"]["query_state"] == "errored"
-    )
+    polled = zmq_client.request("poll_query", query_id=query_id)
+    assert polled["payload"]["query_state"] == "errored"
+    assert "division by zero" in polled["msg"]  # poll says why (FlowKit's msg is empty)
 
 
 def test_cancel_while_the_dependencies_run(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
@@ -91,7 +92,7 @@ def _dependency_levels(query: Query) -> list[list[Query]]:
         return height[q.query_id]
 
     levels: list[list[Query]] = []
-    for dep in _storable_dependencies(query):
+    for dep in storable_dependencies(query):
         level = level_of(dep)
         while len(levels) <= level:
             levels.append([])
@@ -99,7 +100,7 @@ def _dependency_levels(query: Query) -> list[list[Query]]:
     return [level for level in levels if level]
 
 
-def _storable_dependencies(query: Query) -> list[Query]:
+def storable_dependencies(query: Query) -> list[Query]:
     """Every storable query below `query`, deepest first (each once)."""
     ordered: dict[str, Query] = {}
 
@@ -148,21 +149,42 @@ def compute_dependencies(
                 future.result()
 
 
+def shared_dependencies(query: Query) -> set[str]:
+    """The query ids of the storable queries below `query` that its SQL reaches along two or more paths: left
+    unstored, each would be inlined, and computed, once per path."""
+    paths: Counter[str] = Counter()
+
+    def visit(q: Query) -> None:
+        for dep in q.dependencies:
+            if dep.storable:
+                paths[dep.query_id] += 1
+            visit(dep)
+
+    visit(query)
+    return {qid for qid, n in paths.items() if n > 1}
+
+
 def dependencies_before_answer(query: Query) -> list[Query]:
-    """The storable queries below `query` that `compute_answer` stores first (deepest first)."""
-    return [dep for dep in _storable_dependencies(query) if dep.store_first]
+    """The storable queries below `query` that `compute_answer` stores first (deepest first): those marked
+    `store_first` (the cell mappings) and those the answer would otherwise compute more than once."""
+    shared = shared_dependencies(query)
+    return [
+        dep for dep in storable_dependencies(query) if dep.store_first or dep.query_id in shared
+    ]
 
 
 def prepare_answer(
     ctx: Context, query: Query, *, stop_if: Callable[[], bool] | None = None
 ) -> None:
-    """Make ready what `compute_answer` reads: store the dependencies marked `store_first` (the cell mappings)
-    and wait for those some process is computing right now (their tables are then read, not recomputed).
+    """Make ready what `compute_answer` reads: store `dependencies_before_answer` (the cell mappings, and any
+    dependency the answer reaches along two paths, which inlined would be computed twice) and wait for those
+    some process is computing right now (their tables are then read, not recomputed).
     `stop_if` is asked before each dependency: when it says so, QueryCancelledError."""
-    for dep in _storable_dependencies(query):
+    first = {dep.query_id for dep in dependencies_before_answer(query)}
+    for dep in storable_dependencies(query):
         if stop_if is not None and stop_if():
             raise QueryCancelledError(f"query {query.query_id} was cancelled")
-        if dep.store_first:
+        if dep.query_id in first:
             _compute_one(ctx, dep)
         elif ctx.states.state(dep.query_id) in IN_FLIGHT:
             ctx.states.wait_while_in_flight(dep.query_id)
@@ -272,6 +294,7 @@ def _execute(ctx: Context, query: Query) -> None:
         raise
     except Exception as exc:
         message = _describe(exc)
+        log.error("query %s (%s) failed: %s", qid, type(query).__name__, message)
         states.trigger(qid, QueryEvent.ERROR, message=message)
         raise QueryFailedError(message) from exc
 

@@ -25,13 +25,13 @@ from psycopg import sql
 # compute_dependencies: the dependency phase of compute, level by level and side by side, run on its own so
 # that a failure there can be told apart from a failure of the query itself.
 from flowmachine.core.cache import (
-    _storable_dependencies,
     cancel,
     compute,
     compute_dependencies,
     dependencies_before_answer,
     invalidate,
     prepare_answer,
+    storable_dependencies,
 )
 from flowmachine.core.context import Context
 from flowmachine.core.errors import QueryCancelledError
@@ -122,7 +122,7 @@ class ServerContext:
         if not self.store_dependencies:
             before: list[Query] = []
         elif self.dependencies_first:
-            before = _storable_dependencies(query)
+            before = storable_dependencies(query)
         else:
             before = dependencies_before_answer(query)
         ids = [query.query_id, *(dep.query_id for dep in before)]
@@ -259,13 +259,18 @@ def poll_query(server: ServerContext, query_id: str) -> ZMQReply:
     if isinstance(known, ZMQReply):
         return known
     query, spec = known
+    state = server.state(query_id)
+    # An errored query says why (FlowKit's poll leaves `msg` empty): the database's or validation's one-line
+    # description, which names no subscriber.
+    why = (server.ctx.states.info(query_id).message or "") if state is QueryState.ERRORED else ""
     return ZMQReply.success(
         {
             "query_id": query_id,
             "query_kind": spec.get("query_kind"),
-            "query_state": str(server.state(query_id)),
+            "query_state": str(state),
             "progress": server.progress(query).as_dict(),
-        }
+        },
+        msg=why,
     )
 
 

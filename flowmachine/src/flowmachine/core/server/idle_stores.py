@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from flowmachine.core.cache import _compute_one, _storable_dependencies
+from flowmachine.core.cache import _compute_one, storable_dependencies
 from flowmachine.core.errors import FlowMachineError
 from flowmachine.core.state import QueryState
 
@@ -90,7 +90,7 @@ class IdleStores:
                     query_id, query = next(iter(self._pending.items()))
                     todo = [
                         dep
-                        for dep in _storable_dependencies(query)
+                        for dep in storable_dependencies(query)
                         if self._ctx.states.state(dep.query_id) is not QueryState.COMPLETED
                     ]
                     if todo:
@@ -120,5 +120,5 @@ class IdleStores:
         """Drop every queued query that needs `dep` (it failed or was cancelled: it will not be stored)."""
         with self._wake:
             for query_id, query in list(self._pending.items()):
-                if any(d.query_id == dep.query_id for d in _storable_dependencies(query)):
+                if any(d.query_id == dep.query_id for d in storable_dependencies(query)):
                     del self._pending[query_id]

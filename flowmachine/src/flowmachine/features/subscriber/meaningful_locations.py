@@ -6,8 +6,11 @@ days of the week of their events, and labelled by the region of the score plane 
   joining the first existing cluster whose centroid is less than `radius` km away (great-circle distance on a
   sphere of radius 6371.0088 km), else starting a new one (`rank` = creation order). A cluster's centroid is the
   call-day-weighted mean lon/lat of its sites and its weight the sum of their call days; clusters weighing less
-  than `call_threshold` are dropped. Written as one recursive SQL query (no database function needed).
+  than `call_threshold` are dropped. The clustering itself is FlowDB's `public.leader_clusters` (a plpgsql
+  function, migration 0004): each site depends on every cluster made before it, which set-based SQL can only
+  follow one recursion step per site.
 - `EventScore`: per (subscriber, site, version) the mean hour-of-day and day-of-week scores of its events.
+- `SiteScores`: both of the above from one pass over the events; what `MeaningfulLocations` uses.
 - `LabelEventScore`: per cluster, the unweighted mean of its sites' scores, labelled by the label shape that
   strictly contains the point (score_hour, score_dow), else `unknown` (on a boundary too).
 - `MeaningfulLocations`: the clusters carrying one label, with the subscriber's number of such clusters.
@@ -36,19 +39,9 @@ EARTH_RADIUS_KM = 6371.0088
 DAYS_OF_WEEK = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
-def haversine_sql(
-    lon1: sql.Composable, lat1: sql.Composable, lon2: sql.Composable, lat2: sql.Composable
-):
-    """Great-circle distance in km between two lon/lat points (degrees), on a sphere."""
-    return sql.SQL(
-        "(2 * {r} * asin(least(1::float8, sqrt("
-        "sin(radians({lat2} - {lat1}) / 2) ^ 2"
-        " + cos(radians({lat1})) * cos(radians({lat2})) * sin(radians({lon2} - {lon1}) / 2) ^ 2))))"
-    ).format(r=sql.Literal(EARTH_RADIUS_KM), lon1=lon1, lat1=lat1, lon2=lon2, lat2=lat2)
-
-
 def haversine_km(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """The same distance in Python."""
+    """Great-circle distance in km between two lon/lat points (degrees), on a sphere, as FlowDB's
+    `public.leader_clusters` measures it."""
     a = (
         math.sin(math.radians(lat2 - lat1) / 2) ** 2
         + math.cos(math.radians(lat1))
@@ -105,64 +98,32 @@ class HartiganCluster(Query):
         return ["subscriber", "rank", "calldays", "lon", "lat", "site_id", "version"]
 
     def _make_query(self, ctx: Context) -> sql.Composable:
-        # One row per subscriber with their sites as arrays, in clustering order; each recursion step takes
-        # the next site of every subscriber that has one (no join with the input per step), carrying the
-        # centroids (lon, lat), weights (cw) and each site's cluster (k) so far.
-        site = {
-            c: sql.SQL("w.{}[w.n + 1]").format(sql.Identifier(c)) for c in ("slon", "slat", "sw")
-        }
-
-        def merged(col: str, value: sql.Composable) -> sql.Composable:
-            # the centroid array with cluster j.k moved to the weighted mean with the new site
-            return sql.SQL(
-                "CASE WHEN j.k IS NULL THEN w.{c} || {v} ELSE w.{c}[:j.k - 1] "
-                "|| ((w.{c}[j.k] * w.cw[j.k] + {v} * {w}) / (w.cw[j.k] + {w})) || w.{c}[j.k + 1:] END"
-            ).format(c=sql.Identifier(col), v=value, w=site["sw"])
-
+        # One row per subscriber with their sites as arrays in clustering order, clustered by FlowDB's
+        # procedural public.leader_clusters (migration 0004), which gives each cluster's rank, weight and
+        # centroid, and the rank of the cluster each site joined.
         order = sql.SQL("ORDER BY value DESC, site_id, version")
-        distance = haversine_sql(sql.SQL("u.lon"), sql.SQL("u.lat"), site["slon"], site["slat"])
+
+        def members(column: str) -> sql.Composable:
+            return sql.SQL(
+                "ARRAY(SELECT s.{}[i] FROM generate_subscripts(c.assignment, 1) i "
+                "WHERE c.assignment[i] = c.rank ORDER BY i)"
+            ).format(sql.Identifier(column))
+
         return sql.SQL(
-            """WITH RECURSIVE s AS (
-                   SELECT subscriber, array_agg(site_id {order}) AS site_id,
-                          array_agg(version {order}) AS version,
-                          array_agg(lon::float8 {order}) AS slon, array_agg(lat::float8 {order}) AS slat,
-                          array_agg(value::float8 {order}) AS sw
-                   FROM ({calldays}) c GROUP BY subscriber
-               ), walk AS (
-                   SELECT subscriber, 1 AS n, slon, slat, sw, ARRAY[slon[1]] AS lon,
-                          ARRAY[slat[1]] AS lat, ARRAY[sw[1]] AS cw, ARRAY[1] AS k
-                   FROM s
-                 UNION ALL
-                   SELECT w.subscriber, w.n + 1, w.slon, w.slat, w.sw, {lon}, {lat},
-                          CASE WHEN j.k IS NULL THEN w.cw || {sw}
-                               ELSE w.cw[:j.k - 1] || (w.cw[j.k] + {sw}) || w.cw[j.k + 1:] END,
-                          w.k || coalesce(j.k, cardinality(w.cw) + 1)
-                   FROM walk w
-                   LEFT JOIN LATERAL (
-                       SELECT u.i::int AS k
-                       FROM unnest(w.lon, w.lat) WITH ORDINALITY AS u(lon, lat, i)
-                       WHERE {distance} < {radius}
-                       ORDER BY u.i LIMIT 1
-                   ) j ON true
-                   WHERE w.n < cardinality(w.sw)
-               )
-               SELECT w.subscriber, r.rank, w.cw[r.rank] AS calldays, w.lon[r.rank] AS lon,
-                      w.lat[r.rank] AS lat,
-                      ARRAY(SELECT s.site_id[i] FROM generate_subscripts(w.k, 1) i
-                            WHERE w.k[i] = r.rank ORDER BY i) AS site_id,
-                      ARRAY(SELECT s.version[i] FROM generate_subscripts(w.k, 1) i
-                            WHERE w.k[i] = r.rank ORDER BY i) AS version
-               FROM walk w
-               JOIN s ON s.subscriber = w.subscriber
-               CROSS JOIN LATERAL generate_subscripts(w.cw, 1) AS r(rank)
-               WHERE w.n = cardinality(w.sw) AND w.cw[r.rank] >= {threshold}"""
+            """SELECT s.subscriber, c.rank, c.weight AS calldays, c.lon, c.lat,
+                      {site_ids} AS site_id, {versions} AS version
+               FROM (SELECT subscriber, array_agg(site_id {order}) AS site_id,
+                            array_agg(version {order}) AS version,
+                            array_agg(lon::float8 {order}) AS lon, array_agg(lat::float8 {order}) AS lat,
+                            array_agg(value::float8 {order}) AS weight
+                     FROM ({calldays}) c GROUP BY subscriber) s
+               CROSS JOIN LATERAL public.leader_clusters(s.lon, s.lat, s.weight, {radius}) c
+               WHERE c.weight >= {threshold}"""
         ).format(
             order=order,
+            site_ids=members("site_id"),
+            versions=members("version"),
             calldays=self.calldays.get_query(ctx),
-            lon=merged("lon", site["slon"]),
-            lat=merged("lat", site["slat"]),
-            sw=site["sw"],
-            distance=distance,
             radius=sql.Literal(self.radius),
             threshold=sql.Literal(self.call_threshold),
         )
@@ -175,6 +136,35 @@ def _score(value: Any, what: str) -> float:
     if not -1 <= value <= 1:
         raise InvalidSpecError(f"{what} must be between -1 and 1, not {value!r}")
     return value
+
+
+def _checked_scores(
+    hour_scores: Sequence[float], day_scores: Mapping[str, float]
+) -> tuple[list[float], dict[str, float]]:
+    if len(hour_scores) != 24:
+        raise InvalidSpecError("tower_hour_of_day_scores must have 24 values")
+    unknown = set(day_scores) - set(DAYS_OF_WEEK)
+    missing = set(DAYS_OF_WEEK) - set(day_scores)
+    if unknown or missing:
+        raise InvalidSpecError(
+            "tower_day_of_week_scores needs exactly the days " + ", ".join(DAYS_OF_WEEK)
+        )
+    return (
+        [_score(v, "an hour score") for v in hour_scores],
+        {d: _score(day_scores[d], "a day score") for d in DAYS_OF_WEEK},
+    )
+
+
+def _score_sql(
+    hour_scores: Sequence[float], day_scores: Mapping[str, float]
+) -> tuple[sql.Composable, sql.Composable]:
+    """The hour-of-day and day-of-week scores of an event at `time`, as two float8 expressions."""
+    hours = sql.SQL(", ").join(sql.Literal(v) for v in hour_scores)
+    days = sql.SQL(", ").join(sql.Literal(day_scores[d]) for d in DAYS_OF_WEEK)
+    return (
+        sql.SQL("(ARRAY[{}]::float8[])[extract(hour FROM time)::int + 1]").format(hours),
+        sql.SQL("(ARRAY[{}]::float8[])[extract(isodow FROM time)::int]").format(days),
+    )
 
 
 class EventScore(Query):
@@ -191,19 +181,10 @@ class EventScore(Query):
     ) -> None:
         if not isinstance(subscriber_locations.spatial_unit, VersionedSiteSpatialUnit):
             raise InvalidSpecError(
-                "EventScore needs subscriber locations at the versioned-site unit"
-            )
-        if len(hour_scores) != 24:
-            raise InvalidSpecError("tower_hour_of_day_scores must have 24 values")
-        unknown = set(day_scores) - set(DAYS_OF_WEEK)
-        missing = set(DAYS_OF_WEEK) - set(day_scores)
-        if unknown or missing:
-            raise InvalidSpecError(
-                "tower_day_of_week_scores needs exactly the days " + ", ".join(DAYS_OF_WEEK)
+                f"{type(self).__name__} needs subscriber locations at the versioned-site unit"
             )
         self.subscriber_locations = subscriber_locations
-        self.hour_scores = [_score(v, "an hour score") for v in hour_scores]
-        self.day_scores = {d: _score(day_scores[d], "a day score") for d in DAYS_OF_WEEK}
+        self.hour_scores, self.day_scores = _checked_scores(hour_scores, day_scores)
         super().__init__()
 
     @property
@@ -211,20 +192,45 @@ class EventScore(Query):
         return ["subscriber", "site_id", "version", "score_hour", "score_dow"]
 
     def _make_query(self, ctx: Context) -> sql.Composable:
-        hours = sql.SQL(", ").join(sql.Literal(v) for v in self.hour_scores)
-        days = sql.SQL(" ").join(
-            sql.SQL("WHEN {} THEN {}").format(sql.Literal(i + 1), sql.Literal(self.day_scores[d]))
-            for i, d in enumerate(DAYS_OF_WEEK)
-        )
+        hour, dow = _score_sql(self.hour_scores, self.day_scores)
         return sql.SQL(
             """SELECT subscriber, site_id, version, avg(score_hour) AS score_hour,
                       avg(score_dow) AS score_dow
-               FROM (SELECT subscriber, site_id, version,
-                            (ARRAY[{hours}]::float8[])[extract(hour FROM time)::int + 1] AS score_hour,
-                            (CASE extract(isodow FROM time)::int {days} END)::float8 AS score_dow
+               FROM (SELECT subscriber, site_id, version, {hour} AS score_hour, {dow} AS score_dow
                      FROM ({locations}) l) e
                GROUP BY subscriber, site_id, version"""
-        ).format(hours=hours, days=days, locations=self.subscriber_locations.get_query(ctx))
+        ).format(hour=hour, dow=dow, locations=self.subscriber_locations.get_query(ctx))
+
+
+class SiteScores(EventScore):
+    """`subscriber, site_id, version, lon, lat, value, score_hour, score_dow`: `CallDays` and `EventScore` of
+    each site version together, from one pass over the events (what `MeaningfulLocations` clusters and labels).
+    """
+
+    @property
+    def column_names(self) -> list[str]:
+        return [
+            "subscriber",
+            "site_id",
+            "version",
+            "lon",
+            "lat",
+            "value",
+            "score_hour",
+            "score_dow",
+        ]
+
+    def _make_query(self, ctx: Context) -> sql.Composable:
+        hour, dow = _score_sql(self.hour_scores, self.day_scores)
+        # Per day first: the distinct days are then a count of rows, and the means sums of sums.
+        return sql.SQL(
+            """SELECT subscriber, site_id, version, lon, lat, count(*) AS value,
+                      sum(score_hour) / sum(n) AS score_hour, sum(score_dow) / sum(n) AS score_dow
+               FROM (SELECT subscriber, site_id, version, lon, lat, time::date AS day, count(*) AS n,
+                            sum({hour}) AS score_hour, sum({dow}) AS score_dow
+                     FROM ({locations}) l GROUP BY subscriber, site_id, version, lon, lat, day) d
+               GROUP BY subscriber, site_id, version, lon, lat"""
+        ).format(hour=hour, dow=dow, locations=self.subscriber_locations.get_query(ctx))
 
 
 class LabelEventScore(Query):
@@ -307,10 +313,9 @@ class MeaningfulLocations(Query):
             tables=tables,
             subscriber_subset=subscriber_subset,
         )
+        sites = SiteScores(locations, hour_scores, day_scores)
         self.labelled = LabelEventScore(
-            HartiganCluster(CallDays(locations), radius, call_threshold),
-            EventScore(locations, hour_scores, day_scores),
-            labels,
+            HartiganCluster(sites, radius, call_threshold), sites, labels
         )
         self.label = label
         super().__init__()
