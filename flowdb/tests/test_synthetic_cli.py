@@ -100,3 +100,17 @@ def test_synthetic_against_a_stopped_flowdb_is_a_clear_error(scratch_root):
     assert result.returncode == 1
     assert result.stderr.startswith("flowdb: error: cannot reach FlowDB")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_regenerating_empties_flowmachines_result_cache(cluster, db):
+    """Cached results describe the events being replaced: a new synthetic run drops them."""
+    db.execute("CREATE TABLE cache.xstale (value int)")
+    db.execute(
+        "INSERT INTO cache.cached (query_id, schema, tablename, class) "
+        "VALUES ('stale', 'cache', 'xstale', 'Test')"
+    )
+    result = run_cli("synthetic", *SMALL, env=cluster_env(cluster))
+    assert result.returncode == 0, result.stderr
+    assert db.execute("SELECT to_regclass('cache.xstale')").fetchone()[0] is None
+    assert db.execute("SELECT count(*) FROM cache.cached").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM cache.cache_config").fetchone()[0] > 0

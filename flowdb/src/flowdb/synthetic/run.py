@@ -1,8 +1,9 @@
 """Fill a FlowDB with synthetic data: geography, infrastructure, then events from the chosen generator.
 
-A run replaces every event partition, ETL record and the synthetic world, so re-running it is safe; if it
-fails part-way, the events it had written are removed again and the database is left consistent. The
-generators load days without analysing them; one ANALYZE per parent at the end covers every partition.
+A run replaces every event partition, ETL record and the synthetic world, and empties FlowMachine's result
+cache (a FlowMachine server still running recomputes a result whose table it finds gone), so re-running it is
+safe; if it fails part-way, the events it had written are removed again and the database is left consistent.
+The generators load days without analysing them; one ANALYZE per parent at the end covers every partition.
 """
 
 from __future__ import annotations
@@ -35,8 +36,16 @@ class Report:
 
 
 def clear_events(conn: psycopg.Connection) -> None:
-    """Drop every day partition and forget every ingested date, in one transaction."""
+    """Drop every day partition, forget every ingested date and empty FlowMachine's result cache (its results
+    describe the events being replaced), in one transaction."""
     with conn.transaction():
+        results = conn.execute(
+            """SELECT tablename FROM pg_tables WHERE schemaname = 'cache' AND tablename ~ '^x'
+               UNION SELECT tablename FROM cache.cached WHERE schema = 'cache'"""
+        ).fetchall()
+        for (name,) in results:
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier("cache", name)))
+        conn.execute("DELETE FROM cache.cached")
         for cdr_type in CDR_TYPES:
             children = conn.execute(
                 """SELECT n.nspname, c.relname FROM pg_inherits i
