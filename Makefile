@@ -44,8 +44,11 @@ demo: up  ## bring up the stack with synthetic data, print summary counts, run a
 	$(RUN) python scripts/demo_api.py
 	@echo
 	@$(RUN) python scripts/stack.py demo
-	@echo "FlowDB: $$($(RUN) flowdb url); FlowAPI: http://127.0.0.1:$${FLOWAPI_PORT:-9090} (spec at /api/0/spec/redoc)."
-	@echo "Tokens: mint them in FlowAuth, or sign with the dev key .stack/keys/private.pem. Stop everything with 'make down'."
+	@echo "FlowAPI: http://127.0.0.1:$${FLOWAPI_PORT:-9090}/  (ReDoc: http://127.0.0.1:$${FLOWAPI_PORT:-9090}/api/0/spec/redoc)"
+	@echo "FlowDB:  $$($(RUN) flowdb url)"
+	@echo "A token for every scope, valid 24 h (also in $${STACK_DIR:-.stack}/demo-token; analysts mint their own in FlowAuth):"
+	@echo; cat "$${STACK_DIR:-.stack}/demo-token"; echo
+	@echo "First queries with flowclient: docs/quickstart.md. Stop everything with 'make down'."
 
 bench: deps  ## synthetic-data generator benchmark (writes bench/RESULTS.md)
 	$(RUN) python bench/synthetic.py

@@ -1,7 +1,7 @@
 """`make demo`'s example analysis through the API, as an analyst runs it: a token, then FlowClient.
 
 Mints a token with the stack's development key (`.stack/keys/private.pem`, made by `make up`) for every scope
-FlowAPI publishes, then asks for the number of subscribers per admin1 region by their last location on the
+FlowAPI publishes (valid for a day, saved owner-only in `.stack/demo-token` for `make demo` to print), then asks for the number of subscribers per admin1 region by their last location on the
 first and last day of data, and how many moved between the two.
 """
 
@@ -34,14 +34,18 @@ def token() -> str:
         flowapi_identifier=scheme["x-audience"],
         username="demo",
         private_key=load_private_key(key),
-        lifetime=dt.timedelta(hours=1),
+        lifetime=dt.timedelta(days=1),
         roles={"demo": scheme["x-security-scopes"]},
     )
 
 
 def main() -> None:
     warnings.filterwarnings("ignore", message=".*NOT SECURE.*")  # plain http on loopback
-    conn = flowclient.connect(url=API, token=token())
+    minted = token()
+    saved = STACK_DIR / "demo-token"
+    saved.touch(mode=0o600)
+    saved.write_text(minted + "\n")
+    conn = flowclient.connect(url=API, token=minted)
     dates = sorted(flowclient.get_available_dates(connection=conn)["calls"])
     first, last = dates[0], dates[-1]
 
