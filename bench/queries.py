@@ -399,6 +399,23 @@ def hand_i() -> str:
         GROUP BY a.admin3pcod HAVING count(DISTINCT h.msisdn) > 15"""
 
 
+def hand_i_sorted() -> tuple[dict[str, str], str]:
+    """hand_i with each subscriber's sites as one two-dimensional array (one sort per subscriber, not five),
+    clustered by FlowDB's public.leader_clusters, and the site aggregation sorted in parallel (hashagg off)."""
+    text = hand_i()
+    head, tail = text.split("        clusters AS (", 1)
+    tail = tail.split("        home AS (", 1)[1]
+    clusters = f"""        clusters AS (
+            SELECT s.msisdn, c.lon, c.lat, c.mean_a AS score_hour, c.mean_b AS score_dow
+            FROM (SELECT msisdn, array_agg(ARRAY[lon, lat, calldays, sh, sd]
+                                           ORDER BY calldays DESC, site_id, version) AS points
+                  FROM sites GROUP BY msisdn) s,
+                 public.leader_clusters(s.points, {ML_RADIUS}) c
+            WHERE c.weight >= {ML_THRESHOLD}),
+"""
+    return {"enable_hashagg": "off"}, head + clusters + "        home AS (" + tail
+
+
 def hand_f() -> str:
     """10-bin histogram of radius of gyration over 7 days; a bin of 15 or fewer subscribers reads NULL."""
     w = window(S_DAYS[0], S_DAYS[-1])
@@ -429,7 +446,7 @@ class Case:
     label: str
     dataset: str
     ours: Callable[[], Query]
-    hand: dict[str, str]
+    hand: dict[str, str | tuple[dict[str, str], str]]  # SQL, or (planner settings for it, SQL)
     ordered: bool = False  # compare rows in order (histogram bins) rather than as sets
     drop_columns: tuple[int, ...] = field(
         default=()
@@ -537,7 +554,10 @@ def cases() -> list[Case]:
                 ),
                 admin("admin3"),
             ),
-            {"plpgsql leader clustering": hand_i()},
+            {
+                "plpgsql leader clustering": hand_i(),
+                "2-D array, sorted aggregation": hand_i_sorted(),
+            },
         ),
         Case(
             "a_L",
@@ -660,11 +680,16 @@ class Result:
 def run_case(ctx: Context, fm_conn: psycopg.Connection, case: Case, runs: int) -> Result:
     hand_times: dict[str, list[float]] = {k: [] for k in case.hand}
     hand_rows: dict[str, list[tuple]] = {}
-    for name, text in case.hand.items():
+    for name, formulation in case.hand.items():
+        settings, text = formulation if isinstance(formulation, tuple) else ({}, formulation)
+        for setting, value in settings.items():
+            fm_conn.execute(f"SET {setting} = {value}")
         for _ in range(runs):
             started = time.perf_counter()
             rows = fm_conn.execute(text).fetchall()
             hand_times[name].append(time.perf_counter() - started)
+        for setting in settings:
+            fm_conn.execute(f"RESET {setting}")
         hand_rows[name] = normalise(rows, case.drop_columns, case.ordered)
         print(
             f"  hand {name}: {[round(t, 2) for t in hand_times[name]]} s, {len(rows)} rows",

@@ -59,3 +59,23 @@ def test_a_tree_without_shared_dependencies_stores_nothing_first():
     top = Node("top", Node("a", Leaf("1")), Node("b", Leaf("2")))
     assert shared_dependencies(top) == set()
     assert dependencies_before_answer(top) == []
+
+
+def test_below_a_shared_dependency_stored_first_its_own_dependencies_count_once():
+    # `shared` is stored first (two paths), so its SQL, and `deep` inside it, is computed once
+    deep = Leaf("deep")
+    shared = Node("shared", deep)
+    top = Node("top", Node("a", shared), Node("b", shared))
+    assert shared_dependencies(top) == {shared.query_id}
+    # ... unless `deep` is also reached another way
+    top2 = Node("top", Node("a", shared), Node("b", shared), Node("c", deep))
+    assert shared_dependencies(top2) == {shared.query_id, deep.query_id}
+
+
+def test_many_paths_are_counted_without_walking_them():
+    # 60 stacked diamonds of unstorable queries: 2**60 paths to the leaf, counted in a moment
+    leaf = Leaf("bottom")
+    q: Query = leaf
+    for i in range(60):
+        q = Inline(f"join{i}", Inline(f"l{i}", q), Inline(f"r{i}", q))
+    assert shared_dependencies(Node("top", q)) == {leaf.query_id}

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import psycopg
 import pytest
 import reference as ref
 from marshmallow import ValidationError
@@ -25,6 +26,8 @@ from flowmachine.features.subscriber.meaningful_locations import (
     CallDays,
     EventScore,
     HartiganCluster,
+    LabelEventScore,
+    LabelledClusters,
     MeaningfulLocations,
     SiteScores,
 )
@@ -322,6 +325,34 @@ def test_site_scores_in_one_pass_equal_call_days_and_event_scores(ctx, fixture_d
         assert frame["value"].tolist() == expected["value"].tolist()
         for column in ("score_hour", "score_dow"):
             np.testing.assert_allclose(frame[column], expected[column], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("radius, threshold", [(RADIUS, 0), (1.0, 2), (500.0, 0)])
+def test_labelled_clusters_in_one_pass_equal_clusters_joined_to_scores(
+    ctx, fixture_db, radius, threshold
+):
+    sites = SiteScores(
+        SubscriberLocations(*GEN, VersionedSiteSpatialUnit()), HOUR_SCORES, DAY_SCORES
+    )
+    key = ["subscriber", "rank"]
+    fused = LabelledClusters(sites, radius, threshold, LABELS).get_dataframe(ctx)
+    apart = LabelEventScore(HartiganCluster(sites, radius, threshold), sites, LABELS).get_dataframe(
+        ctx
+    )
+    assert len(apart) > 50 and set(apart.label) - {"unknown"}
+    fused = fused.sort_values(key).reset_index(drop=True)
+    apart = apart.sort_values(key).reset_index(drop=True)
+    assert fused[[*key, "label"]].values.tolist() == apart[[*key, "label"]].values.tolist()
+    for column in ("lon", "lat", "score_hour", "score_dow"):
+        np.testing.assert_allclose(fused[column], apart[column], rtol=1e-12, atol=1e-12)
+
+
+def test_leader_clusters_refuses_points_without_weights(flowdb_cluster):
+    with (
+        flowdb_cluster.connect() as conn,
+        pytest.raises(psycopg.errors.RaiseException, match="rows of"),
+    ):
+        conn.execute("SELECT * FROM public.leader_clusters('{1, 2, 3}'::float8[], 1.0)")
 
 
 @pytest.mark.parametrize("label", ["day", "evening", "unknown"])

@@ -16,8 +16,10 @@ from flowmachine.core.cache import (
     _dependency_levels,
     cancel,
     compute,
+    compute_answer,
     recover,
     shrink_below_size,
+    statement_settings,
 )
 from flowmachine.core.context import Context
 from flowmachine.core.errors import QueryCancelledError, QueryFailedError
@@ -292,3 +294,57 @@ def test_shrink_evicts_lowest_scores_but_not_protected_or_read(ctx):
     assert not queries[0].is_stored(ctx)
     assert queries[0].query_state(ctx) is QueryState.KNOWN
     assert queries[2].is_stored(ctx)
+
+
+class HashaggSetting(Query):
+    """One row: the value of enable_hashagg in the statement that computes it."""
+
+    def __init__(self, tag: str, *below: Query) -> None:
+        self.tag = tag
+        self.below = list(below)
+        super().__init__()
+
+    @property
+    def column_names(self) -> list[str]:
+        return ["value"]
+
+    def _make_query(self, ctx: Context) -> sql.Composable:
+        parts = [sql.SQL("SELECT current_setting('enable_hashagg') AS value")]
+        parts += [sql.SQL("SELECT value FROM ({}) b").format(q.get_query(ctx)) for q in self.below]
+        return sql.SQL("SELECT min(value) AS value FROM ({}) u").format(
+            sql.SQL(" UNION ALL ").join(parts)
+        )
+
+
+class SortingSetting(HashaggSetting):
+    planner_settings = {"enable_hashagg": "off"}
+
+
+def test_planner_settings_apply_to_the_statement_that_inlines_them(ctx):
+    # `min` over 'on'/'off' is 'off' whenever any part saw the setting off
+    inner = SortingSetting("inner")
+    top = HashaggSetting("top", inner)
+    compute_answer(ctx, top)  # `inner` inlined: its setting applies to `top`'s statement
+    assert statement_settings(ctx, top) == {"enable_hashagg": "off"}
+    assert top.get_dataframe(ctx)["value"].tolist() == ["off"]
+
+    stored_first = SortingSetting("stored")
+    compute(ctx, stored_first)
+    later = HashaggSetting("later", stored_first)
+    assert (
+        statement_settings(ctx, later) == {}
+    )  # read from its table: nothing of it runs in `later`
+    compute(ctx, later)
+    assert later.get_dataframe(ctx)["value"].tolist() == [
+        "off"
+    ]  # stored with the setting, read as is
+    with ctx.pool.connection() as conn:  # and the setting was local to the statements that asked
+        assert conn.execute("SHOW enable_hashagg").fetchone()[0] == "on"
+
+
+def test_planner_settings_outside_the_allow_list_are_refused(ctx):
+    class Bad(HashaggSetting):
+        planner_settings = {"work_mem": "1TB"}
+
+    with pytest.raises(ValueError, match="not allowed"):
+        statement_settings(ctx, Bad("bad"))

@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 # whole and joined by hash (FlowDB's own target, 1000, samples all of a 2 M-row daily location: 0.8 s).
 CACHE_STATISTICS_TARGET = 100
 
+# The planner settings a query class may ask for (`Query.planner_settings`), with the values allowed.
+PLANNER_SETTINGS = {"enable_hashagg": {"on", "off"}}
+
 
 class _Abandoned(Exception):
     """The query left the executing state (it was cancelled) while its SQL ran."""
@@ -150,18 +153,34 @@ def compute_dependencies(
 
 
 def shared_dependencies(query: Query) -> set[str]:
-    """The query ids of the storable queries below `query` that its SQL reaches along two or more paths: left
-    unstored, each would be inlined, and computed, once per path."""
-    paths: Counter[str] = Counter()
+    """The query ids of the storable queries below `query` that its SQL would reach along two or more paths:
+    left unstored, each would be inlined, and computed, once per path.
+
+    Counted top down over the distinct queries (no enumeration of paths): a query's SQL appears as often as
+    its parents' SQL does, except that a query stored first (shared, or `store_first`) appears once, in its
+    own statement, so what lies below it is counted once through it."""
+    below_first: list[Query] = []  # every distinct query, each after all the queries above it
+    seen: set[str] = set()
 
     def visit(q: Query) -> None:
+        seen.add(q.query_id)
         for dep in q.dependencies:
-            if dep.storable:
-                paths[dep.query_id] += 1
-            visit(dep)
+            if dep.query_id not in seen:
+                visit(dep)
+        below_first.append(q)
 
     visit(query)
-    return {qid for qid, n in paths.items() if n > 1}
+    times: Counter[str] = Counter({query.query_id: 1})
+    shared: set[str] = set()
+    for q in reversed(below_first):
+        appears = times[q.query_id]
+        if q is not query and q.storable and (appears > 1 or q.store_first):
+            if appears > 1:
+                shared.add(q.query_id)
+            appears = 1
+        for dep in q.dependencies:
+            times[dep.query_id] += appears
+    return shared
 
 
 def dependencies_before_answer(query: Query) -> list[Query]:
@@ -231,6 +250,22 @@ def _compute_one(ctx: Context, query: Query) -> Query:
             raise QueryCancelledError(f"query {qid} was cancelled")
 
 
+def statement_settings(ctx: Context, query: Query) -> dict[str, str]:
+    """The planner settings of `query` and of every query its SQL inlines (those not computed yet); a setting
+    outside `PLANNER_SETTINGS` is a programming error."""
+    settings: dict[str, str] = {}
+    for dep in query.dependencies:
+        if not (dep.storable and ctx.states.state(dep.query_id) is QueryState.COMPLETED):
+            settings.update(statement_settings(ctx, dep))
+    settings.update(query.planner_settings)
+    for name, value in settings.items():
+        if value not in PLANNER_SETTINGS.get(name, ()):
+            raise ValueError(
+                f"{type(query).__name__}: planner setting {name}={value} is not allowed"
+            )
+    return settings
+
+
 def _has_cache_record(ctx: Context, query: Query) -> bool:
     with ctx.pool.connection() as conn:
         row = conn.execute(
@@ -265,7 +300,14 @@ def _execute(ctx: Context, query: Query) -> None:
                 query.table_identifier, query.columns_sql(), query._make_query(ctx)
             )
             text = body.as_string(conn)
+            settings = statement_settings(ctx, query)
             with conn.transaction():
+                for name, value in settings.items():
+                    conn.execute(
+                        sql.SQL("SET LOCAL {} = {}").format(
+                            sql.Identifier(name), sql.Literal(value)
+                        )
+                    )
                 started = time.perf_counter()
                 conn.execute(text)
                 compute_ms = (time.perf_counter() - started) * 1000

@@ -13,6 +13,7 @@ reused wherever they appear.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -37,6 +38,9 @@ class Query(ABC):
     # the planner joins well only once stored and ANALYZEd); a server inlines other unstored dependencies into
     # the answer's SQL and stores them afterwards, in idle time (`cache.compute_answer`).
     store_first: ClassVar[bool] = False
+    # Planner settings for the statement computing this query, also when it is inlined into another's (names
+    # from `cache.PLANNER_SETTINGS`): for shapes whose row estimates mislead PostgreSQL, with measurements.
+    planner_settings: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self) -> None:
         dependencies: list[Query] = []

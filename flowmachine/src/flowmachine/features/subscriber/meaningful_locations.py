@@ -10,9 +10,12 @@ days of the week of their events, and labelled by the region of the score plane 
   function, migration 0004): each site depends on every cluster made before it, which set-based SQL can only
   follow one recursion step per site.
 - `EventScore`: per (subscriber, site, version) the mean hour-of-day and day-of-week scores of its events.
-- `SiteScores`: both of the above from one pass over the events; what `MeaningfulLocations` uses.
+- `SiteScores`: both of the above from one pass over the events.
 - `LabelEventScore`: per cluster, the unweighted mean of its sites' scores, labelled by the label shape that
   strictly contains the point (score_hour, score_dow), else `unknown` (on a boundary too).
+- `LabelledClusters`: `LabelEventScore` of `HartiganCluster(sites)` with the scores of the same `SiteScores`, in
+  one statement: the scores ride along in the clustering, so no site is joined back to its scores. What
+  `MeaningfulLocations` uses.
 - `MeaningfulLocations`: the clusters carrying one label, with the subscriber's number of such clusters.
 """
 
@@ -98,9 +101,10 @@ class HartiganCluster(Query):
         return ["subscriber", "rank", "calldays", "lon", "lat", "site_id", "version"]
 
     def _make_query(self, ctx: Context) -> sql.Composable:
-        # One row per subscriber with their sites as arrays in clustering order, clustered by FlowDB's
-        # procedural public.leader_clusters (migration 0004), which gives each cluster's rank, weight and
-        # centroid, and the rank of the cluster each site joined.
+        # One row per subscriber with their sites in clustering order, as rows (lon, lat, weight) of one
+        # array and their ids in two more, clustered by FlowDB's procedural public.leader_clusters (migration
+        # 0004), which gives each cluster's rank, weight and centroid, and the rank of the cluster each site
+        # joined.
         order = sql.SQL("ORDER BY value DESC, site_id, version")
 
         def members(column: str) -> sql.Composable:
@@ -114,10 +118,9 @@ class HartiganCluster(Query):
                       {site_ids} AS site_id, {versions} AS version
                FROM (SELECT subscriber, array_agg(site_id {order}) AS site_id,
                             array_agg(version {order}) AS version,
-                            array_agg(lon::float8 {order}) AS lon, array_agg(lat::float8 {order}) AS lat,
-                            array_agg(value::float8 {order}) AS weight
+                            array_agg(ARRAY[lon::float8, lat::float8, value::float8] {order}) AS points
                      FROM ({calldays}) c GROUP BY subscriber) s
-               CROSS JOIN LATERAL public.leader_clusters(s.lon, s.lat, s.weight, {radius}) c
+               CROSS JOIN LATERAL public.leader_clusters(s.points, {radius}) c
                WHERE c.weight >= {threshold}"""
         ).format(
             order=order,
@@ -127,6 +130,23 @@ class HartiganCluster(Query):
             radius=sql.Literal(self.radius),
             threshold=sql.Literal(self.call_threshold),
         )
+
+
+def _label_case(labels: Mapping[str, Any], score_hour: str, score_dow: str) -> sql.Composable:
+    """`CASE ... END`: the first label (in name order) whose shape strictly contains the point (score_hour,
+    score_dow), else `unknown` (on a boundary too). `score_hour`/`score_dow` are column names."""
+    point = sql.SQL("ST_MakePoint({}, {})").format(
+        sql.Identifier(*score_hour.split(".")), sql.Identifier(*score_dow.split("."))
+    )
+    cases = sql.SQL(" ").join(
+        sql.SQL("WHEN ST_Contains(ST_SetSRID(ST_GeomFromGeoJSON({g}), 0), {p}) THEN {l}").format(
+            g=sql.Literal(json.dumps(labels[label], sort_keys=True)), p=point, l=sql.Literal(label)
+        )
+        for label in sorted(labels)
+    )
+    return sql.SQL("CASE {cases} ELSE {unknown} END").format(
+        cases=cases, unknown=sql.Literal(UNKNOWN_LABEL)
+    )
 
 
 def _score(value: Any, what: str) -> float:
@@ -207,6 +227,12 @@ class SiteScores(EventScore):
     each site version together, from one pass over the events (what `MeaningfulLocations` clusters and labels).
     """
 
+    # PostgreSQL takes every (subscriber, site, day) for a group of its own (10.5 M estimated, 3 M actual on
+    # 7 days of 1.5 M calls) and plans one process hashing them, spilling to disk; sorted in parallel and
+    # grouped in order they take 0.7x the time, and the per-subscriber clustering above reads them in order
+    # (bench/RESULTS.md, row i).
+    planner_settings: ClassVar[Mapping[str, str]] = {"enable_hashagg": "off"}
+
     @property
     def column_names(self) -> list[str]:
         return [
@@ -252,18 +278,8 @@ class LabelEventScore(Query):
         return ["subscriber", "rank", "lon", "lat", "score_hour", "score_dow", "label"]
 
     def _make_query(self, ctx: Context) -> sql.Composable:
-        point = sql.SQL("ST_MakePoint(c.score_hour, c.score_dow)")
-        cases = sql.SQL(" ").join(
-            sql.SQL(
-                "WHEN ST_Contains(ST_SetSRID(ST_GeomFromGeoJSON({g}), 0), {p}) THEN {l}"
-            ).format(
-                g=sql.Literal(json.dumps(geometry, sort_keys=True)), p=point, l=sql.Literal(label)
-            )
-            for label, geometry in self.labels.items()
-        )
         return sql.SQL(
-            """SELECT c.subscriber, c.rank, c.lon, c.lat, c.score_hour, c.score_dow,
-                      CASE {cases} ELSE {unknown} END AS label
+            """SELECT c.subscriber, c.rank, c.lon, c.lat, c.score_hour, c.score_dow, {label} AS label
                FROM (SELECT c.subscriber, c.rank, c.lon, c.lat,
                             sum(e.score_hour) / count(*) AS score_hour,
                             sum(e.score_dow) / count(*) AS score_dow
@@ -275,10 +291,58 @@ class LabelEventScore(Query):
                       AND e.version = c.version
                      GROUP BY c.subscriber, c.rank, c.lon, c.lat) c"""
         ).format(
-            cases=cases,
-            unknown=sql.Literal(UNKNOWN_LABEL),
+            label=_label_case(self.labels, "c.score_hour", "c.score_dow"),
             clusters=self.clusters.get_query(ctx),
             scores=self.scores.get_query(ctx),
+        )
+
+
+class LabelledClusters(Query):
+    """`subscriber, rank, lon, lat, score_hour, score_dow, label`: what `LabelEventScore` gives for
+    `HartiganCluster(sites, ...)` labelled with the scores of the same `sites`, in one pass over `sites`.
+
+    Each subscriber's sites are clustered with their scores alongside, so a cluster's scores (the unweighted
+    mean of its sites' scores) come out of the clustering instead of a join of every site back to its scores.
+    """
+
+    def __init__(
+        self,
+        sites: SiteScores,
+        radius: float,
+        call_threshold: int,
+        labels: Mapping[str, Any],
+    ) -> None:
+        check_labels(labels)
+        checked = HartiganCluster(
+            sites, radius, call_threshold
+        )  # validates the radius and the columns
+        self.sites = sites
+        self.radius = checked.radius
+        self.call_threshold = checked.call_threshold
+        self.labels = {k: labels[k] for k in sorted(labels)}
+        super().__init__()
+
+    @property
+    def column_names(self) -> list[str]:
+        return ["subscriber", "rank", "lon", "lat", "score_hour", "score_dow", "label"]
+
+    def _make_query(self, ctx: Context) -> sql.Composable:
+        order = sql.SQL("ORDER BY value DESC, site_id, version")
+        return sql.SQL(
+            """SELECT s.subscriber, c.rank, c.lon, c.lat, c.mean_a AS score_hour, c.mean_b AS score_dow,
+                      {label} AS label
+               FROM (SELECT subscriber,
+                            array_agg(ARRAY[lon::float8, lat::float8, value::float8, score_hour::float8,
+                                            score_dow::float8] {order}) AS points
+                     FROM ({sites}) c GROUP BY subscriber) s
+               CROSS JOIN LATERAL public.leader_clusters(s.points, {radius}) c
+               WHERE c.weight >= {threshold}"""
+        ).format(
+            label=_label_case(self.labels, "c.mean_a", "c.mean_b"),
+            order=order,
+            sites=self.sites.get_query(ctx),
+            radius=sql.Literal(self.radius),
+            threshold=sql.Literal(self.call_threshold),
         )
 
 
@@ -313,9 +377,8 @@ class MeaningfulLocations(Query):
             tables=tables,
             subscriber_subset=subscriber_subset,
         )
-        sites = SiteScores(locations, hour_scores, day_scores)
-        self.labelled = LabelEventScore(
-            HartiganCluster(sites, radius, call_threshold), sites, labels
+        self.labelled = LabelledClusters(
+            SiteScores(locations, hour_scores, day_scores), radius, call_threshold, labels
         )
         self.label = label
         super().__init__()
