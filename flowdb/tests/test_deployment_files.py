@@ -636,3 +636,20 @@ def test_each_profile_runs_exactly_one_flowdb_that_clients_reach(
             assert target in active or how.get("required") is False, (
                 f"profile {profile}: {service.name} depends on inactive {target}"
             )
+
+
+def test_admin_guide_documents_every_environment_variable() -> None:
+    """docs/admin-guide.md names every variable a service's settings read (the same lists as above)."""
+    guide = (ROOT / "docs" / "admin-guide.md").read_text()
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", guide))
+    sysconf = {"SC_PAGE_SIZE", "SC_PHYS_PAGES"}  # os.sysconf names the tuning reads, not variables
+    missing = {
+        name: sorted(
+            (env_names_read(*component.settings_modules) | component.extra_names())
+            - documented
+            - RUNTIME_ENV
+            - sysconf
+        )
+        for name, component in COMPONENTS.items()
+    }
+    assert {k: v for k, v in missing.items() if v} == {}, "undocumented in docs/admin-guide.md"
