@@ -35,4 +35,18 @@ if [[ -z "$UV" ]]; then
     UV=$PWD/.tools/bin/uv
 fi
 "$UV" sync --locked --all-packages --quiet >&2
+
+# ReDoc's bundle from the npm registry, which FlowAPI serves with its API page (FLOWAPI_REDOC_SCRIPT), so the
+# page renders without internet. Optional: without npm, or if this fails, the page loads ReDoc from its CDN.
+REDOC_VERSION=2.5.4
+if [[ ! -s .tools/redoc/redoc.standalone.js ]] && command -v npm >/dev/null; then
+    tmp=$(mktemp -d)
+    if (cd "$tmp" && npm pack --silent "redoc@$REDOC_VERSION" >/dev/null 2>&1 \
+        && tar xzf "redoc-$REDOC_VERSION.tgz" package/bundles/redoc.standalone.js); then
+        mkdir -p .tools/redoc && mv "$tmp/package/bundles/redoc.standalone.js" .tools/redoc/
+    else
+        echo "bootstrap: could not fetch ReDoc $REDOC_VERSION from npm; FlowAPI's page will use ReDoc's CDN" >&2
+    fi
+    rm -rf "$tmp"
+fi
 echo "$UV"

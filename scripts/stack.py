@@ -28,6 +28,7 @@ from pathlib import Path
 from flowdb.settings import Settings as FlowDBSettings
 from flowkit_jwt_generator import generate_keypair
 
+ROOT = Path(__file__).resolve().parents[1]
 STACK_DIR = Path(os.environ.get("STACK_DIR") or ".stack").resolve()
 BIN = Path(sys.executable).parent
 DEV_IDENTIFIER = "flowkit-dev"
@@ -109,6 +110,11 @@ def _services(starting: bool = False) -> dict[str, tuple[list[str], dict[str, st
         "FLOWAPI_IDENTIFIER": os.environ.get("FLOWAPI_IDENTIFIER") or DEV_IDENTIFIER,
         "PUBLIC_JWT_SIGNING_KEY": public,
     }
+    redoc = (
+        ROOT / ".tools" / "redoc" / "redoc.standalone.js"
+    )  # fetched by `make deps` when npm is there
+    if os.environ.get("FLOWAPI_REDOC_SCRIPT") or redoc.is_file():
+        api["FLOWAPI_REDOC_SCRIPT"] = os.environ.get("FLOWAPI_REDOC_SCRIPT") or str(redoc)
     services = {
         "redis": (redis_cmd, common, redis_port),
         "flowmachine": ([str(BIN / "flowmachine")], machine, int(common["FLOWMACHINE_PORT"])),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 import yaml
 from flowapi_test_helpers import AUDIENCE, bearer
+
+from flowapi import create_app
 
 pytestmark = pytest.mark.asyncio
 
@@ -120,4 +123,23 @@ async def test_spec(client):
     assert as_yaml.mimetype == "application/x-yaml"
     assert yaml.safe_load(await as_yaml.get_data()) == spec
     redoc = await client.get("/api/0/spec/redoc")
-    assert redoc.status_code == 200 and b"<redoc" in await redoc.get_data()
+    page = await redoc.get_data()
+    assert redoc.status_code == 200 and b"<redoc" in page
+    assert b"https://cdn.redoc.ly/" in page  # no local copy configured: ReDoc from its CDN
+    no_copy = await client.get("/api/0/spec/redoc.standalone.js")
+    assert no_copy.status_code == 404 and (await no_copy.get_json())["status"] == "error"
+
+
+async def test_redoc_page_uses_a_local_copy_when_configured(settings, tmp_path):
+    bundle = tmp_path / "redoc.standalone.js"
+    bundle.write_text("/* ReDoc */ window.Redoc = {};")
+    app = create_app(dataclasses.replace(settings, redoc_script=bundle))
+    async with app.test_app() as test_app:
+        client = test_app.test_client()
+        page = await (await client.get("/api/0/spec/redoc")).get_data()
+        assert b'<script src="redoc.standalone.js">' in page and b"cdn.redoc.ly" not in page
+        script = await client.get(
+            "/api/0/spec/redoc.standalone.js"
+        )  # what the page's relative URL names
+        assert script.status_code == 200 and script.mimetype == "text/javascript"
+        assert await script.get_data() == bundle.read_bytes()

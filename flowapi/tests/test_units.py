@@ -204,3 +204,16 @@ def test_verified_tokens_check_the_lifetime_at_every_use(keys):
     for i in range(3):  # bounded
         tokens.user(_token(private, username=f"u{i}"))
     assert len(tokens._items) == 2
+
+
+def test_redoc_setting_must_name_a_file(tmp_path, public_pem):
+    env = {
+        "PUBLIC_JWT_SIGNING_KEY": public_pem.decode(),
+        "FLOWAPI_IDENTIFIER": "x",
+        "FLOWAPI_FLOWDB_PASSWORD": "p",
+        "FLOWAPI_REDOC_SCRIPT": str(tmp_path / "missing.js"),
+    }
+    with pytest.raises(SettingsError, match="FLOWAPI_REDOC_SCRIPT"):
+        Settings.from_env(env, secrets_dir=None)
+    (tmp_path / "missing.js").write_text("x")
+    assert Settings.from_env(env, secrets_dir=None).redoc_script == tmp_path / "missing.js"

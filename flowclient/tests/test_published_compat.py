@@ -9,6 +9,7 @@ geography and available dates. Both runs must give the same results.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -58,7 +59,9 @@ print(json.dumps(out, default=str, sort_keys=True))
 
 @pytest.fixture(scope="module")
 def published_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    uv = shutil.which("uv")
+    uv = os.environ.get("UV") or shutil.which(
+        "uv"
+    )  # `uv run` names itself in UV (make test's uv is not on PATH)
     if uv is None:
         pytest.skip("uv is needed to build the published packages' virtualenv")
     venv = tmp_path_factory.mktemp("published-flowclient") / "venv"

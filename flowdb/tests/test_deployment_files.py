@@ -217,6 +217,7 @@ class Image:
     cmd: list[str] = field(default_factory=list)
     copies: dict[str, str] = field(default_factory=dict)  # destination -> source in the context
     user: str = "root"
+    built: set[str] = field(default_factory=set)  # destinations of files copied from other stages
 
 
 def _instructions(dockerfile: Path) -> list[tuple[str, str]]:
@@ -242,7 +243,7 @@ def parse_dockerfile(dockerfile: Path, target: str | None) -> Image:
                 p = stages[parent]
                 current = Image(
                     p.base, dict(p.env), list(p.expose), p.healthcheck, p.entrypoint, p.cmd,
-                    dict(p.copies), p.user,
+                    dict(p.copies), p.user, set(p.built),
                 )  # fmt: skip
             else:
                 current = Image(base=parent)
@@ -269,6 +270,8 @@ def parse_dockerfile(dockerfile: Path, target: str | None) -> Image:
             words = rest.split()
             if len(words) == 2:
                 current.copies[words[1]] = words[0]
+        elif keyword == "COPY":
+            current.built.add(rest.split()[-1])
         elif keyword == "USER":
             current.user = rest
     key = target or last
@@ -412,8 +415,15 @@ def running(
         for mount, source in service.secrets.items():
             (secrets_dir / mount).write_text(secret_values[source])
         argv = strip_wrappers(service.command)
+        env = dict(service.env)
+        in_image = (set(service.image.copies) | service.image.built) if service.image else set()
+        for var, value in env.items():  # a file the image carries: here, a stand-in that exists
+            if value in in_image:
+                stand_in = tmp_path_factory.mktemp(f"image-{name}") / Path(value).name
+                stand_in.write_text("")
+                env[var] = str(stand_in)
         try:
-            out[name] = service.component.run(service.env, secrets_dir, argv, service.image)
+            out[name] = service.component.run(env, secrets_dir, argv, service.image)
         except (Exception, SystemExit) as exc:  # a missing or bad setting: say which service
             pytest.fail(f"service {name}: its settings refuse the deployment's environment: {exc}")
     return out

@@ -272,6 +272,17 @@ def paths() -> dict[str, Any]:
                 secured=False,
             )
         },
+        "/api/0/spec/redoc.standalone.js": {
+            "get": _op(
+                "spec.redoc_script.get",
+                "ReDoc itself, when this FlowAPI has a copy (FLOWAPI_REDOC_SCRIPT)",
+                {
+                    "200": {"description": "JavaScript.", "content": {"text/javascript": {}}},
+                    "404": _error("No copy: the page loads ReDoc from its CDN."),
+                },
+                secured=False,
+            )
+        },
     }
 
 

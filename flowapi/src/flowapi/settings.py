@@ -63,6 +63,8 @@ class Settings:
     query_facts_bytes: int = 16 * 2**20
     # A PEM file holding certificate and key: served over HTTPS when present (FlowKit's secret name).
     tls_certificate: Path | None = None
+    # Ours: ReDoc's standalone bundle, served with the ReDoc page so it renders offline (else from its CDN).
+    redoc_script: Path | None = None
 
     @classmethod
     def from_env(
@@ -98,6 +100,9 @@ class Settings:
                 "PUBLIC_JWT_SIGNING_KEY is not an RSA public key (PEM, or base64 of PEM)."
             ) from None
         cert = secrets_dir / "cert-flowkit.pem" if secrets_dir is not None else None
+        redoc = get("FLOWAPI_REDOC_SCRIPT", "")
+        if redoc and not Path(redoc).is_file():
+            raise SettingsError(f"FLOWAPI_REDOC_SCRIPT {redoc!r} is not a file")
         return cls(
             public_jwt_signing_key=key,
             flowapi_identifier=get("FLOWAPI_IDENTIFIER", required=True),
@@ -117,6 +122,7 @@ class Settings:
             db_pool_size=int(number("FLOWAPI_DB_POOL_SIZE", "20")),
             query_facts_bytes=int(number("FLOWAPI_QUERY_FACTS_BYTES", str(16 * 2**20))),
             tls_certificate=cert if cert is not None and cert.is_file() else None,
+            redoc_script=Path(redoc) if redoc else None,
         )
 
     @property

@@ -1,11 +1,15 @@
-"""The API's own description (public): OpenAPI as JSON and YAML, and a ReDoc page."""
+"""The API's own description (public): OpenAPI as JSON and YAML, and a ReDoc page.
+
+The page loads ReDoc from `FLOWAPI_REDOC_SCRIPT` when FlowAPI has a copy (`make deps` and the container image
+fetch one from the npm registry), so it renders where there is no internet; otherwise from ReDoc's CDN.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import yaml
-from quart import Blueprint, Response
+from quart import Blueprint, Response, send_file
 
 from flowapi import __version__
 from flowapi.app import json_response, request_id, state
@@ -14,6 +18,8 @@ from flowapi.openapi import build_spec
 
 bp = Blueprint("spec", __name__)
 
+REDOC_CDN = "https://cdn.redoc.ly/redoc/latest/bundles/redoc.standalone.js"
+REDOC_LOCAL = "redoc.standalone.js"  # relative to the page: /api/0/spec/redoc.standalone.js
 REDOC_PAGE = """<!DOCTYPE html>
 <html>
   <head>
@@ -23,7 +29,7 @@ REDOC_PAGE = """<!DOCTYPE html>
   </head>
   <body>
     <redoc spec-url="openapi.json"></redoc>
-    <script src="https://cdn.redoc.ly/redoc/latest/bundles/redoc.standalone.js"></script>
+    <script src="{script}"></script>
   </body>
 </html>
 """
@@ -51,4 +57,15 @@ async def openapi_yaml() -> Response:
 
 @bp.route("/spec/redoc")
 async def redoc_spec() -> Response:
-    return Response(REDOC_PAGE, status=200, mimetype="text/html")
+    script = REDOC_LOCAL if state().settings.redoc_script is not None else REDOC_CDN
+    return Response(REDOC_PAGE.format(script=script), status=200, mimetype="text/html")
+
+
+@bp.route("/spec/redoc.standalone.js")
+async def redoc_script() -> Response:
+    path = state().settings.redoc_script
+    if path is None:
+        raise APIError(
+            404, "This FlowAPI serves no copy of ReDoc; its page loads it from ReDoc's CDN."
+        )
+    return await send_file(path, mimetype="text/javascript", cache_timeout=86400)
