@@ -312,3 +312,16 @@ def test_concurrent_replacement_of_days_of_one_type_does_not_deadlock(cluster, d
                 )
             )
         db.execute("DELETE FROM etl.etl_records WHERE cdr_date = ANY(%s)", (days,))
+
+
+def test_slow_statements_are_logged_without_their_parameters(cluster, db):
+    """A slow statement's log line must not carry its bound values (they may be an individual's data, or
+    a loader's whole array)."""
+    assert db.execute("SHOW log_parameter_max_length").fetchone()[0] == "0"
+    marker = "subscriber-0123456789abcdef"
+    db.execute(
+        "SELECT pg_sleep(0.3), %s::text", (marker,)
+    )  # over log_min_duration_statement (250 ms)
+    logs = cluster.logfile.read_bytes()
+    assert b"pg_sleep(0.3)" in logs  # the slow statement is logged ...
+    assert marker.encode() not in logs  # ... without the value bound to it

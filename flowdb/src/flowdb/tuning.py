@@ -125,6 +125,10 @@ FIXED_SETTINGS: dict[str, str] = {
     "shared_preload_libraries": "'pg_stat_statements'",
     "pg_stat_statements.track": "all",
     "log_min_duration_statement": "250ms",
+    # Slow statements are logged without their bound parameters: PostgreSQL would print every value in full
+    # (a loader's 200,000-element array on every job, 140 MB of log in a day), and a parameter may be an
+    # individual's data, which has no place in a log.
+    "log_parameter_max_length": "0",
     "log_checkpoints": "on",
     "log_lock_waits": "on",
     "log_temp_files": "0",

@@ -392,12 +392,14 @@ class World:
             "pair_b": stream_seed(seed, "pair", "callee"),
         }
 
-    def homes(self, conn: psycopg.Connection, k: int, day: dt.date) -> list[int]:
-        """Everyone's home cell range on day k, packed as lo << 32 | cnt, indexed by subscriber."""
+    def homes(self, conn: psycopg.Connection, k: int, day: dt.date) -> str:
+        """Everyone's home cell range on day k, packed as lo << 32 | cnt, indexed by subscriber: a `bigint[]`
+        in PostgreSQL's text form, handed back to each of the day's jobs as it came. (As a Python list, psycopg
+        spends about 1.3 us per element dumping it for every job: 0.26 s a job for 200,000 subscribers.)"""
         regime = 1 if self.config.in_disaster(day) else 0
         return conn.execute(
             sql.SQL(
-                """SELECT array_agg((r.lo::bigint << 32) | r.cnt ORDER BY h.sid)
+                """SELECT array_agg((r.lo::bigint << 32) | r.cnt ORDER BY h.sid)::text
                    FROM {homes} h JOIN {ranges} r ON r.regime = %s AND r.region = h.region"""
             ).format(homes=_ident(f"homes_{k}"), ranges=_ident("ranges")),
             (regime,),
@@ -410,7 +412,7 @@ def _generate_day(
     cdr_type: str,
     k: int,
     day: dt.date,
-    homes: list[int],
+    homes: str,
 ) -> int:
     config = world.config
     regime = 1 if config.in_disaster(day) else 0
@@ -467,7 +469,7 @@ def generate_sql(
     local = threading.local()
     opened: list[psycopg.Connection] = []
     # A day's homes are fetched by its first job and dropped after its last.
-    homes: dict[int, list[int]] = {}
+    homes: dict[int, str] = {}
     day_locks = {k: threading.Lock() for _, k, _ in jobs}
     jobs_left = Counter(k for _, k, _ in jobs)
 
@@ -478,7 +480,7 @@ def generate_sql(
                 opened.append(local.conn)
         return local.conn
 
-    def homes_of(k: int, day: dt.date) -> list[int]:
+    def homes_of(k: int, day: dt.date) -> str:
         with day_locks[k]:
             if k not in homes:
                 homes[k] = world.homes(connection(), k, day)
