@@ -225,8 +225,14 @@ def _inside(x, y, r) -> bool:
     return x0 < x < x1 and y0 < y < y1
 
 
-def reference_meaningful(fx, start, stop, label, *, radius=RADIUS, threshold=0) -> pd.DataFrame:
-    """subscriber, label, cluster, lon, lat, n_clusters."""
+_LABELLED: dict[tuple, pd.DataFrame] = {}
+
+
+def reference_labelled(fx, start, stop, radius, threshold) -> pd.DataFrame:
+    """subscriber, rank, lon, lat, label of every cluster (computed once per window and clustering)."""
+    key = (start, stop, radius, threshold)
+    if key in _LABELLED:
+        return _LABELLED[key]
     loc = ref.located(fx, "versioned-site", start, stop)
     loc = loc.assign(day=loc.time.dt.date)
     cd = loc.groupby(["subscriber", "site_id", "version", "lon", "lat"]).day.nunique().reset_index()
@@ -239,15 +245,28 @@ def reference_meaningful(fx, start, stop, label, *, radius=RADIUS, threshold=0) 
         sh=[HOUR_SCORES[t.hour] for t in loc.time],
         sd=[DAY_SCORES[DAYS[t.weekday()]] for t in loc.time],
     )
-    site = loc.groupby(["subscriber", "site_id", "version"])[["sh", "sd"]].mean()
-    out = []
-    for c in clusters.itertuples():
-        s = site.loc[[(c.subscriber, a, v) for a, v in zip(c.site_id, c.version, strict=True)]]
-        x, y = s.sh.sum() / len(s), s.sd.sum() / len(s)
-        lab = next((k for k, r in LABELS.items() if _inside(x, y, r)), "unknown")
-        if lab == label:
-            out.append((c.subscriber, lab, c.rank, c.lon, c.lat))
-    df = pd.DataFrame(out, columns=["subscriber", "label", "cluster", "lon", "lat"])
+    site = loc.groupby(["subscriber", "site_id", "version"])[["sh", "sd"]].mean().reset_index()
+    members = clusters[["subscriber", "rank", "site_id", "version"]].explode(["site_id", "version"])
+    members = members.astype({"version": int}).merge(
+        site, on=["subscriber", "site_id", "version"], how="left"
+    )
+    scores = members.groupby(["subscriber", "rank"]).agg(
+        sh=("sh", "sum"), sd=("sd", "sum"), n=("site_id", "size")
+    )
+    scores = clusters.merge(scores.reset_index(), on=["subscriber", "rank"])
+    scores["label"] = [
+        next((k for k, r in LABELS.items() if _inside(x, y, r)), "unknown")
+        for x, y in zip(scores.sh / scores.n, scores.sd / scores.n, strict=True)
+    ]
+    _LABELLED[key] = scores[["subscriber", "rank", "lon", "lat", "label"]]
+    return _LABELLED[key]
+
+
+def reference_meaningful(fx, start, stop, label, *, radius=RADIUS, threshold=0) -> pd.DataFrame:
+    """subscriber, label, cluster, lon, lat, n_clusters."""
+    labelled = reference_labelled(fx, start, stop, radius, threshold)
+    df = labelled[labelled.label == label].rename(columns={"rank": "cluster"})
+    df = df[["subscriber", "label", "cluster", "lon", "lat"]].reset_index(drop=True)
     df["n_clusters"] = df.groupby("subscriber").cluster.transform("size")
     return df
 
