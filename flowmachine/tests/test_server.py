@@ -14,11 +14,13 @@ from zmq_client import ZMQClient, spawn_server, wait_for_ping
 
 from flowdb.testing import free_port
 from flowmachine.core.query import Query
+from flowmachine.core.server.action_handlers import ServerContext
 from flowmachine.core.server.messages import ZMQRequest, parse_request
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
 from flowmachine.core.server.query_schemas.flowmachine_query import FlowmachineQuerySchema
 from flowmachine.core.server.server import ServerSettings
+from flowmachine.core.state import QueryEvent, QueryState
 
 DAILY = {
     "query_kind": "daily_location",
@@ -634,3 +636,60 @@ def test_the_cell_mapping_is_stored_before_the_answer(zmq_client, ctx):
     assert mapping.store_first and ctx.states.state(mapping.query_id).name == "COMPLETED"
     assert _depends_on(ctx, query_id) == {mapping.query_id}  # the daily location was inlined
     _wait_until(lambda: daily.is_stored(ctx), "the daily location was never stored")
+
+
+def _abandon(server_ctx, spec: dict) -> str:
+    """Make `spec` look like a run a process took and died with: spec saved, claim and state owned by a
+    process that holds no lease."""
+    query_id = server_ctx.load_spec(spec)._flowmachine_query_obj.query_id
+    server_ctx.records.save_spec(query_id, spec)
+    server_ctx.records.redis.set(server_ctx.records._submitted_key(query_id), "process-that-died")
+    states = server_ctx.ctx.states
+    states.trigger(query_id, QueryEvent.QUEUE, owner="process-that-died")
+    states.trigger(query_id, QueryEvent.EXECUTE, owner="process-that-died")
+    assert states.state(query_id) is QueryState.EXECUTING
+    return query_id
+
+
+def test_a_run_abandoned_by_a_dead_process_is_resumed_when_polled(zmq_client, fm_server_obj):
+    spec = {
+        "query_kind": "dummy_query",
+        "aggregation_unit": "admin2",
+        "dummy_param": uuid.uuid4().hex,
+    }
+    query_id = _abandon(fm_server_obj.server, spec)
+    polled = zmq_client.request("poll_query", query_id=query_id)
+    assert polled["payload"]["query_state"] in {"queued", "executing", "completed"}
+    _wait_for_state(zmq_client, query_id, "completed")
+    assert not fm_server_obj.server.records.abandoned(query_id)  # the claim ended with the run
+
+
+def test_a_known_query_nobody_took_is_not_started_by_a_poll(zmq_client, fm_server_obj):
+    spec = {
+        "query_kind": "dummy_query",
+        "aggregation_unit": "admin2",
+        "dummy_param": uuid.uuid4().hex,
+    }
+    server_ctx = fm_server_obj.server
+    query_id = server_ctx.load_spec(spec)._flowmachine_query_obj.query_id
+    server_ctx.records.save_spec(query_id, spec)  # run once, then evicted: known, no claim
+    for _ in range(3):
+        polled = zmq_client.request("poll_query", query_id=query_id)
+        assert polled["payload"]["query_state"] == "known"
+
+
+def test_a_starting_server_resumes_the_runs_of_dead_processes(ctx, fm_server_obj):
+    spec = {
+        "query_kind": "dummy_query",
+        "aggregation_unit": "admin2",
+        "dummy_param": uuid.uuid4().hex,
+    }
+    query_id = _abandon(fm_server_obj.server, spec)
+    starting = ServerContext(ctx)  # what FlowmachineServer does first on start-up
+    try:
+        assert starting.resume_abandoned() == [query_id]
+        assert ctx.states.wait_while_in_flight(query_id, timeout=20) is QueryState.COMPLETED
+        assert starting.resume_abandoned() == []  # nothing left to resume
+    finally:
+        starting.wait_for_local_run(query_id)
+        starting.close()

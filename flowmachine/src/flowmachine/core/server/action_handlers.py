@@ -52,7 +52,7 @@ from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposed
 from flowmachine.core.server.query_schemas.field_mixins import resolving_query_ids
 from flowmachine.core.server.query_schemas.flowmachine_query import FlowmachineQuerySchema
 from flowmachine.core.spatial_unit import GeomSpatialUnit, make_spatial_unit
-from flowmachine.core.state import QueryEvent, QueryState
+from flowmachine.core.state import IN_FLIGHT, QueryEvent, QueryState
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +150,25 @@ class ServerContext:
             future = self.ctx.executor.submit(self._run, query)
             self._running[query_id] = future
         future.add_done_callback(lambda _: self._forget_run(query_id))
+
+    def resume_if_abandoned(self, query_id: str) -> bool:
+        """Start again a query whose run a process took and died with (its lease lapsed), so that a crash
+        mid-query costs the analyst time, not a failed poll. True if it was started here."""
+        states = self.ctx.states
+        if states.state(query_id) in IN_FLIGHT:
+            states.repair(query_id)  # back to known if its owner is dead
+        if states.state(query_id) is not QueryState.KNOWN or not self.records.abandoned(query_id):
+            return False
+        query = self.query_for_id(query_id)
+        if query is None:
+            return False
+        log.warning("query %s was abandoned by a process that died: running it again", query_id)
+        self.start(query)
+        return True
+
+    def resume_abandoned(self) -> list[str]:
+        """At start-up: `resume_if_abandoned` every query some process has a claim on."""
+        return [qid for qid in self.records.claimed_ids() if self.resume_if_abandoned(qid)]
 
     def _run(self, query: Query) -> Query:
         """Dependencies first (while the query itself is still known, it reads as queued), then the query: by
@@ -259,6 +278,7 @@ def poll_query(server: ServerContext, query_id: str) -> ZMQReply:
     if isinstance(known, ZMQReply):
         return known
     query, spec = known
+    server.resume_if_abandoned(query_id)
     state = server.state(query_id)
     # An errored query says why (FlowKit's poll leaves `msg` empty): the database's or validation's one-line
     # description, which names no subscriber.

@@ -3,7 +3,8 @@
 The spec (exactly as received) is kept in Redis under the query's id, namespaced by FlowDB like the query states,
 so any server sharing the Redis and FlowDB answers poll/get/params for any query. A second key says that some
 process has taken a run request for the query and holds its owner lease: until the computation queues the query
-itself (its dependencies come first), the server reports such a query as queued rather than merely known.
+itself (its dependencies come first), the server reports such a query as queued rather than merely known. A
+claim whose owner's lease has lapsed marks a run that died with its process: `abandoned`.
 """
 
 from __future__ import annotations
@@ -48,6 +49,19 @@ class QueryRecords:
         current = self.redis.get(key)
         if current is not None and current.decode() == owner:
             self.redis.delete(key)
+
+    def abandoned(self, query_id: str) -> bool:
+        """Some process took the run of `query_id` and died before finishing it (its claim outlived its lease)."""
+        current = self.redis.get(self._submitted_key(query_id))
+        return current is not None and not self._alive(current.decode())
+
+    def claimed_ids(self) -> list[str]:
+        """The queries some process (alive or not) has a claim on."""
+        prefix = self._submitted_key("")
+        return [
+            key.decode()[len(prefix) :]
+            for key in self.redis.scan_iter(match=f"{prefix}*", count=500)
+        ]
 
     def is_submitted(self, query_id: str) -> bool:
         current = self.redis.get(self._submitted_key(query_id))

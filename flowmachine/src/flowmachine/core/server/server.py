@@ -87,6 +87,7 @@ class FlowmachineServer:
             store_dependencies=settings.store_dependencies,
             dependencies_first=settings.dependencies_first,
         )
+        self.server.resume_abandoned()  # runs a dead process had taken on, e.g. this server's before a crash
         self._executor = ThreadPoolExecutor(
             max_workers=settings.threadpool_size, thread_name_prefix="flowmachine-server"
         )
