@@ -348,3 +348,14 @@ def test_planner_settings_outside_the_allow_list_are_refused(ctx):
 
     with pytest.raises(ValueError, match="not allowed"):
         statement_settings(ctx, Bad("bad"))
+
+
+def test_planner_settings_are_gathered_without_walking_every_path(ctx):
+    # 40 stacked diamonds of unstorable queries over one leaf asking for a setting: 2**40 paths
+    class Unstored(HashaggSetting):
+        storable = False
+
+    q: Query = SortingSetting("diamond-leaf")
+    for i in range(40):
+        q = Unstored(f"join{i}", Unstored(f"l{i}", q), Unstored(f"r{i}", q))
+    assert statement_settings(ctx, HashaggSetting("diamond-top", q)) == {"enable_hashagg": "off"}

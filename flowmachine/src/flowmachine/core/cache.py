@@ -251,12 +251,21 @@ def _compute_one(ctx: Context, query: Query) -> Query:
 
 
 def statement_settings(ctx: Context, query: Query) -> dict[str, str]:
-    """The planner settings of `query` and of every query its SQL inlines (those not computed yet); a setting
-    outside `PLANNER_SETTINGS` is a programming error."""
+    """The planner settings of `query` and of every query its SQL inlines (those not computed yet), each
+    distinct query visited once; a setting outside `PLANNER_SETTINGS` is a programming error."""
     settings: dict[str, str] = {}
-    for dep in query.dependencies:
-        if not (dep.storable and ctx.states.state(dep.query_id) is QueryState.COMPLETED):
-            settings.update(statement_settings(ctx, dep))
+    seen: set[str] = set()
+
+    def visit(q: Query) -> None:
+        for dep in q.dependencies:
+            if dep.query_id in seen:
+                continue
+            seen.add(dep.query_id)
+            if not (dep.storable and ctx.states.state(dep.query_id) is QueryState.COMPLETED):
+                visit(dep)
+                settings.update(dep.planner_settings)
+
+    visit(query)
     settings.update(query.planner_settings)
     for name, value in settings.items():
         if value not in PLANNER_SETTINGS.get(name, ()):
