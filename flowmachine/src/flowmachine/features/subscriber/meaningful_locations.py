@@ -74,6 +74,23 @@ class CallDays(Query):
         ).format(locations=self.subscriber_locations.get_query(ctx))
 
 
+# The order in which a subscriber's sites are clustered: most call days first, then site id, then version.
+CLUSTERING_ORDER = sql.SQL("ORDER BY value DESC, site_id, version")
+
+
+def _checked_clustering(points: Query, radius: float, call_threshold: int) -> tuple[float, int]:
+    """The radius and call threshold of a clustering of `points`, checked (with `points`' columns)."""
+    radius = float(radius)
+    if not math.isfinite(radius) or radius <= 0:
+        raise InvalidSpecError(
+            f"the cluster radius must be a positive number of km, not {radius!r}"
+        )
+    missing = {"subscriber", "site_id", "version", "lon", "lat", "value"} - set(points.column_names)
+    if missing:
+        raise InvalidSpecError(f"HartiganCluster input lacks the columns {sorted(missing)}")
+    return radius, int(call_threshold)
+
+
 class HartiganCluster(Query):
     """`subscriber, rank, calldays, lon, lat, site_id[], version[]`: each subscriber's clusters of sites.
 
@@ -81,19 +98,8 @@ class HartiganCluster(Query):
     """
 
     def __init__(self, calldays: Query, radius: float, call_threshold: int = 0) -> None:
-        radius = float(radius)
-        if not math.isfinite(radius) or radius <= 0:
-            raise InvalidSpecError(
-                f"the cluster radius must be a positive number of km, not {radius!r}"
-            )
-        missing = {"subscriber", "site_id", "version", "lon", "lat", "value"} - set(
-            calldays.column_names
-        )
-        if missing:
-            raise InvalidSpecError(f"HartiganCluster input lacks the columns {sorted(missing)}")
         self.calldays = calldays
-        self.radius = radius
-        self.call_threshold = int(call_threshold)
+        self.radius, self.call_threshold = _checked_clustering(calldays, radius, call_threshold)
         super().__init__()
 
     @property
@@ -105,7 +111,6 @@ class HartiganCluster(Query):
         # array and their ids in two more, clustered by FlowDB's procedural public.leader_clusters (migration
         # 0004), which gives each cluster's rank, weight and centroid, and the rank of the cluster each site
         # joined.
-        order = sql.SQL("ORDER BY value DESC, site_id, version")
 
         def members(column: str) -> sql.Composable:
             return sql.SQL(
@@ -123,7 +128,7 @@ class HartiganCluster(Query):
                CROSS JOIN LATERAL public.leader_clusters(s.points, {radius}) c
                WHERE c.weight >= {threshold}"""
         ).format(
-            order=order,
+            order=CLUSTERING_ORDER,
             site_ids=members("site_id"),
             versions=members("version"),
             calldays=self.calldays.get_query(ctx),
@@ -313,12 +318,8 @@ class LabelledClusters(Query):
         labels: Mapping[str, Any],
     ) -> None:
         check_labels(labels)
-        checked = HartiganCluster(
-            sites, radius, call_threshold
-        )  # validates the radius and the columns
         self.sites = sites
-        self.radius = checked.radius
-        self.call_threshold = checked.call_threshold
+        self.radius, self.call_threshold = _checked_clustering(sites, radius, call_threshold)
         self.labels = {k: labels[k] for k in sorted(labels)}
         super().__init__()
 
@@ -327,7 +328,6 @@ class LabelledClusters(Query):
         return ["subscriber", "rank", "lon", "lat", "score_hour", "score_dow", "label"]
 
     def _make_query(self, ctx: Context) -> sql.Composable:
-        order = sql.SQL("ORDER BY value DESC, site_id, version")
         return sql.SQL(
             """SELECT s.subscriber, c.rank, c.lon, c.lat, c.mean_a AS score_hour, c.mean_b AS score_dow,
                       {label} AS label
@@ -339,7 +339,7 @@ class LabelledClusters(Query):
                WHERE c.weight >= {threshold}"""
         ).format(
             label=_label_case(self.labels, "c.mean_a", "c.mean_b"),
-            order=order,
+            order=CLUSTERING_ORDER,
             sites=self.sites.get_query(ctx),
             radius=sql.Literal(self.radius),
             threshold=sql.Literal(self.call_threshold),
