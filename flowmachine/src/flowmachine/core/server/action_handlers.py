@@ -278,8 +278,10 @@ def poll_query(server: ServerContext, query_id: str) -> ZMQReply:
     if isinstance(known, ZMQReply):
         return known
     query, spec = known
-    server.resume_if_abandoned(query_id)
     state = server.state(query_id)
+    if state is QueryState.KNOWN or state in IN_FLIGHT:  # a finished query has no run to resume
+        server.resume_if_abandoned(query_id)
+        state = server.state(query_id)
     # An errored query says why (FlowKit's poll leaves `msg` empty): the database's or validation's one-line
     # description, which names no subscriber.
     why = (server.ctx.states.info(query_id).message or "") if state is QueryState.ERRORED else ""
