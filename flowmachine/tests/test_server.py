@@ -638,12 +638,20 @@ def test_the_cell_mapping_is_stored_before_the_answer(zmq_client, ctx):
     _wait_until(lambda: daily.is_stored(ctx), "the daily location was never stored")
 
 
+def _fresh_dummy_spec() -> dict:
+    return {
+        "query_kind": "dummy_query",
+        "aggregation_unit": "admin2",
+        "dummy_param": uuid.uuid4().hex,
+    }
+
+
 def _abandon(server_ctx, spec: dict) -> str:
     """Make `spec` look like a run a process took and died with: spec saved, claim and state owned by a
     process that holds no lease."""
     query_id = server_ctx.load_spec(spec)._flowmachine_query_obj.query_id
     server_ctx.records.save_spec(query_id, spec)
-    server_ctx.records.redis.set(server_ctx.records._submitted_key(query_id), "process-that-died")
+    assert server_ctx.records.mark_submitted(query_id, "process-that-died")
     states = server_ctx.ctx.states
     states.trigger(query_id, QueryEvent.QUEUE, owner="process-that-died")
     states.trigger(query_id, QueryEvent.EXECUTE, owner="process-that-died")
@@ -652,11 +660,7 @@ def _abandon(server_ctx, spec: dict) -> str:
 
 
 def test_a_run_abandoned_by_a_dead_process_is_resumed_when_polled(zmq_client, fm_server_obj):
-    spec = {
-        "query_kind": "dummy_query",
-        "aggregation_unit": "admin2",
-        "dummy_param": uuid.uuid4().hex,
-    }
+    spec = _fresh_dummy_spec()
     query_id = _abandon(fm_server_obj.server, spec)
     polled = zmq_client.request("poll_query", query_id=query_id)
     assert polled["payload"]["query_state"] in {"queued", "executing", "completed"}
@@ -665,11 +669,7 @@ def test_a_run_abandoned_by_a_dead_process_is_resumed_when_polled(zmq_client, fm
 
 
 def test_a_known_query_nobody_took_is_not_started_by_a_poll(zmq_client, fm_server_obj):
-    spec = {
-        "query_kind": "dummy_query",
-        "aggregation_unit": "admin2",
-        "dummy_param": uuid.uuid4().hex,
-    }
+    spec = _fresh_dummy_spec()
     server_ctx = fm_server_obj.server
     query_id = server_ctx.load_spec(spec)._flowmachine_query_obj.query_id
     server_ctx.records.save_spec(query_id, spec)  # run once, then evicted: known, no claim
@@ -679,11 +679,7 @@ def test_a_known_query_nobody_took_is_not_started_by_a_poll(zmq_client, fm_serve
 
 
 def test_a_starting_server_resumes_the_runs_of_dead_processes(ctx, fm_server_obj):
-    spec = {
-        "query_kind": "dummy_query",
-        "aggregation_unit": "admin2",
-        "dummy_param": uuid.uuid4().hex,
-    }
+    spec = _fresh_dummy_spec()
     query_id = _abandon(fm_server_obj.server, spec)
     starting = ServerContext(ctx)  # what FlowmachineServer does first on start-up
     try:
