@@ -55,12 +55,14 @@ def _disaster_region(cluster) -> str:
 
 
 @pytest.fixture(scope="module")
-def generated(cluster):
+def generated(cluster, native_library):
+    """Data of the native path, the default where it can be built (its rows equal the SQL expressions' rows:
+    test_native_rows_equal_the_sql_expressions_rows)."""
     region = _disaster_region(cluster)
     config = small_config(
         disaster_region_pcod=region, disaster_start=DISASTER_DAYS[0], disaster_end=DISASTER_DAYS[1]
     )
-    report = generate(_connect(cluster), config)
+    report = generate(_connect(cluster), config, native_library=native_library)
     with _connect(cluster)() as conn:
         events = pd.DataFrame(
             conn.execute(
@@ -195,11 +197,12 @@ def test_one_handset_per_subscriber_and_pairs_are_fixed(generated, db):
     )
 
 
-def test_same_seeds_give_the_same_rows(cluster):
+@pytest.mark.parametrize("native", [False, True], ids=["sql-expressions", "native"])
+def test_same_seeds_give_the_same_rows(cluster, native_library, native):
     config = small_config(n_days=2, n_calls=3000, n_sms=0, n_mds=500, n_topups=0)
     digests = []
     for _ in range(2):
-        generate(_connect(cluster), config)
+        generate(_connect(cluster), config, native_library=native_library if native else None)
         with _connect(cluster)() as conn:
             digests.append(
                 conn.execute(
@@ -217,3 +220,50 @@ def test_an_unknown_disaster_region_is_refused_and_leaves_no_events(cluster, db)
         generate(_connect(cluster), config)
     assert db.execute("SELECT count(*) FROM events.calls").fetchone()[0] == 0
     assert db.execute("SELECT count(*) FROM etl.etl_records").fetchone()[0] == 0
+
+
+def _contents(conn: psycopg.Connection) -> dict[str, tuple[int, str]]:
+    """Row count and digest of every events table and of events.location_ids."""
+    tables = ("calls", "sms", "mds", "topups", "location_ids")
+    return {
+        table: conn.execute(
+            f"SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM events.{table} t"
+        ).fetchone()
+        for table in tables
+    }
+
+
+def test_native_rows_equal_the_sql_expressions_rows(cluster, native_library):
+    """Both paths of the SQL generator write the same rows, byte for byte as text (numeric scales
+    included), disaster window and relocation included; and the native path's partitions end up with the
+    same constraints, checked."""
+    region = _disaster_region(cluster)
+    config = small_config(
+        n_days=5,
+        p_out_of_area=0.3,
+        p_relocate=0.2,
+        disaster_region_pcod=region,
+        disaster_start=DISASTER_DAYS[0],
+        disaster_end=DISASTER_DAYS[1],
+    )
+    contents = []
+    for library in (None, native_library):
+        generate(_connect(cluster), config, native_library=library)
+        with _connect(cluster)() as conn:
+            contents.append(_contents(conn))
+            constraints = conn.execute(
+                """SELECT c.relname, a.attname, a.attnotnull
+                   FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname IN ('datetime', 'msisdn')
+                   WHERE i.inhparent = 'events.calls'::regclass"""
+            ).fetchall()
+            checks = conn.execute(
+                """SELECT count(*) FROM pg_constraint k JOIN pg_inherits i ON i.inhrelid = k.conrelid
+                   WHERE i.inhparent = 'events.calls'::regclass AND k.contype = 'c' AND k.convalidated"""
+            ).fetchone()[0]
+        assert len(constraints) == 2 * config.n_days and all(nn for _, _, nn in constraints)
+        assert checks == config.n_days
+    expressions, native = contents
+    assert expressions["calls"][0] == 2 * config.n_calls * config.n_days
+    assert expressions["location_ids"][0] > 0
+    assert native == expressions

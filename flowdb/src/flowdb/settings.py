@@ -61,6 +61,8 @@ class Settings:
     flowapi_password: str = DEV_ROLE_PASSWORD
     os_user: str = "postgres"
     pg_bindir: Path | None = None
+    # A prebuilt native generator (flowdb.synthetic.native); unset: built on first use when FlowDB is local.
+    synthetic_library: Path | None = None
     cache_size: int | None = None
     cache_half_life: int = 1000
     cache_protected_period: int = 86400
@@ -102,6 +104,11 @@ class Settings:
             flowapi_password=env.get("FLOWAPI_FLOWDB_PASSWORD") or DEV_ROLE_PASSWORD,
             os_user=env.get("FLOWDB_OS_USER") or "postgres",
             pg_bindir=Path(env["FLOWDB_PG_BINDIR"]) if env.get("FLOWDB_PG_BINDIR") else None,
+            synthetic_library=(
+                Path(env["FLOWDB_SYNTHETIC_LIBRARY"]).absolute()
+                if env.get("FLOWDB_SYNTHETIC_LIBRARY")
+                else None
+            ),
             cache_size=env_int(env, "CACHE_SIZE", 0) if cache_size else None,
             cache_half_life=env_int(env, "CACHE_HALF_LIFE", 1000, minimum=1),
             cache_protected_period=env_int(env, "CACHE_PROTECTED_PERIOD", 86400),

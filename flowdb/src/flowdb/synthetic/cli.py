@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 from dataclasses import fields
 from functools import partial
+from pathlib import Path
 
 import psycopg
 
+from flowdb.cluster import Cluster, find_bindir
 from flowdb.settings import Settings
+from flowdb.synthetic.native import NativeLibrary, find_library
 from flowdb.synthetic.config import SyntheticConfig, parse_value
 from flowdb.tuning import machine_cores
 
@@ -44,8 +47,17 @@ def cmd_synthetic(settings: Settings, args: argparse.Namespace) -> int:
                 f"FlowDB already holds {days} ingested (type, day) pairs; not generating (--if-empty)"
             )
             return 0
+    library = None
+    if config.generator == "sql":
+        native = native_library(settings)
+        print(native.note, flush=True)
+        library = native.path
     report = generate(
-        connect, config, workers=args.workers, progress=lambda m: print(m, flush=True)
+        connect,
+        config,
+        workers=args.workers,
+        progress=lambda m: print(m, flush=True),
+        native_library=library,
     )
     rate = report.total_rows / report.events_seconds if report.events_seconds else float("inf")
     print(
@@ -55,6 +67,17 @@ def cmd_synthetic(settings: Settings, args: argparse.Namespace) -> int:
         flush=True,
     )
     return 0
+
+
+def native_library(settings: Settings) -> NativeLibrary:
+    """The SQL generator's native library for this FlowDB: the configured one, or one built into the data
+    directory when the cluster is this machine's (the server must be able to read the file)."""
+    local = settings.host in ("127.0.0.1", "localhost", "::1") and Cluster(settings).is_initialised()
+    build_directory = settings.data_dir / "lib" if local else None
+    pg_config = Path("pg_config")
+    if local:
+        pg_config = find_bindir(settings) / "pg_config"
+    return find_library(settings.synthetic_library, build_directory, pg_config)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

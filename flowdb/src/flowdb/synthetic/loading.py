@@ -19,7 +19,7 @@ event is read from it by an index-only scan, with no sort of the day's events (d
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 
 import psycopg
@@ -73,11 +73,18 @@ def day_partition(
     *,
     indexes: tuple[str, ...] = INDEX_COLUMNS,
     analyze: bool = True,
+    constraints_after_load: bool = False,
+    location_ids: Callable[[], Collection[str]] | None = None,
 ) -> Iterator[sql.Composed]:
     """Yield the name of an empty staging table for one day; publish it as that day's partition on exit.
 
     A bulk loader that ANALYZEs the parents afterwards passes `analyze=False`: in PostgreSQL 15 analysing a
     partitioned parent analyses every partition too, so analysing each day here as well would do it twice.
+    A loader that writes rows past the executor (the SQL generator's native path) passes
+    `constraints_after_load=True`: the staging table then has no constraint while it is loaded, and gets its
+    NOT NULLs and day-range CHECK afterwards, in one ALTER TABLE that checks every row. A loader that knows
+    which location ids its rows use gives them through `location_ids` (called after the load); otherwise they
+    are read from the rows.
     """
     _check_type(cdr_type)
     name = day_table_name(cdr_type, day)
@@ -98,17 +105,41 @@ def day_partition(
                 "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS) WITH (autovacuum_enabled = off)"
             ).format(staging, parent)
         )
-        conn.execute(
-            sql.SQL(
-                "ALTER TABLE {} ADD CONSTRAINT {} CHECK (datetime >= {} AND datetime < {})"
-            ).format(
-                staging,
-                sql.Identifier(f"{name}_datetime_check"),
-                sql.Literal(f"{day.isoformat()} 00:00:00+00"),
-                sql.Literal(f"{next_day.isoformat()} 00:00:00+00"),
-            )
+        check = sql.SQL("ADD CONSTRAINT {} CHECK (datetime >= {} AND datetime < {})").format(
+            sql.Identifier(f"{name}_datetime_check"),
+            sql.Literal(f"{day.isoformat()} 00:00:00+00"),
+            sql.Literal(f"{next_day.isoformat()} 00:00:00+00"),
         )
+        not_null = [
+            sql.Identifier(column)
+            for (column,) in conn.execute(
+                """SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0
+                   AND attnotnull AND NOT attisdropped ORDER BY attnum""",
+                (f"events.{cdr_type}",),
+            )
+        ]
+        if not constraints_after_load:
+            conn.execute(sql.SQL("ALTER TABLE {} {}").format(staging, check))
+        elif not_null:
+            conn.execute(
+                sql.SQL("ALTER TABLE {} {}").format(
+                    staging,
+                    sql.SQL(", ").join(
+                        sql.SQL("ALTER COLUMN {} DROP NOT NULL").format(c) for c in not_null
+                    ),
+                )
+            )
         yield staging
+        if constraints_after_load:
+            conn.execute(
+                sql.SQL("ALTER TABLE {} {}").format(
+                    staging,
+                    sql.SQL(", ").join(
+                        [sql.SQL("ALTER COLUMN {} SET NOT NULL").format(c) for c in not_null]
+                        + [check]
+                    ),
+                )
+            )
         present = set(columns_of(conn, cdr_type))
         for column in indexes:
             keys = [k for k in INDEX_KEYS.get(column, (column,)) if k in present]
@@ -142,7 +173,9 @@ def day_partition(
                 sql.Literal(f"{next_day.isoformat()} 00:00:00+00"),
             )
         )
-        record_ingested(conn, cdr_type, day, final)
+        record_ingested(
+            conn, cdr_type, day, final, None if location_ids is None else location_ids()
+        )
     if (
         analyze
         and conn.autocommit
@@ -152,9 +185,14 @@ def day_partition(
 
 
 def record_ingested(
-    conn: psycopg.Connection, cdr_type: str, day: dt.date, table: sql.Composable
+    conn: psycopg.Connection,
+    cdr_type: str,
+    day: dt.date,
+    table: sql.Composable,
+    location_ids: Collection[str] | None = None,
 ) -> None:
-    """Mark a loaded day as FlowETL does: etl record, available_tables flags, location_ids."""
+    """Mark a loaded day as FlowETL does: etl record, available_tables flags, location_ids (those given, or
+    else those the rows of `table` use)."""
     conn.execute(
         "INSERT INTO etl.etl_records (cdr_type, cdr_date, state, timestamp) VALUES (%s, %s, 'ingested', now())",
         (cdr_type, day),
@@ -169,15 +207,20 @@ def record_ingested(
                has_counterparts = available_tables.has_counterparts OR excluded.has_counterparts""",
         (cdr_type, locations, subscribers, counterparts),
     )
+    if location_ids is None:
+        used = sql.SQL("SELECT location_id FROM {} WHERE location_id IS NOT NULL").format(table)
+    else:
+        used = sql.SQL("SELECT unnest(%(used)s::text[]) AS location_id")
     conn.execute(
         sql.SQL(
             """INSERT INTO events.location_ids (location_id, cdr_type, first_active_date, last_active_date)
                SELECT location_id, {cdr_type}, {day}::date, {day}::date
-               FROM {table} WHERE location_id IS NOT NULL GROUP BY location_id
+               FROM ({used}) u GROUP BY location_id
                ON CONFLICT (location_id, cdr_type) DO UPDATE SET
                    first_active_date = least(location_ids.first_active_date, excluded.first_active_date),
                    last_active_date = greatest(location_ids.last_active_date, excluded.last_active_date)"""
-        ).format(cdr_type=sql.Literal(cdr_type), day=sql.Literal(day), table=table)
+        ).format(cdr_type=sql.Literal(cdr_type), day=sql.Literal(day), used=used),
+        None if location_ids is None else {"used": sorted(set(location_ids))},
     )
 
 

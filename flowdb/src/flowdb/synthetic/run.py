@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -70,8 +71,10 @@ def generate(
     *,
     workers: int = 2,
     progress: Progress | None = None,
+    native_library: str | Path | None = None,
 ) -> Report:
-    """Build the world and the events described by `config`. `connect` opens superuser connections."""
+    """Build the world and the events described by `config`. `connect` opens superuser connections. The SQL
+    generator makes its rows with `native_library` when given (flowdb.synthetic.native)."""
     from flowdb.synthetic.dfs import build_dfs
     from flowdb.synthetic.geography import build_geography
     from flowdb.synthetic.infrastructure import CELL_REGIONS_SQL, build_infrastructure
@@ -101,7 +104,14 @@ def generate(
         if config.generator == "sql":
             from flowdb.synthetic.sql_generator import generate_sql
 
-            rows = generate_sql(connect, config, CELL_REGIONS_SQL, workers=workers, progress=say)
+            rows = generate_sql(
+                connect,
+                config,
+                CELL_REGIONS_SQL,
+                workers=workers,
+                progress=say,
+                native_library=native_library,
+            )
         else:
             from flowdb.synthetic.python_generator import World, generate_python
 

@@ -32,6 +32,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -335,6 +336,27 @@ VALUE_RANGES = {
 }
 
 
+# The native generator (native/flowdb_synthetic.c) makes the same rows as the expressions above in C, and writes
+# them the way COPY does. Its seeds and sizes travel as one bigint[] in this order (the C file's enum
+# SyntheticParam). It writes into a table without constraints, which get added and checked after the load, and
+# returns the location ids it used (so they need not be read back from the rows).
+NATIVE_PARAMS = (
+    "n_pairs", "n_subs", "p_out", "s_msisdn", "s_imsi", "s_imei", "s_tac", "pair_a", "pair_b", "epoch",
+    "id_base", "s1", "s2", "s3", "s4", "s6", "s7", "v1_range", "v2_range", "v3_range",
+)  # fmt: skip
+NATIVE_SIGNATURE = (
+    "target REGCLASS, cdr_type TEXT, first BIGINT, count BIGINT, params BIGINT[], homes BIGINT[], "
+    "cells BIGINT[], tacs INT[]"
+)
+NATIVE_SETUP_SQL = f"""
+CREATE FUNCTION {SCRATCH}.fill({NATIVE_SIGNATURE}) RETURNS TEXT[]
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS {{library}}, 'flowdb_synthetic_fill';
+REVOKE ALL ON FUNCTION {SCRATCH}.fill({NATIVE_SIGNATURE}) FROM PUBLIC;
+"""
+NATIVE_FILL = """SELECT {fill}(%(target)s::regclass, %(cdr_type)s, 0, %(rows)s, %(native)s::bigint[],
+                        %(homes)s::bigint[], %(cells)s::bigint[], %(tacs)s::int[])"""
+
+
 def _insert_statement(cdr_type: str, table: sql.Composable) -> sql.Composed:
     template = {
         "calls": PAIRED_INSERT,
@@ -413,6 +435,7 @@ def _generate_day(
     k: int,
     day: dt.date,
     homes: str,
+    native: bool = False,
 ) -> int:
     config = world.config
     regime = 1 if config.in_disaster(day) else 0
@@ -432,12 +455,27 @@ def _generate_day(
     }
     for stream in range(1, 8):
         params[f"s{stream}"] = stream_seed(config.calls_seed, cdr_type, k, stream)
+    used: list[str] = []
     with conn.transaction():
         with day_partition(
-            conn, cdr_type, day, indexes=config.index_columns, analyze=False
+            conn,
+            cdr_type,
+            day,
+            indexes=config.index_columns,
+            analyze=False,
+            constraints_after_load=native,
+            location_ids=(lambda: used) if native else None,
         ) as table:
-            cur = conn.execute(_insert_statement(cdr_type, table), params)
-            rows = cur.rowcount
+            if native:
+                params["native"] = [int(params[name]) for name in NATIVE_PARAMS]
+                params["cdr_type"] = cdr_type
+                params["target"] = table.as_string(conn)
+                rows = params["n"] * (2 if cdr_type in ("calls", "sms") else 1)
+                params["rows"] = rows
+                fill = conn.execute(sql.SQL(NATIVE_FILL).format(fill=_ident("fill")), params)
+                used.extend(fill.fetchone()[0])
+            else:
+                rows = conn.execute(_insert_statement(cdr_type, table), params).rowcount
     return rows
 
 
@@ -448,12 +486,25 @@ def generate_sql(
     *,
     workers: int = 2,
     progress: Progress | None = None,
+    native_library: str | Path | None = None,
 ) -> dict[str, int]:
-    """Generate every day and type; return rows loaded per type. `connect` opens superuser connections."""
+    """Generate every day and type; return rows loaded per type. `connect` opens superuser connections.
+    With `native_library` (flowdb.synthetic.native) the rows are made in C, else by SQL expressions."""
     say = progress or (lambda message: None)
     started = time.monotonic()
     with connect() as conn:
         _setup(conn, config, cell_regions_sql)
+        native = native_library is not None
+        if native:
+            try:
+                conn.execute(
+                    sql.SQL(NATIVE_SETUP_SQL).format(library=sql.Literal(str(native_library)))
+                )
+            except psycopg.Error as exc:
+                raise FlowDBError(
+                    f"FlowDB cannot load the native generator {native_library}: "
+                    f"{exc.diag.message_primary or exc}"
+                ) from exc
         world = World(conn, config)
     say(f"subscribers and their homes ready in {time.monotonic() - started:.1f} s")
 
@@ -489,7 +540,7 @@ def generate_sql(
     def run(job: tuple[str, int, dt.date]) -> None:
         cdr_type, k, day = job
         t0 = time.monotonic()
-        rows = _generate_day(connection(), world, cdr_type, k, day, homes_of(k, day))
+        rows = _generate_day(connection(), world, cdr_type, k, day, homes_of(k, day), native)
         with lock:
             totals[cdr_type] += rows
             done = sum(totals.values())
