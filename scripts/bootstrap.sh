@@ -5,7 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # chromium: the browser FlowAuth's Playwright tests drive (flowauth/tests/test_browser.py).
-APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-client-15 redis-server chromium)
+# postgresql-server-dev-15, gcc, libc6-dev: to compile the SQL generator's native function
+# (flowdb/src/flowdb/synthetic/native/), which `flowdb synthetic` builds on first use.
+APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-client-15 postgresql-server-dev-15 gcc libc6-dev
+              redis-server chromium)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

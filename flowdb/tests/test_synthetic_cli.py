@@ -47,6 +47,8 @@ def test_environment_variables_configure_the_generator(cluster, db):
            "SYNTHETIC_DATA_GENERATOR": "sql"}  # fmt: skip
     result = run_cli("synthetic", env=env)
     assert result.returncode == 0, result.stderr
+    # The native generator was built into the cluster's data directory and used.
+    assert f"native generator {cluster.settings.data_dir}/lib/flowdb_synthetic-" in result.stdout
     per_day = db.execute(
         "SELECT datetime::date, count(*) FROM events.calls GROUP BY 1 ORDER BY 1"
     ).fetchall()
@@ -78,6 +80,11 @@ def test_environment_variables_configure_the_generator(cluster, db):
         ),  # fmt: skip
         (["--disaster-start", "tomorrow"], {}, "DISASTER_START must be a date (YYYY-MM-DD)"),
         (["--event-indexes", "msisdn,imei"], {}, "EVENT_INDEXES may only name"),
+        (
+            ["--generator", "sql"],
+            {"FLOWDB_SYNTHETIC_LIBRARY": "/nonexistent/flowdb_synthetic.so"},
+            "FLOWDB_SYNTHETIC_LIBRARY /nonexistent/flowdb_synthetic.so does not exist",
+        ),
     ],
 )
 def test_bad_parameters_are_one_line_errors_and_change_nothing(cluster, db, args, env, message):

@@ -11,8 +11,8 @@ import psycopg
 
 from flowdb.cluster import Cluster, find_bindir
 from flowdb.settings import Settings
-from flowdb.synthetic.native import NativeLibrary, find_library
 from flowdb.synthetic.config import SyntheticConfig, parse_value
+from flowdb.synthetic.native import NativeLibrary, find_library
 from flowdb.tuning import machine_cores
 
 # FlowKit's SQL-generator flag names, accepted as aliases.
@@ -39,14 +39,13 @@ def cmd_synthetic(settings: Settings, args: argparse.Namespace) -> int:
     }
     config = SyntheticConfig.from_env(**overrides)
     connect = partial(psycopg.connect, settings.url(), autocommit=True)
-    if args.if_empty:
-        with connect() as conn:
-            days = conn.execute("SELECT count(*) FROM etl.available_dates").fetchone()[0]
-        if days:
-            print(
-                f"FlowDB already holds {days} ingested (type, day) pairs; not generating (--if-empty)"
-            )
-            return 0
+    with connect() as conn:  # FlowDB must answer before anything else is looked at
+        days = conn.execute("SELECT count(*) FROM etl.available_dates").fetchone()[0]
+    if args.if_empty and days:
+        print(
+            f"FlowDB already holds {days} ingested (type, day) pairs; not generating (--if-empty)"
+        )
+        return 0
     library = None
     if config.generator == "sql":
         native = native_library(settings)
@@ -72,11 +71,11 @@ def cmd_synthetic(settings: Settings, args: argparse.Namespace) -> int:
 def native_library(settings: Settings) -> NativeLibrary:
     """The SQL generator's native library for this FlowDB: the configured one, or one built into the data
     directory when the cluster is this machine's (the server must be able to read the file)."""
-    local = settings.host in ("127.0.0.1", "localhost", "::1") and Cluster(settings).is_initialised()
+    local = (
+        settings.host in ("127.0.0.1", "localhost", "::1") and Cluster(settings).is_initialised()
+    )
     build_directory = settings.data_dir / "lib" if local else None
-    pg_config = Path("pg_config")
-    if local:
-        pg_config = find_bindir(settings) / "pg_config"
+    pg_config = find_bindir(settings) / "pg_config" if local else Path("pg_config")
     return find_library(settings.synthetic_library, build_directory, pg_config)
 
 

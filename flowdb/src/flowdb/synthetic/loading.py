@@ -73,18 +73,14 @@ def day_partition(
     *,
     indexes: tuple[str, ...] = INDEX_COLUMNS,
     analyze: bool = True,
-    constraints_after_load: bool = False,
     location_ids: Callable[[], Collection[str]] | None = None,
 ) -> Iterator[sql.Composed]:
     """Yield the name of an empty staging table for one day; publish it as that day's partition on exit.
 
     A bulk loader that ANALYZEs the parents afterwards passes `analyze=False`: in PostgreSQL 15 analysing a
     partitioned parent analyses every partition too, so analysing each day here as well would do it twice.
-    A loader that writes rows past the executor (the SQL generator's native path) passes
-    `constraints_after_load=True`: the staging table then has no constraint while it is loaded, and gets its
-    NOT NULLs and day-range CHECK afterwards, in one ALTER TABLE that checks every row. A loader that knows
-    which location ids its rows use gives them through `location_ids` (called after the load); otherwise they
-    are read from the rows.
+    A loader that knows which location ids its rows use gives them through `location_ids` (called after the
+    load); otherwise they are read back from the rows.
     """
     _check_type(cdr_type)
     name = day_table_name(cdr_type, day)
@@ -105,41 +101,17 @@ def day_partition(
                 "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS) WITH (autovacuum_enabled = off)"
             ).format(staging, parent)
         )
-        check = sql.SQL("ADD CONSTRAINT {} CHECK (datetime >= {} AND datetime < {})").format(
-            sql.Identifier(f"{name}_datetime_check"),
-            sql.Literal(f"{day.isoformat()} 00:00:00+00"),
-            sql.Literal(f"{next_day.isoformat()} 00:00:00+00"),
+        conn.execute(
+            sql.SQL(
+                "ALTER TABLE {} ADD CONSTRAINT {} CHECK (datetime >= {} AND datetime < {})"
+            ).format(
+                staging,
+                sql.Identifier(f"{name}_datetime_check"),
+                sql.Literal(f"{day.isoformat()} 00:00:00+00"),
+                sql.Literal(f"{next_day.isoformat()} 00:00:00+00"),
+            )
         )
-        not_null = [
-            sql.Identifier(column)
-            for (column,) in conn.execute(
-                """SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0
-                   AND attnotnull AND NOT attisdropped ORDER BY attnum""",
-                (f"events.{cdr_type}",),
-            )
-        ]
-        if not constraints_after_load:
-            conn.execute(sql.SQL("ALTER TABLE {} {}").format(staging, check))
-        elif not_null:
-            conn.execute(
-                sql.SQL("ALTER TABLE {} {}").format(
-                    staging,
-                    sql.SQL(", ").join(
-                        sql.SQL("ALTER COLUMN {} DROP NOT NULL").format(c) for c in not_null
-                    ),
-                )
-            )
         yield staging
-        if constraints_after_load:
-            conn.execute(
-                sql.SQL("ALTER TABLE {} {}").format(
-                    staging,
-                    sql.SQL(", ").join(
-                        [sql.SQL("ALTER COLUMN {} SET NOT NULL").format(c) for c in not_null]
-                        + [check]
-                    ),
-                )
-            )
         present = set(columns_of(conn, cdr_type))
         for column in indexes:
             keys = [k for k in INDEX_KEYS.get(column, (column,)) if k in present]

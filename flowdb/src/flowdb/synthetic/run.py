@@ -3,13 +3,15 @@
 A run replaces every event partition, ETL record and the synthetic world, and empties FlowMachine's result
 cache (a FlowMachine server still running recomputes a result whose table it finds gone), so re-running it is
 safe; if it fails part-way, the events it had written are removed again and the database is left consistent.
-The generators load days without analysing them; one ANALYZE per parent at the end covers every partition.
+The generators load days without analysing them; one ANALYZE per parent at the end covers every partition (the
+parents are analysed side by side, one connection per worker).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +65,22 @@ def clear_events(conn: psycopg.Connection) -> None:
             "UPDATE public.available_tables SET has_locations = false, has_subscribers = false, "
             "has_counterparts = false"
         )
+
+
+def _analyze(connect: ConnectionFactory, cdr_types: list[str], workers: int) -> None:
+    """VACUUM and ANALYZE the loaded parents (and the dfs tables), one type per connection, `workers` at a
+    time: each is one process's work, and an ANALYZE of a few million rows takes seconds."""
+
+    def one(cdr_type: str | None) -> None:
+        with connect() as conn:
+            if cdr_type is None:
+                conn.execute("ANALYZE dfs.transactions, dfs.transactions_metadata, dfs.subscribers")
+            else:
+                analyze_parents(conn, (cdr_type,))
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for future in [pool.submit(one, t) for t in [*cdr_types, None]]:
+            future.result()
 
 
 def generate(
@@ -125,9 +143,7 @@ def generate(
             n_dfs = build_dfs(conn, config)
         if n_dfs:
             say(f"dfs: {n_dfs:,} mobile-money transactions")
-        with connect() as conn:
-            analyze_parents(conn, tuple(t for t in CDR_TYPES if rows.get(t)))
-            conn.execute("ANALYZE dfs.transactions, dfs.transactions_metadata, dfs.subscribers")
+        _analyze(connect, [t for t in CDR_TYPES if rows.get(t)], workers)
     except BaseException:
         with connect() as conn:
             clear_events(conn)

@@ -1,6 +1,7 @@
 """The SQL generator: events made inside PostgreSQL, for large volumes (FlowKit's SYNTHETIC_DATA_GENERATOR=sql).
 
-Python only orchestrates; every row is made by set-based SQL. The model:
+Python only orchestrates; every row is made inside PostgreSQL, by the native function (native/flowdb_synthetic.c,
+the default where it can be built) or by set-based SQL expressions, which compute the same rows. The model:
 
 * Every cell belongs to the admin3 unit it lies in: those units with cells are the *regions*.
 * A subscriber has one handset (msisdn, imsi, imei, tac) and a home region: on the first day the region of a
@@ -338,8 +339,8 @@ VALUE_RANGES = {
 
 # The native generator (native/flowdb_synthetic.c) makes the same rows as the expressions above in C, and writes
 # them the way COPY does. Its seeds and sizes travel as one bigint[] in this order (the C file's enum
-# SyntheticParam). It writes into a table without constraints, which get added and checked after the load, and
-# returns the location ids it used (so they need not be read back from the rows).
+# SyntheticParam). It checks each row against the table's constraints, as COPY does, and returns the location
+# ids it used (so they need not be read back from the rows).
 NATIVE_PARAMS = (
     "n_pairs", "n_subs", "p_out", "s_msisdn", "s_imsi", "s_imei", "s_tac", "pair_a", "pair_b", "epoch",
     "id_base", "s1", "s2", "s3", "s4", "s6", "s7", "v1_range", "v2_range", "v3_range",
@@ -463,7 +464,6 @@ def _generate_day(
             day,
             indexes=config.index_columns,
             analyze=False,
-            constraints_after_load=native,
             location_ids=(lambda: used) if native else None,
         ) as table:
             if native:

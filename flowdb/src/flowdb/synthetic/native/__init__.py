@@ -89,7 +89,9 @@ def build(directory: Path, pg_config: Path) -> Path:
     return library
 
 
-def find_library(configured: Path | None, build_directory: Path | None, pg_config: Path) -> NativeLibrary:
+def find_library(
+    configured: Path | None, build_directory: Path | None, pg_config: Path
+) -> NativeLibrary:
     """The library for this run: `configured` if given (it must exist), else a build in `build_directory`
     (None: the server cannot read our files), else none, with the reason."""
     if configured is not None:

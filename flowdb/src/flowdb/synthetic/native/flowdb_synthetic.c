@@ -1,6 +1,7 @@
 /*
  * FlowDB's native event generator: the SQL generator's rows (sql_generator.py), made in C and written
- * straight into a fresh table, the way COPY writes (batches through table_multi_insert).
+ * straight into a fresh table, the way COPY writes them (constraints checked, then batches through
+ * table_multi_insert).
  *
  *     SELECT <scratch>.fill(target, cdr_type, first, count, params, homes, cells, tacs)
  *
@@ -14,10 +15,10 @@
  * Every random draw hashes (counter, stream seed) with hashint8extended's algorithm and every value is the
  * one the SQL expressions compute, so both paths give the same rows (tested row for row).
  *
- * The rows bypass the executor, so the target must have nothing the executor would enforce: no constraint
- * (not even NOT NULL), default, index, trigger, rule or row security, and it must not be a partition. The
- * caller adds the constraints after the load (ALTER TABLE validates them by reading the rows back) and then
- * builds its indexes. The caller needs INSERT on the target.
+ * Each row's NOT NULL and CHECK constraints are checked by PostgreSQL's ExecConstraints, as COPY checks them.
+ * Everything else the executor would do for an INSERT is refused rather than done: the target may have no
+ * default, generated column, index, trigger, rule or row security, and must not be a partition (the caller
+ * builds indexes after the load, which is faster anyway). The caller needs INSERT on the target.
  */
 #include "postgres.h"
 
@@ -28,6 +29,7 @@
 #include "catalog/objectaddress.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -213,10 +215,11 @@ array_items(ArrayType *a, Oid type, const char *name, int *n)
 	return ARR_DATA_PTR(a);
 }
 
-/* Refuse a target whose rules the executor would enforce, since these rows do not pass through it. */
+/* Refuse a target needing more of the executor than constraint checks: these rows do not pass through it. */
 static void
 check_target(Relation rel)
 {
+	TupleConstr *constr = RelationGetDescr(rel)->constr;
 	const char *name = RelationGetRelationName(rel);
 	AclResult	acl = pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_INSERT);
 
@@ -226,12 +229,13 @@ check_target(Relation rel)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" must be a plain table that is not a partition", name)));
-	if (RelationGetDescr(rel)->constr != NULL || rel->rd_rel->relhasindex
-		|| rel->rd_rel->relhastriggers || rel->rd_rel->relhasrules || rel->rd_rel->relrowsecurity)
+	if ((constr != NULL && (constr->num_defval > 0 || constr->has_generated_stored || constr->missing))
+		|| rel->rd_rel->relhasindex || rel->rd_rel->relhastriggers || rel->rd_rel->relhasrules
+		|| rel->rd_rel->relrowsecurity)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("\"%s\" must have no constraints, defaults, indexes, triggers, rules or row "
-						"security: add them after the load", name)));
+				 errmsg("\"%s\" must have no defaults, generated columns, indexes, triggers, rules or row "
+						"security: add indexes after the load", name)));
 }
 
 /*
@@ -317,6 +321,9 @@ flowdb_synthetic_fill(PG_FUNCTION_ARGS)
 	MemoryContext batch_context,
 				old_context;
 	BulkInsertState bistate;
+	EState	   *estate;
+	ResultRelInfo *result_rel;
+	bool		constrained;
 	CommandId	cid;
 	int			options = 0;
 	int			n_batch = 0;
@@ -355,6 +362,11 @@ flowdb_synthetic_fill(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("home range of subscriber %d lies outside the %d cells", i, n_cells)));
 	}
+	for (int c = 0; c < n_cells; c++)
+		if (cells[c] < 0 || cells[c] > LOW_32)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cell numbers must lie in [0, 2^32)")));
 	if (XactReadOnly)
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
@@ -395,6 +407,11 @@ flowdb_synthetic_fill(PG_FUNCTION_ARGS)
 		options |= TABLE_INSERT_SKIP_FSM;
 	cid = GetCurrentCommandId(true);
 	bistate = GetBulkInsertState();
+	/* What ExecConstraints needs to check a row: an executor state and the target as a result relation. */
+	estate = CreateExecutorState();
+	result_rel = makeNode(ResultRelInfo);
+	InitResultRelInfo(result_rel, rel, 0, NULL, 0);
+	constrained = desc->constr != NULL;
 	for (int s = 0; s < BATCH_ROWS; s++)
 		slots[s] = table_slot_create(rel, NULL);
 	batch_context = AllocSetContextCreate(CurrentMemoryContext, "synthetic batch", ALLOCSET_DEFAULT_SIZES);
@@ -517,10 +534,6 @@ flowdb_synthetic_fill(PG_FUNCTION_ARGS)
 			if (pos >= lo)
 				pos += cnt;
 		}
-		if (cells[pos] < 0 || cells[pos] > LOW_32)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("cell numbers must lie in [0, 2^32)")));
 		fv[F_LOCATION] = hex_text(cells[pos], 8);
 		used[pos] = true;
 
@@ -531,9 +544,12 @@ flowdb_synthetic_fill(PG_FUNCTION_ARGS)
 			slot->tts_values[a] = map[a] < 0 ? (Datum) 0 : fv[map[a]];
 		}
 		ExecStoreVirtualTuple(slot);
+		if (constrained)
+			ExecConstraints(result_rel, slot, estate);
 		if (++n_batch == BATCH_ROWS || i + 1 == first + count)
 		{
 			CHECK_FOR_INTERRUPTS();
+			ResetPerTupleExprContext(estate);
 			table_multi_insert(rel, slots, n_batch, cid, options, bistate);
 			for (int s = 0; s < n_batch; s++)
 				ExecClearTuple(slots[s]);
@@ -547,6 +563,7 @@ flowdb_synthetic_fill(PG_FUNCTION_ARGS)
 	for (int s = 0; s < BATCH_ROWS; s++)
 		ExecDropSingleTupleTableSlot(slots[s]);
 	FreeBulkInsertState(bistate);
+	FreeExecutorState(estate);
 	table_finish_bulk_insert(rel, options);
 	table_close(rel, NoLock);
 
