@@ -11,11 +11,13 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
+from test_sql_generator import _connect, small_config
 
 from flowdb.cluster import find_bindir
 from flowdb.errors import FlowDBError
 from flowdb.synthetic.loading import day_partition
 from flowdb.synthetic.native import build, find_library
+from flowdb.synthetic.run import generate
 from flowdb.synthetic.sql_generator import NATIVE_PARAMS, NATIVE_SIGNATURE
 
 SCHEMA = "native_test"
@@ -295,3 +297,12 @@ def test_find_library_prefers_the_configured_one_and_falls_back_with_a_reason(tm
     assert remote.path is None and "FlowDB is not local" in remote.note
     broken = find_library(None, tmp_path / "lib", _fake_pg_config(tmp_path, tmp_path / "x", "cc"))
     assert broken.path is None and "server headers are not installed" in broken.note
+
+
+def test_a_library_the_server_cannot_load_fails_the_run_cleanly(cluster, db, scratch_root):
+    fake = scratch_root / "not-a-library.so"
+    fake.write_text("not ELF\n")
+    fake.chmod(0o644)
+    with pytest.raises(FlowDBError, match=f"FlowDB cannot load the native generator {fake}"):
+        generate(_connect(cluster), small_config(n_days=1), native_library=fake)
+    assert db.execute("SELECT count(*) FROM etl.etl_records").fetchone()[0] == 0
