@@ -36,6 +36,7 @@ import psycopg
 
 from flowdb.cluster import Cluster, find_bindir
 from flowdb.settings import Settings
+from flowdb.synthetic.cli import default_workers
 from flowdb.synthetic.config import SyntheticConfig
 from flowdb.synthetic.native import build
 from flowdb.synthetic.run import generate
@@ -139,7 +140,7 @@ def main() -> None:
             report = generate(
                 connect,
                 config,
-                workers=machine_cores(),
+                workers=default_workers(),
                 progress=lambda m: print("  " + m, flush=True),
                 native_library=library if generator == "sql" else None,
             )

@@ -68,6 +68,13 @@ def cmd_synthetic(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def default_workers() -> int:
+    """Connections loading at once: one per core, plus one. A SQL-generator job ends by fsyncing its day (about
+    a fifth of its time on a 1 M-row day); the extra job keeps the cores busy meanwhile (S: 12.2 s against
+    13.5 s, mean of four runs each, 2026-12-02). The Python generator is neither faster nor slower with it."""
+    return machine_cores() + 1
+
+
 def native_library(settings: Settings) -> NativeLibrary:
     """The SQL generator's native library for this FlowDB: the configured one, or one built into the data
     directory when the cluster is this machine's (the server must be able to read the file)."""
@@ -101,8 +108,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     synthetic.add_argument(
         "--workers",
         type=int,
-        default=machine_cores(),
-        help="parallel database connections for the SQL generator (default: the number of cores)",
+        default=default_workers(),
+        help="database connections loading days side by side (default: the number of cores plus one, so "
+        "that while one job's commit waits for the disk the others keep every core busy)",
     )
     synthetic.add_argument(
         "--if-empty",
