@@ -284,6 +284,9 @@ def test_build_errors_say_what_is_missing(tmp_path):
         build(tmp_path / "lib", _fake_pg_config(tmp_path, include, "no-such-cc"))
     with pytest.raises(FlowDBError, match="compiling flowdb_synthetic.c failed"):
         build(tmp_path / "lib", _fake_pg_config(tmp_path, include, "cc"))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(FlowDBError, match="cannot write the library into"):
+        build(tmp_path / "file" / "lib", _fake_pg_config(tmp_path, include, "cc"))
     assert not [p for p in (tmp_path / "lib").iterdir() if p.suffix == ".so"]
 
 

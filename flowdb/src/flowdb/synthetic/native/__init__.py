@@ -67,11 +67,14 @@ def build(directory: Path, pg_config: Path) -> Path:
     library = directory / f"{NAME}-{digest}.so"
     if library.exists():
         return library
-    directory.mkdir(parents=True, exist_ok=True)
-    directory.chmod(0o755)
-    # Compiled under a temporary name, then renamed: a half-written library is never seen under its name.
-    fd, partial = tempfile.mkstemp(dir=directory, prefix=f".{NAME}-", suffix=".so")
-    os.close(fd)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        directory.chmod(0o755)
+        # Compiled under a temporary name, then renamed: a half-written library is never seen under its name.
+        fd, partial = tempfile.mkstemp(dir=directory, prefix=f".{NAME}-", suffix=".so")
+        os.close(fd)
+    except OSError as exc:
+        raise FlowDBError(f"cannot write the library into {directory}: {exc}") from exc
     try:
         result = subprocess.run(
             [*compiler, *flags, f"-I{include}", "-shared", "-o", partial, str(SOURCE)],
