@@ -137,6 +137,16 @@ class HartiganCluster(Query):
         )
 
 
+# The columns of a labelled clustering: LabelEventScore's, and LabelledClusters' which gives the same rows.
+LABELLED_CLUSTER_COLUMNS = ("subscriber", "rank", "lon", "lat", "score_hour", "score_dow", "label")
+
+
+def _checked_labels(labels: Mapping[str, Any]) -> dict[str, Any]:
+    """`labels` checked (check_labels), in name order."""
+    check_labels(labels)
+    return {k: labels[k] for k in sorted(labels)}
+
+
 def _label_case(labels: Mapping[str, Any], score_hour: str, score_dow: str) -> sql.Composable:
     """`CASE ... END`: the first label (in name order) whose shape strictly contains the point (score_hour,
     score_dow), else `unknown` (on a boundary too). `score_hour`/`score_dow` are column names."""
@@ -272,15 +282,14 @@ class LabelEventScore(Query):
     def __init__(
         self, clusters: HartiganCluster, scores: EventScore, labels: Mapping[str, Any]
     ) -> None:
-        check_labels(labels)
         self.clusters = clusters
         self.scores = scores
-        self.labels = {k: labels[k] for k in sorted(labels)}
+        self.labels = _checked_labels(labels)
         super().__init__()
 
     @property
     def column_names(self) -> list[str]:
-        return ["subscriber", "rank", "lon", "lat", "score_hour", "score_dow", "label"]
+        return list(LABELLED_CLUSTER_COLUMNS)
 
     def _make_query(self, ctx: Context) -> sql.Composable:
         return sql.SQL(
@@ -317,15 +326,14 @@ class LabelledClusters(Query):
         call_threshold: int,
         labels: Mapping[str, Any],
     ) -> None:
-        check_labels(labels)
         self.sites = sites
         self.radius, self.call_threshold = _checked_clustering(sites, radius, call_threshold)
-        self.labels = {k: labels[k] for k in sorted(labels)}
+        self.labels = _checked_labels(labels)
         super().__init__()
 
     @property
     def column_names(self) -> list[str]:
-        return ["subscriber", "rank", "lon", "lat", "score_hour", "score_dow", "label"]
+        return list(LABELLED_CLUSTER_COLUMNS)
 
     def _make_query(self, ctx: Context) -> sql.Composable:
         return sql.SQL(
