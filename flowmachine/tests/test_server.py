@@ -684,7 +684,10 @@ def test_a_starting_server_resumes_the_runs_of_dead_processes(ctx, fm_server_obj
     starting = ServerContext(ctx)  # what FlowmachineServer does first on start-up
     try:
         assert starting.resume_abandoned() == [query_id]
-        assert ctx.states.wait_while_in_flight(query_id, timeout=20) is QueryState.COMPLETED
+        # The run is on the executor, which may not have taken it yet (the state then still reads known):
+        # wait for the run itself, not for the state to leave flight.
+        starting.wait_for_local_run(query_id, timeout=60)
+        assert ctx.states.state(query_id) is QueryState.COMPLETED
         assert starting.resume_abandoned() == []  # nothing left to resume
     finally:
         starting.wait_for_local_run(query_id)
