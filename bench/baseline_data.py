@@ -53,6 +53,7 @@ from flowdb.synthetic.python_generator import (
     _interleave,
     _load,
     event_ids,
+    location_ids_of,
     make_subscribers,
 )
 from flowdb.synthetic.run import clear_events
@@ -213,9 +214,9 @@ def iter_batches(
         )
         parts = pb.encode_tuples(columns)
         rows = sum(len(p) for p in parts)
-        yield Batch(
-            "calls", day, rows, [c.name for c in columns], parts, time.monotonic() - started
-        )
+        names = [c.name for c in columns]
+        used = location_ids_of(columns)
+        yield Batch("calls", day, rows, names, parts, used, time.monotonic() - started)
 
 
 def _load_days(

@@ -13,6 +13,7 @@ import pytest
 from psycopg import sql
 
 from flowdb.cluster import Cluster
+from flowdb.synthetic import pgbinary as pb
 from flowdb.synthetic import python_generator as pg
 from flowdb.synthetic.config import SyntheticConfig
 from flowdb.synthetic.loading import day_table_name
@@ -263,6 +264,40 @@ def test_available_dates_and_tables(conn: psycopg.Connection, loaded: dict[str, 
         "SELECT count(*) FROM events.location_ids WHERE location_id LIKE 'pyg%%' AND cdr_type = 'calls'"
     ).fetchone()[0]
     assert n_locations == len(WORLD.cell_ids)
+
+
+def test_location_ids_are_those_the_rows_use(
+    conn: psycopg.Connection, loaded: dict[str, int]
+) -> None:
+    """The loader gives each day's location ids itself (no read-back): they must be exactly the rows' own."""
+    recorded = set(
+        conn.execute(
+            "SELECT location_id, cdr_type, first_active_date, last_active_date FROM events.location_ids "
+            "WHERE location_id LIKE 'pyg%%'"
+        ).fetchall()
+    )
+    from_rows = set()
+    for cdr_type in TYPES:
+        from_rows |= set(
+            conn.execute(
+                sql.SQL(
+                    "SELECT location_id, %s::text, min((datetime AT TIME ZONE 'UTC')::date), "
+                    "max((datetime AT TIME ZONE 'UTC')::date) FROM {} "
+                    "WHERE location_id LIKE 'pyg%%' GROUP BY location_id"
+                ).format(sql.Identifier("events", cdr_type)),
+                (cdr_type,),
+            ).fetchall()
+        )
+    assert recorded == from_rows
+    assert len({r[0] for r in from_rows}) == len(WORLD.cell_ids)
+
+
+def test_a_batch_names_the_location_ids_of_its_rows() -> None:
+    batch = next(pg.iter_batches(BASE, WORLD))
+    located = pb.text("location_id", np.array([b"pyg2", b"pyg10", b"pyg2"]))
+    assert pg.location_ids_of([located]) == ["pyg10", "pyg2"]
+    assert set(batch.location_ids) <= {c.decode() for c in WORLD.cell_ids}
+    assert len(batch.location_ids) == len(set(batch.location_ids)) > 0
 
 
 @pytest.mark.parametrize("cdr_type", ["calls", "sms"])

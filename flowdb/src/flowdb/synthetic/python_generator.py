@@ -391,13 +391,14 @@ def _counts(config: SyntheticConfig) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Batch:
-    """One (day, type) ready to COPY: its column names and the encoded tuples."""
+    """One (day, type) ready to COPY: its column names, the encoded tuples and the location ids they use."""
 
     cdr_type: str
     day: dt.date
     rows: int
     names: list[str]
     parts: list[np.ndarray]
+    location_ids: list[str]
     seconds: float
 
 
@@ -421,11 +422,25 @@ def iter_batches(config: SyntheticConfig, world: World) -> Iterator[Batch]:
             parts = pb.encode_tuples(columns)
             rows = sum(len(p) for p in parts)
             names = [c.name for c in columns]
-            yield Batch(cdr_type, day, rows, names, parts, time.monotonic() - started)
+            used = location_ids_of(columns)
+            yield Batch(cdr_type, day, rows, names, parts, used, time.monotonic() - started)
+
+
+def location_ids_of(columns: list[pb.Column]) -> list[str]:
+    """The distinct location ids of a batch's rows (so loading need not read the day back for them)."""
+    values = next(c.values for c in columns if c.name == "location_id")
+    return [] if values is None else [v.decode() for v in np.unique(values)]
 
 
 def _load(conn: psycopg.Connection, batch: Batch, indexes: tuple[str, ...]) -> None:
-    with day_partition(conn, batch.cdr_type, batch.day, indexes=indexes, analyze=False) as table:
+    with day_partition(
+        conn,
+        batch.cdr_type,
+        batch.day,
+        indexes=indexes,
+        analyze=False,
+        location_ids=lambda: batch.location_ids,
+    ) as table:
         with conn.cursor() as cur, cur.copy(pb.copy_statement(table, batch.names)) as copy:
             for chunk in pb.iter_chunks(batch.parts):
                 copy.write(chunk)
