@@ -232,6 +232,28 @@ def test_fill_needs_insert_on_the_target(db, fill, cluster):
         db.execute("DROP ROLE native_test_reader")
 
 
+def visible_pages(db: psycopg.Connection, table: str) -> tuple[int, int]:
+    """(pages, all-visible pages) of a table, as ANALYZE counts them from its visibility map."""
+    db.execute(f"ANALYZE {table}")
+    return db.execute(
+        "SELECT relpages, relallvisible FROM pg_class WHERE oid = %s::regclass", (table,)
+    ).fetchone()
+
+
+def test_fill_writes_a_table_of_its_own_transaction_frozen(db, fill):
+    """As COPY FREEZE: a table created in the same transaction gets all-visible pages (no VACUUM needed);
+    an older table gets ordinary rows."""
+    with db.transaction():
+        target_like(db, "fresh")
+        fill("fresh", count=4000)
+    target_like(db, "older")
+    with db.transaction():
+        fill("older", count=4000)
+    pages, visible = visible_pages(db, f"{SCHEMA}.fresh")
+    assert pages > 1 and visible == pages
+    assert visible_pages(db, f"{SCHEMA}.older") == (pages, 0)
+
+
 def test_a_loader_may_give_the_location_ids_of_its_rows(db):
     day = dt.date(2031, 3, 4)
     try:

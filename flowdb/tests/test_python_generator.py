@@ -292,6 +292,17 @@ def test_location_ids_are_those_the_rows_use(
     assert len({r[0] for r in from_rows}) == len(WORLD.cell_ids)
 
 
+def test_days_are_loaded_frozen(conn: psycopg.Connection, loaded: dict[str, int]) -> None:
+    """COPY FREEZE into the day's new staging table: every page all-visible without a VACUUM."""
+    for cdr_type in TYPES:
+        table = f"events.{day_table_name(cdr_type, BASE.start_date)}"
+        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(*table.split("."))))
+        pages, visible = conn.execute(
+            "SELECT relpages, relallvisible FROM pg_class WHERE oid = %s::regclass", (table,)
+        ).fetchone()
+        assert pages > 0 and visible == pages, (table, pages, visible)
+
+
 def test_a_batch_names_the_location_ids_of_its_rows() -> None:
     batch = next(pg.iter_batches(BASE, WORLD))
     located = pb.text("location_id", np.array([b"pyg2", b"pyg10", b"pyg2"]))

@@ -13,6 +13,7 @@ from flowdb.errors import FlowDBError
 from flowdb.synthetic.config import SyntheticConfig
 from flowdb.synthetic.infrastructure import CELL_REGIONS_SQL
 from flowdb.synthetic.run import generate
+from flowdb.synthetic.sql_generator import generate_sql
 
 START = dt.date(2016, 1, 1)
 DISASTER_DAYS = (START + dt.timedelta(days=3), START + dt.timedelta(days=4))
@@ -267,3 +268,19 @@ def test_native_rows_equal_the_sql_expressions_rows(cluster, native_library):
     assert expressions["calls"][0] == 2 * config.n_calls * config.n_days
     assert expressions["location_ids"][0] > 0
     assert native == expressions
+
+
+def test_native_days_are_written_frozen(cluster, native_library):
+    """Each day's staging table is created in the transaction that fills it, so the native function writes
+    it frozen: every page is all-visible before any VACUUM (run.generate's final VACUUM has nothing to do)."""
+    config = small_config(n_days=2, n_calls=3000, n_sms=0, n_mds=500, n_topups=100)
+    generate(_connect(cluster), config, native_library=native_library)  # the world
+    generate_sql(_connect(cluster), config, CELL_REGIONS_SQL, native_library=native_library)
+    with _connect(cluster)() as conn:
+        for cdr_type in ("calls", "mds", "topups"):
+            table = f"events.{cdr_type}_{START:%Y%m%d}"
+            conn.execute(f"ANALYZE {table}")
+            pages, visible = conn.execute(
+                "SELECT relpages, relallvisible FROM pg_class WHERE oid = %s::regclass", (table,)
+            ).fetchone()
+            assert pages > 0 and visible == pages, (table, pages, visible)

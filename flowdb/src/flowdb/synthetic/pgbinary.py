@@ -140,11 +140,15 @@ def micros_since_pg_epoch(day: dt.date) -> int:
     return (midnight - PG_EPOCH) // dt.timedelta(microseconds=1)
 
 
-def copy_statement(table: sql.Composable, columns: Sequence[Column | str]) -> sql.Composed:
-    """``COPY table (cols) FROM STDIN WITH (FORMAT binary)`` for columns or column names."""
+def copy_statement(
+    table: sql.Composable, columns: Sequence[Column | str], *, freeze: bool = False
+) -> sql.Composed:
+    """``COPY table (cols) FROM STDIN WITH (FORMAT binary)`` for columns or column names; with `freeze`,
+    ``FREEZE`` too (for a table created in the current subtransaction: rows frozen, pages all-visible)."""
     names = [c if isinstance(c, str) else c.name for c in columns]
-    return sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(
-        table, sql.SQL(", ").join(sql.Identifier(n) for n in names)
+    options = sql.SQL("FORMAT binary, FREEZE" if freeze else "FORMAT binary")
+    return sql.SQL("COPY {} ({}) FROM STDIN WITH ({})").format(
+        table, sql.SQL(", ").join(sql.Identifier(n) for n in names), options
     )
 
 

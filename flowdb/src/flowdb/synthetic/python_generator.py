@@ -441,7 +441,10 @@ def _load(conn: psycopg.Connection, batch: Batch, indexes: tuple[str, ...]) -> N
         analyze=False,
         location_ids=lambda: batch.location_ids,
     ) as table:
-        with conn.cursor() as cur, cur.copy(pb.copy_statement(table, batch.names)) as copy:
+        with (
+            conn.cursor() as cur,
+            cur.copy(pb.copy_statement(table, batch.names, freeze=True)) as copy,
+        ):
             for chunk in pb.iter_chunks(batch.parts):
                 copy.write(chunk)
 

@@ -405,6 +405,17 @@ flowdb_synthetic_fill(PG_FUNCTION_ARGS)
 	if (rel->rd_createSubid != InvalidSubTransactionId
 		|| rel->rd_firstRelfilenodeSubid != InvalidSubTransactionId)
 		options |= TABLE_INSERT_SKIP_FSM;
+	/*
+	 * A table created (or given a new file) in this very subtransaction gets its rows frozen and its pages marked
+	 * all-visible, as COPY FREEZE and REFRESH MATERIALIZED VIEW write theirs: no other transaction sees the
+	 * table before this one commits, and an abort takes the file with it. No VACUUM (nor, years later, an
+	 * anti-wraparound freeze) has to rewrite these pages, and no reader has to set their hint bits. Like
+	 * REFRESH, and unlike COPY FREEZE, this does not refuse when the transaction holds snapshots: a query of
+	 * this same transaction that already had the table open would see these rows, and the loader runs none.
+	 */
+	if (rel->rd_createSubid == GetCurrentSubTransactionId()
+		|| rel->rd_newRelfilenodeSubid == GetCurrentSubTransactionId())
+		options |= TABLE_INSERT_FROZEN;
 	cid = GetCurrentCommandId(true);
 	bistate = GetBulkInsertState();
 	/* What ExecConstraints needs to check a row: an executor state and the target as a result relation. */
