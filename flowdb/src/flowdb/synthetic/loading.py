@@ -4,8 +4,9 @@
         ...COPY or INSERT into `table`...
 
 The staging table is created inside the transaction, so with `wal_level = minimal` neither the load nor its
-indexes write WAL, and a loader may write it frozen (`COPY ... FREEZE`, as the synthetic generators do). It carries the parent's NOT NULL constraints and a day-range CHECK from the start (rows are
-checked as they arrive, and ATTACH needs no validation scan). On leaving the block it gets the requested indexes
+indexes write WAL, and a loader may write it frozen (`COPY ... FREEZE`, as the synthetic generators do). It
+carries the parent's NOT NULL constraints and a day-range CHECK from the start (rows are checked as they
+arrive, and ATTACH needs no validation scan). On leaving the block it gets the requested indexes
 (FlowETL's by default) and ANALYZE; then it replaces any existing partition for that day,
 is attached to `events.<type>`, and the day is recorded: `etl.etl_records` ('ingested'), `available_tables`
 flags and `events.location_ids`. An exception rolls all of it back. After the commit, on an autocommit
