@@ -201,8 +201,9 @@ def analyze_parents(conn: psycopg.Connection, cdr_types: tuple[str, ...] = CDR_T
     """VACUUM and ANALYZE the partitioned parents, after a bulk load (on an autocommit connection).
 
     The planner uses the parents' statistics for estimates across days; in PostgreSQL 15 this also
-    (re-)analyses every partition, at the same target as day_partition uses. VACUUM sets the partitions'
-    visibility maps (index-only scans); it runs here, once nothing is loading any more, since a load still in
+    (re-)analyses every partition, at the same target as day_partition uses. VACUUM sets the visibility maps
+    (index-only scans) of partitions not loaded frozen; the synthetic generators load frozen, so it finds
+    their pages all-visible already. It runs here, once nothing is loading any more, since a load still in
     progress would keep the rows of the days already committed from counting as visible to all.
     """
     conn.execute(
