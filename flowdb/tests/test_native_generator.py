@@ -19,6 +19,7 @@ from flowdb.synthetic.loading import day_partition
 from flowdb.synthetic.native import build, find_library
 from flowdb.synthetic.run import generate
 from flowdb.synthetic.sql_generator import NATIVE_PARAMS, NATIVE_SIGNATURE
+from flowdb.testing import visible_pages
 
 SCHEMA = "native_test"
 CELLS = [0x1A, 0x2B, 0xDEADBEEF, 0x4D, 0x5E, 0x6F]
@@ -230,14 +231,6 @@ def test_fill_needs_insert_on_the_target(db, fill, cluster):
     finally:
         db.execute("DROP OWNED BY native_test_reader")
         db.execute("DROP ROLE native_test_reader")
-
-
-def visible_pages(db: psycopg.Connection, table: str) -> tuple[int, int]:
-    """(pages, all-visible pages) of a table, as ANALYZE counts them from its visibility map."""
-    db.execute(f"ANALYZE {table}")
-    return db.execute(
-        "SELECT relpages, relallvisible FROM pg_class WHERE oid = %s::regclass", (table,)
-    ).fetchone()
 
 
 def test_fill_writes_a_table_of_its_own_transaction_frozen(db, fill):

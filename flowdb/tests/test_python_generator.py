@@ -17,6 +17,7 @@ from flowdb.synthetic import pgbinary as pb
 from flowdb.synthetic import python_generator as pg
 from flowdb.synthetic.config import SyntheticConfig
 from flowdb.synthetic.loading import day_table_name
+from flowdb.testing import visible_pages
 
 TYPES = ("calls", "sms", "mds", "topups")
 BASE = SyntheticConfig(
@@ -296,10 +297,7 @@ def test_days_are_loaded_frozen(conn: psycopg.Connection, loaded: dict[str, int]
     """COPY FREEZE into the day's new staging table: every page all-visible without a VACUUM."""
     for cdr_type in TYPES:
         table = f"events.{day_table_name(cdr_type, BASE.start_date)}"
-        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(*table.split("."))))
-        pages, visible = conn.execute(
-            "SELECT relpages, relallvisible FROM pg_class WHERE oid = %s::regclass", (table,)
-        ).fetchone()
+        pages, visible = visible_pages(conn, table)
         assert pages > 0 and visible == pages, (table, pages, visible)
 
 

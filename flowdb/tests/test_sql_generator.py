@@ -14,6 +14,7 @@ from flowdb.synthetic.config import SyntheticConfig
 from flowdb.synthetic.infrastructure import CELL_REGIONS_SQL
 from flowdb.synthetic.run import generate
 from flowdb.synthetic.sql_generator import generate_sql
+from flowdb.testing import visible_pages
 
 START = dt.date(2016, 1, 1)
 DISASTER_DAYS = (START + dt.timedelta(days=3), START + dt.timedelta(days=4))
@@ -279,8 +280,5 @@ def test_native_days_are_written_frozen(cluster, native_library):
     with _connect(cluster)() as conn:
         for cdr_type in ("calls", "mds", "topups"):
             table = f"events.{cdr_type}_{START:%Y%m%d}"
-            conn.execute(f"ANALYZE {table}")
-            pages, visible = conn.execute(
-                "SELECT relpages, relallvisible FROM pg_class WHERE oid = %s::regclass", (table,)
-            ).fetchone()
+            pages, visible = visible_pages(conn, table)
             assert pages > 0 and visible == pages, (table, pages, visible)

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from flowdb.cluster import Cluster
 from flowdb.settings import Settings
@@ -122,3 +123,11 @@ def connect_as(cluster: Cluster, role: str) -> psycopg.Connection:
         dbname="flowdb",
         autocommit=True,
     )
+
+
+def visible_pages(conn: psycopg.Connection, table: str) -> tuple[int, int]:
+    """(pages, all-visible pages) of `table` ("schema.name"), as ANALYZE counts them from its visibility map."""
+    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(*table.split("."))))
+    return conn.execute(
+        "SELECT relpages, relallvisible FROM pg_class WHERE oid = %s::regclass", (table,)
+    ).fetchone()
