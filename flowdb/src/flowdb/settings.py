@@ -45,6 +45,10 @@ def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0
     return value
 
 
+# Names and addresses of this machine (a server listening on, or reached at, one of them is local).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the cluster lives, how to reach it, and the credentials of its roles."""
@@ -118,7 +122,7 @@ class Settings:
     @property
     def loopback_only(self) -> bool:
         """True if the server accepts TCP connections from this machine only."""
-        return all(a in ("127.0.0.1", "localhost", "::1") for a in self.listen_addresses.split(","))
+        return all(a in LOOPBACK_HOSTS for a in self.listen_addresses.split(","))
 
     def role_password(self, role: str) -> str:
         passwords = {

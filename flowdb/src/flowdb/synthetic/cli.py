@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 
 from flowdb.cluster import Cluster, find_bindir
-from flowdb.settings import Settings
+from flowdb.settings import LOOPBACK_HOSTS, Settings
 from flowdb.synthetic.config import SyntheticConfig, parse_value
 from flowdb.synthetic.native import NativeLibrary, find_library
 from flowdb.tuning import machine_cores
@@ -78,9 +78,7 @@ def default_workers() -> int:
 def native_library(settings: Settings) -> NativeLibrary:
     """The SQL generator's native library for this FlowDB: the configured one, or one built into the data
     directory when the cluster is this machine's (the server must be able to read the file)."""
-    local = (
-        settings.host in ("127.0.0.1", "localhost", "::1") and Cluster(settings).is_initialised()
-    )
+    local = settings.host in LOOPBACK_HOSTS and Cluster(settings).is_initialised()
     build_directory = settings.data_dir / "lib" if local else None
     pg_config = find_bindir(settings) / "pg_config" if local else Path("pg_config")
     return find_library(settings.synthetic_library, build_directory, pg_config)
