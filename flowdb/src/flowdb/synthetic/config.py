@@ -12,6 +12,8 @@ from flowdb.errors import FlowDBError
 from flowdb.synthetic.loading import INDEX_COLUMNS
 
 GENERATORS = ("sql", "python")
+# FlowKit's two-row format: each call or sms is an outgoing and an incoming row sharing its id.
+TWO_ROW_TYPES = ("calls", "sms")
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,13 @@ class SyntheticConfig:
             "topups": self.n_topups,
         }
 
+    def rows_of(self, cdr_type: str) -> int:
+        """Rows a day of one CDR type: an event of a TWO_ROW_TYPES type is written as two rows."""
+        return self.events_per_day[cdr_type] * (2 if cdr_type in TWO_ROW_TYPES else 1)
+
     @property
     def rows_per_day(self) -> int:
-        return 2 * self.n_calls + 2 * self.n_sms + self.n_mds + self.n_topups
+        return sum(self.rows_of(cdr_type) for cdr_type in self.events_per_day)
 
     def validate(self) -> SyntheticConfig:
         if self.generator not in GENERATORS:

@@ -51,7 +51,7 @@ from psycopg import sql
 
 from flowdb.errors import FlowDBError
 from flowdb.synthetic import pgbinary as pb
-from flowdb.synthetic.config import SyntheticConfig
+from flowdb.synthetic.config import TWO_ROW_TYPES, SyntheticConfig
 from flowdb.synthetic.loading import day_partition
 
 Progress = Callable[[str], None]
@@ -413,7 +413,7 @@ def iter_batches(config: SyntheticConfig, world: World) -> Iterator[Batch]:
         for cdr_type, n in counts.items():
             started = time.monotonic()
             d = _Day(config, world, subs, avail, home, k, day, cdr_type)
-            if cdr_type in ("calls", "sms"):
+            if cdr_type in TWO_ROW_TYPES:
                 columns = _two_row_columns(d, pairs, n)
             elif cdr_type == "mds":
                 columns = _mds_columns(d, n)

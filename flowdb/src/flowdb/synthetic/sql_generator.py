@@ -470,7 +470,7 @@ def _generate_day(
                 params["native"] = [int(params[name]) for name in NATIVE_PARAMS]
                 params["cdr_type"] = cdr_type
                 params["target"] = table.as_string(conn)
-                rows = params["n"] * (2 if cdr_type in ("calls", "sms") else 1)
+                rows = config.rows_of(cdr_type)
                 params["rows"] = rows
                 fill = conn.execute(sql.SQL(NATIVE_FILL).format(fill=_ident("fill")), params)
                 used.extend(fill.fetchone()[0])
