@@ -16,7 +16,7 @@ from flowdb.settings import DATABASE, FLOWMACHINE_ROLE, Settings
 WRITABLE_SCHEMAS = ("cache", "geography", "population", "elevation")
 READABLE_SCHEMAS = ("events", "infrastructure", "routing", "etl", "dfs", "interactions")
 # Cache bookkeeping: FlowMachine's own, never readable by the API role.
-CACHE_BOOKKEEPING = ("cached", "dependencies", "cache_config")
+CACHE_BOOKKEEPING = ("cached", "dependencies", "cache_config", "query_specs")
 
 
 def _ensure_login_role(conn: psycopg.Connection, role: str, password: str) -> None:
