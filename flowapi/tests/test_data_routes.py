@@ -29,6 +29,19 @@ async def test_geography(client, make_token):
         assert feature["properties"]["centroid"]["type"] == "Point"
 
 
+async def test_lon_lat_geography_is_read_from_the_cache(client, make_token):
+    """The API's role reads only `cache` and `geography`: the cell points come from a cache table."""
+    token = make_token({"r": ["get_result", "lon-lat:geography:geography"]})
+    response = await client.get("/api/0/geography/lon-lat", headers=bearer(token))
+    assert response.status_code == 200, await response.get_data()
+    features = json.loads(await response.get_data())["features"]
+    assert features and all(f["geometry"]["type"] == "Point" for f in features)
+    assert all(
+        f["geometry"]["coordinates"] == [f["properties"]["lon"], f["properties"]["lat"]]
+        for f in features
+    )
+
+
 async def test_geography_of_an_unknown_unit(client, make_token):
     token = make_token({"r": ["get_result", "admin9:geography:geography"]})
     response = await client.get("/api/0/geography/admin9", headers=bearer(token))

@@ -109,6 +109,31 @@ async def test_csv_and_geojson(client, make_token):
     assert {"pcod", "value", "centroid"} <= set(feature["properties"])
 
 
+async def test_lon_lat_geojson(client, make_token):
+    """GeoJSON of a lon-lat result joins the cell points FlowMachine keeps in the cache (the API's role
+    cannot read `infrastructure`)."""
+    locations = {**SPATIAL["locations"], "aggregation_unit": "lon-lat"}
+    spec = {**SPATIAL, "locations": locations}
+    token = make_token(
+        {
+            "r": [
+                "run",
+                "get_result",
+                "lon-lat:spatial_aggregate:spatial_aggregate",
+                "lon-lat:spatial_aggregate:daily_location",
+                "lon-lat:geography:geography",
+            ]
+        }
+    )
+    query_id, polled = await run_and_wait(client, token, spec)
+    assert polled.status_code == 303
+    geo = await client.get(f"/api/0/get/{query_id}.geojson", headers=bearer(token))
+    assert geo.status_code == 200, await geo.get_data()
+    features = json.loads(await geo.get_data())["features"]
+    assert features and {"lon", "lat", "value"} <= set(features[0]["properties"])
+    assert features[0]["geometry"]["type"] == "Point"
+
+
 async def test_geojson_needs_the_geography_scope(client, make_token):
     token = make_token({"r": ["run", "get_result", *SPATIAL_SCOPES]})
     query_id, _ = await run_and_wait(client, token, SPATIAL)

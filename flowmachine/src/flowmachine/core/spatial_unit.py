@@ -10,6 +10,10 @@ and hashes a few thousand mapping rows instead of running a point-in-polygon tes
 
 A cell on the border of two regions belongs to the region with the smallest pcod (FlowKit's `ST_Within` drops
 it); a cell outside every region has no row, so its events are not located (as in FlowKit).
+
+A unit's geography (`geography_query`) is SQL that FlowAPI's database role may run: the admin units read
+`geography.admin<level>`; the units built on cells and sites read their points from a cache table
+(`network_geography.NetworkGeography`), never `infrastructure`, which that role cannot read.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING, ClassVar
 from psycopg import sql
 
 from flowmachine.core.errors import InvalidSpecError
+from flowmachine.core.network_geography import NETWORK_UNITS, NetworkGeography, stored_rows
 from flowmachine.core.query import Query
 
 if TYPE_CHECKING:
@@ -66,8 +71,16 @@ class GeomSpatialUnit(Query):
         return ["location_id", *SERVICE_COLUMNS, *extra]
 
     def geography_query(self, ctx: Context) -> sql.Composable:
-        """`{L}, geom` of every location of this unit (for the `geography` kind and GeoJSON output)."""
-        raise NotImplementedError(f"{self.name} has no geometry query")
+        """`{L}, geom` of every location of this unit (for the `geography` kind and GeoJSON output), as SQL
+        reading only `geography` and `cache` (FlowAPI runs it as its own role)."""
+        source = self.geography_source()
+        if source is None:
+            raise NotImplementedError(f"{self.name} has no geometry query")
+        return stored_rows(ctx, source)
+
+    def geography_source(self) -> NetworkGeography | None:
+        """The cached query holding this unit's points, for the units built on the network."""
+        return NetworkGeography(self.name) if self.name in NETWORK_UNITS else None
 
 
 class AdminSpatialUnit(GeomSpatialUnit):
@@ -121,12 +134,6 @@ class LonLatSpatialUnit(GeomSpatialUnit):
                FROM infrastructure.cells WHERE geom_point IS NOT NULL"""
         )
 
-    def geography_query(self, ctx: Context) -> sql.Composable:
-        return sql.SQL(
-            """SELECT DISTINCT ST_X(geom_point) AS lon, ST_Y(geom_point) AS lat, geom_point AS geom
-               FROM infrastructure.cells WHERE geom_point IS NOT NULL"""
-        )
-
 
 class VersionedCellSpatialUnit(GeomSpatialUnit):
     """The cell itself, with its version and point."""
@@ -144,12 +151,6 @@ class VersionedCellSpatialUnit(GeomSpatialUnit):
             """SELECT id AS location_id, date_of_first_service, date_of_last_service, version,
                       ST_X(geom_point) AS lon, ST_Y(geom_point) AS lat
                FROM infrastructure.cells"""
-        )
-
-    def geography_query(self, ctx: Context) -> sql.Composable:
-        return sql.SQL(
-            """SELECT id AS location_id, version, ST_X(geom_point) AS lon, ST_Y(geom_point) AS lat,
-                      geom_point AS geom FROM infrastructure.cells"""
         )
 
 
@@ -185,12 +186,6 @@ class VersionedSiteSpatialUnit(GeomSpatialUnit):
                          <= coalesce(s.date_of_last_service, 'infinity'::date)
                  AND coalesce(s.date_of_first_service, '-infinity'::date)
                          <= coalesce(c.date_of_last_service, 'infinity'::date)"""
-        )
-
-    def geography_query(self, ctx: Context) -> sql.Composable:
-        return sql.SQL(
-            """SELECT id AS site_id, version, ST_X(geom_point) AS lon, ST_Y(geom_point) AS lat,
-                      geom_point AS geom FROM infrastructure.sites"""
         )
 
 

@@ -19,6 +19,8 @@ class Geography(Query):
         if not isinstance(spatial_unit, GeomSpatialUnit):
             raise InvalidSpecError(f"the {spatial_unit.name} unit has no geography")
         self.spatial_unit = spatial_unit
+        # the cached points a network unit's geography reads: a dependency, so stored before this runs
+        self.source = spatial_unit.geography_source()
         super().__init__()
 
     @property
