@@ -207,6 +207,63 @@ def test_labels_refused():
     check_labels({"a": holed, "b": rect(1.2, 1.2, 1.8, 1.8), "c": rect(4, 4, 5, 5)})
 
 
+def polygon(*points) -> dict:
+    return {"type": "Polygon", "coordinates": [[list(p) for p in points]]}
+
+
+@pytest.mark.parametrize(
+    "shape, message",
+    [
+        (polygon((0, 0), (1, 1)), "three distinct points"),
+        (polygon((0, 0), (1, 1), (1, 1), (0, 0)), "three distinct points"),
+        (polygon((0, 0), (1, 1), (2, 2)), "area"),
+        (polygon((0, 0), (3, 0), (0, 2), (2, 2)), "cross or touch itself"),  # crossing
+        (polygon((0, 0), (2, 0), (2, 2), (1, 0), (0, 2)), "cross or touch itself"),  # touching
+        (polygon((0, 0), (2, 0), (1, 0), (1, 1)), "cross or touch itself"),  # doubling back
+        (polygon((0, 0), ("1", 0), (1, 1)), "numbers"),
+        (polygon((0, 0), (1, float("inf")), (1, 1)), "numbers"),
+        (polygon((0, 0), (1,), (1, 1)), "numbers"),
+        (
+            {
+                "type": "Polygon",
+                "coordinates": [rect(0, 0, 1, 1)["coordinates"][0], [[2, 2], [3, 2], [3, 3]]],
+            },
+            "hole",
+        ),
+        (
+            {
+                "type": "MultiPolygon",
+                "coordinates": [rect(0, 0, 2, 2)["coordinates"], rect(1, 1, 3, 3)["coordinates"]],
+            },
+            "MultiPolygon",
+        ),
+    ],
+)
+def test_degenerate_labels_refused(shape, message):
+    with pytest.raises(InvalidSpecError, match=message):
+        check_labels({"a": shape})
+
+
+# FlowKit's example labels (its worked examples and tests): rings whose last position is not the first.
+FLOWKIT_LABELS = {
+    "evening": polygon((1e-06, -0.5), (1e-06, -1.1), (1.1, -1.1), (1.1, -0.5)),
+    "day": polygon((-1.1, -0.5), (-1.1, 0.5), (-1e-06, 0.5), (0, -0.5)),
+}
+
+
+def closed(labels: dict) -> dict:
+    return {
+        k: {"type": "Polygon", "coordinates": [[*g["coordinates"][0], g["coordinates"][0][0]]]}
+        for k, g in labels.items()
+    }
+
+
+def opened(labels: dict) -> dict:
+    return {
+        k: {"type": "Polygon", "coordinates": [g["coordinates"][0][:-1]]} for k, g in labels.items()
+    }
+
+
 # the pipeline on the fixture against pandas -----------------------------------------------------------------
 
 HOUR_SCORES = [-1.0] * 7 + [1.0] * 11 + [-0.5] * 6  # night/morning at home, day at work
@@ -501,6 +558,7 @@ def test_schema_load_matches_direct_query(ctx):
         ({"aggregation_unit": "lon-lat"}, "aggregation_unit"),
         ({"labels": {**LABELS, "unknown": rect(5, 5, 6, 6)}}, "labels"),
         ({"labels": {**LABELS, "x": rect(0.5, 0.5, 0.6, 0.6)}}, "labels"),
+        ({"labels": {"x": polygon((5, 5), (6, 6), (7, 7))}}, "labels"),
         ({"tower_day_of_week_scores": {"monday": 1.0}}, "tower_day_of_week_scores"),
         ({"tower_hour_of_day_scores": [0.0] * 23}, "tower_hour_of_day_scores"),
         ({"tower_hour_of_day_scores": [2.0] * 24}, "tower_hour_of_day_scores"),
@@ -513,6 +571,27 @@ def test_schema_refuses(change, field):
     with pytest.raises(ValidationError) as err:
         FlowmachineQuerySchema().load(spec)
     assert field in str(err.value.messages)
+
+
+@pytest.mark.parametrize("kind", ["aggregate", "label_od", "dates_od"])
+def test_flowkit_example_labels_are_accepted_as_their_closed_rings(kind):
+    def query_id(labels: dict) -> str:
+        spec = {**_specs()[kind], "labels": labels}
+        return FlowmachineQuerySchema().load(spec)._flowmachine_query_obj.query_id
+
+    assert query_id(FLOWKIT_LABELS) == query_id(closed(FLOWKIT_LABELS))
+    assert query_id(opened(LABELS)) == query_id(LABELS)
+
+
+def test_open_rings_give_the_closed_rings_result(ctx, fixture_db):
+    spec = {**_specs()["label_od"], "labels": opened(LABELS)}
+    query = FlowmachineQuerySchema().load(spec)._flowmachine_query_obj
+    expected = _od(
+        reference_meaningful(fixture_db, *GEN, "day"),
+        reference_meaningful(fixture_db, *GEN, "evening"),
+        1,
+    )
+    _same(result(ctx, query), expected)
 
 
 def test_schema_accepts_unknown_label():

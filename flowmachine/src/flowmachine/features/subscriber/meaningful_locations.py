@@ -32,7 +32,7 @@ from psycopg import sql
 from flowmachine.core.errors import InvalidSpecError
 from flowmachine.core.query import Query
 from flowmachine.core.spatial_unit import VersionedSiteSpatialUnit
-from flowmachine.features.utilities.label_shapes import UNKNOWN_LABEL, check_labels
+from flowmachine.features.utilities.label_shapes import UNKNOWN_LABEL, closed_labels
 from flowmachine.features.utilities.subscriber_locations import SubscriberLocations
 
 if TYPE_CHECKING:
@@ -142,9 +142,9 @@ LABELLED_CLUSTER_COLUMNS = ("subscriber", "rank", "lon", "lat", "score_hour", "s
 
 
 def _checked_labels(labels: Mapping[str, Any]) -> dict[str, Any]:
-    """`labels` checked (check_labels), in name order."""
-    check_labels(labels)
-    return {k: labels[k] for k in sorted(labels)}
+    """`labels` checked, in name order, every ring closed (`closed_labels`): a label given with open rings
+    (as FlowKit accepts them) is the same query as with closed ones."""
+    return closed_labels(labels)
 
 
 def _label_case(labels: Mapping[str, Any], score_hour: str, score_dow: str) -> sql.Composable:
