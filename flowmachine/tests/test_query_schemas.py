@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+
 import pytest
 from marshmallow import ValidationError
 
@@ -110,7 +113,7 @@ def test_every_top_level_kind_loads():
             "query_kind": "joined_spatial_aggregate",
             "metric": metric,
             "locations": DAILY,
-            "method": "distr",
+            "method": "median",
         },
         {"query_kind": "geography", "aggregation_unit": "lon-lat"},
         {
@@ -328,3 +331,227 @@ def test_subscriber_subset_resolves_through_the_context():
     }
     q = load(spec, resolve_query_id={subset.query_id: subset}.get)._flowmachine_query_obj
     assert q.subscriber_locations.events.subscriber_subset == subset
+
+
+# joined_spatial_aggregate methods, as FlowKit 1.34 validates them --------------------------------------------
+
+NUMERIC_METHODS = "count, sum, avg, max, min, median, stddev, variance, mode"
+HANDSET = {
+    "query_kind": "handset",
+    "start_date": "2016-01-01",
+    "end_date": "2016-01-02",
+    "characteristic": "brand",
+    "method": "last",
+}
+TOPUPS = {
+    "query_kind": "topup_balance",
+    "start_date": "2016-01-01",
+    "end_date": "2016-01-02",
+    "statistic": "avg",
+}
+
+
+def jsa(metric, method):
+    return {
+        "query_kind": "joined_spatial_aggregate",
+        "metric": metric,
+        "locations": DAILY,
+        "method": method,
+    }
+
+
+@pytest.mark.parametrize(
+    "metric,method,message",
+    [
+        (TOPUPS, "distr", f"Must be one of: {NUMERIC_METHODS}."),
+        (
+            {
+                "query_kind": "radius_of_gyration",
+                "start_date": "2016-01-01",
+                "end_date": "2016-01-02",
+            },
+            "distr",
+            f"Must be one of: {NUMERIC_METHODS}.",
+        ),
+        (HANDSET, "avg", "Must be one of: distr, mode."),
+    ],
+)
+def test_joined_spatial_aggregate_method_must_suit_the_metric(metric, method, message):
+    with pytest.raises(ValidationError) as info:
+        load(jsa(metric, method))
+    assert info.value.messages == {"method": [message]}
+
+
+@pytest.mark.parametrize(
+    "metric,method", [(TOPUPS, "count"), (HANDSET, "distr"), (HANDSET, "mode")]
+)
+def test_joined_spatial_aggregate_methods_flowkit_accepts(metric, method):
+    assert load(jsa(metric, method))._flowmachine_query_obj.method == method
+
+
+# bounds on size-like parameters (limits.py, the table in docs/flowmachine.md) -----------------------------------
+
+WINDOW = {"start_date": "2016-01-01", "aggregation_unit": "admin1"}
+
+
+def days_after(n: int) -> str:
+    return (dt.date(2016, 1, 1) + dt.timedelta(days=n)).isoformat()
+
+
+def histogram(bins, metric=None):
+    metric = metric or {
+        "query_kind": "event_count",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-02",
+    }
+    return {"query_kind": "histogram_aggregate", "metric": metric, "bins": bins}
+
+
+def calendar(**periods):
+    return {"query_kind": "calendar_activity", "start_date": "2016-01-01", **periods}
+
+
+def sampled(size):
+    metric = {
+        "query_kind": "event_count",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-02",
+        "sampling": {"sampling_method": "random_ids", "seed": 0.5, "size": size},
+    }
+    return histogram({"n_bins": 5}, metric)
+
+
+def modal(n):
+    return {"query_kind": "modal_location", "locations": [DAILY] * n}
+
+
+DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+def meaningful(**change):
+    box = {"type": "Polygon", "coordinates": [[[0, 0], [0.1, 0], [0.1, 0.1]]]}
+    return {
+        "query_kind": "meaningful_locations_aggregate",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-02",
+        "aggregation_unit": "admin1",
+        "label": "unknown",
+        "labels": {"a": box},
+        "tower_hour_of_day_scores": [0.0] * 24,
+        "tower_day_of_week_scores": dict.fromkeys(DAYS, 0.0),
+        **change,
+    }
+
+
+def label_boxes(n, *, corners=3):
+    """`n` disjoint labels, each a polygon of `corners` positions (its ring left open, as FlowKit's)."""
+    return {
+        f"l{i}": {
+            "type": "Polygon",
+            "coordinates": [
+                [
+                    [
+                        i + 0.5 * math.cos(2 * math.pi * k / corners),
+                        0.5 * math.sin(2 * math.pi * k / corners),
+                    ]
+                    for k in range(corners)
+                ]
+            ],
+        }
+        for i in range(n)
+    }
+
+
+def usc(end: str, **extra):
+    return {"query_kind": "unique_subscriber_counts", **WINDOW, "end_date": end, **extra}
+
+
+# (the largest spec accepted, the smallest refused, the field, the message naming the bound)
+BOUNDS = {
+    "n_bins": (
+        histogram({"n_bins": 10_000}),
+        histogram({"n_bins": 10_001}),
+        "bins",
+        "at most 10000",
+    ),
+    "bin_list": (
+        histogram({"bin_list": list(range(10_001))}),
+        histogram({"bin_list": list(range(10_002))}),
+        "bins",
+        "At most 10001 items",
+    ),
+    "sample size": (sampled(10**9), sampled(10**9 + 1), "metric", "at most 1e+09"),
+    "date span": (usc(days_after(3660)), usc(days_after(3661)), "end_date", "at most 3660 days"),
+    "dates": (
+        usc("2199-12-31", start_date="2199-12-30"),
+        usc("2200-01-01", start_date="2199-12-31"),
+        "end_date",
+        "before 2200-01-01",
+    ),
+    "total_periods": (
+        calendar(total_periods=10_000, period_unit="minutes"),
+        calendar(total_periods=10_001, period_unit="minutes"),
+        "total_periods",
+        "at most 10000",
+    ),
+    "period span": (
+        calendar(total_periods=10, period_length=366),
+        calendar(total_periods=10, period_length=367),
+        "period_length",
+        "at most 3660 days",
+    ),
+    "locations": (
+        {"query_kind": "spatial_aggregate", "locations": modal(1000)},
+        {"query_kind": "spatial_aggregate", "locations": modal(1001)},
+        "locations",
+        "At most 1000 items",
+    ),
+    "event_types": (
+        usc("2016-01-02", event_types=["calls", "sms"] * 5),
+        usc("2016-01-02", event_types=["calls", "sms"] * 5 + ["mds"]),
+        "event_types",
+        "At most 10 items",
+    ),
+    "radius": (
+        meaningful(tower_cluster_radius=20_000),
+        meaningful(tower_cluster_radius=20_000.5),
+        "tower_cluster_radius",
+        "at most 20000",
+    ),
+    "labels": (
+        meaningful(labels=label_boxes(32)),
+        meaningful(labels=label_boxes(33)),
+        "labels",
+        "at most 32 labels",
+    ),
+    "label positions": (
+        meaningful(labels=label_boxes(4, corners=125)),
+        meaningful(labels=label_boxes(4, corners=126)),
+        "labels",
+        "at most 500 positions",
+    ),
+    "queries in a spec": (
+        {"query_kind": "flows", "from_location": modal(1000), "to_location": modal(997)},
+        {"query_kind": "flows", "from_location": modal(1000), "to_location": modal(998)},
+        "_schema",
+        "at most 2000 queries",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", BOUNDS)
+def test_size_like_parameters_are_bounded(name):
+    largest, refused, field, message = BOUNDS[name]
+    load(largest)
+    with pytest.raises(ValidationError) as info:
+        load(refused)
+    assert field in info.value.messages and message in str(info.value.messages), info.value.messages
+
+
+def test_deep_specs_are_refused_before_loading():
+    deep: list = []
+    for _ in range(100):
+        deep = [deep]
+    with pytest.raises(ValidationError) as info:
+        load(histogram({"bin_list": deep}))
+    assert "at most 64 levels" in str(info.value.messages["_schema"])

@@ -11,6 +11,7 @@ from flowmachine.core.query import Query
 from flowmachine.core.random_sample import RandomSample
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
+from flowmachine.core.server.query_schemas.limits import MAX_SAMPLE_SIZE, AtMost
 
 
 class RandomSampleSchema(Schema):
@@ -20,7 +21,11 @@ class RandomSampleSchema(Schema):
         required=True, validate=validate.OneOf(["system", "bernoulli", "random_ids"])
     )
     seed = fields.Float(required=True)
-    size = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=1))
+    size = fields.Integer(
+        allow_none=True,
+        load_default=None,
+        validate=[validate.Range(min=1), AtMost(MAX_SAMPLE_SIZE)],
+    )
     fraction = fields.Float(
         allow_none=True,
         load_default=None,

@@ -11,18 +11,28 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from flowmachine.core.dates import to_datetime
 from flowmachine.core.query import Query
+from flowmachine.core.server.query_schemas.limits import (
+    MAX_EVENT_TYPES,
+    MAX_PERIODS,
+    MAX_SPAN_DAYS,
+    AtMost,
+    AtMostItems,
+    check_date_in_range,
+    check_span,
+)
 from flowmachine.features.utilities.events_tables_union import EVENT_TYPES
 
 
 class ISODateTime(fields.String):
-    """An ISO date or date-time string (kept as given; parsed by the query)."""
+    """An ISO date or date-time string (kept as given; parsed by the query), within the dates of `limits`."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
-            to_datetime(text)
+            parsed = to_datetime(text)
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
+        check_date_in_range(parsed)
         return text
 
 
@@ -35,6 +45,7 @@ class StartAndEndField(Schema):
         if "start_date" in data and "end_date" in data:
             if to_datetime(data["end_date"]) <= to_datetime(data["start_date"]):
                 raise ValidationError("Must be after start_date.", "end_date")
+        check_span(data, "start_date", "end_date")
 
 
 class HoursSchema(Schema):
@@ -62,7 +73,7 @@ class HoursField(Schema):
 class EventTypesField(Schema):
     event_types = fields.List(
         fields.String(validate=validate.OneOf(EVENT_TYPES)),
-        validate=validate.Length(min=1),
+        validate=[validate.Length(min=1), AtMostItems(MAX_EVENT_TYPES)],
         allow_none=True,
         load_default=None,
     )
@@ -110,15 +121,28 @@ class DirectionField(Schema):
     direction = fields.String(validate=validate.OneOf(["in", "out", "both"]), load_default="both")
 
 
+_MINUTES = {"days": 24 * 60, "hours": 60, "minutes": 1}
+
+
 class PeriodsField(Schema):
-    """`total_periods` consecutive periods of `period_length` `period_unit`s from `start_date`."""
+    """`total_periods` consecutive periods of `period_length` `period_unit`s from `start_date` (at most
+    MAX_PERIODS periods, spanning at most MAX_SPAN_DAYS days)."""
 
     start_date = ISODateTime(required=True)
-    total_periods = fields.Integer(required=True, validate=validate.Range(min=1))
-    period_length = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    period_unit = fields.String(
-        validate=validate.OneOf(["days", "hours", "minutes"]), load_default="days"
+    total_periods = fields.Integer(
+        required=True, validate=[validate.Range(min=1), AtMost(MAX_PERIODS)]
     )
+    period_length = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    period_unit = fields.String(validate=validate.OneOf(list(_MINUTES)), load_default="days")
+
+    @validates_schema(skip_on_field_errors=True)
+    def _bounded_span(self, data: dict[str, Any], **kwargs: Any) -> None:
+        minutes = data["total_periods"] * data["period_length"] * _MINUTES[data["period_unit"]]
+        if minutes > MAX_SPAN_DAYS * _MINUTES["days"]:
+            raise ValidationError(
+                f"total_periods × period_length may span at most {MAX_SPAN_DAYS} days.",
+                "period_length",
+            )
 
 
 class StatisticField(Schema):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flowmachine.core.server.query_schemas.active_at_reference_location_counts import (
     ActiveAtReferenceLocationCountsSchema,
 )
@@ -25,6 +27,7 @@ from flowmachine.core.server.query_schemas.labelled_flows import LabelledFlowsSc
 from flowmachine.core.server.query_schemas.labelled_spatial_aggregate import (
     LabelledSpatialAggregateSchema,
 )
+from flowmachine.core.server.query_schemas.limits import check_spec_size
 from flowmachine.core.server.query_schemas.localised_calendar_activity import (
     LocalisedCalendarActivitySchema,
 )
@@ -55,6 +58,12 @@ from flowmachine.core.server.query_schemas.unmoving_counts import UnmovingCounts
 
 
 class FlowmachineQuerySchema(OneOfQuerySchema):
+    """Also bounds the whole spec (`limits.check_spec_size`) before any of it is loaded."""
+
+    def load(self, data: Any, **kwargs: Any) -> Any:
+        check_spec_size(data)
+        return super().load(data, **kwargs)
+
     query_schemas = (
         CalendarActivitySchema,
         LabelledFlowsSchema,

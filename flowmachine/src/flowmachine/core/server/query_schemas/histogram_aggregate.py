@@ -6,6 +6,12 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
+from flowmachine.core.server.query_schemas.limits import (
+    MAX_BIN_EDGES,
+    MAX_BINS,
+    AtMost,
+    AtMostItems,
+)
 from flowmachine.core.server.query_schemas.metrics import HistogrammableMetricsSchema
 from flowmachine.features.nonspatial_aggregates.histogram_aggregation import HistogramAggregation
 
@@ -14,8 +20,11 @@ class HistogramBinsSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    n_bins = fields.Integer(validate=validate.Range(min=1))
-    bin_list = fields.List(fields.Float(allow_nan=False), validate=validate.Length(min=2))
+    n_bins = fields.Integer(validate=[validate.Range(min=1), AtMost(MAX_BINS)])
+    bin_list = fields.List(
+        fields.Float(allow_nan=False),
+        validate=[validate.Length(min=2), AtMostItems(MAX_BIN_EDGES)],
+    )
 
     @validates_schema
     def _one_of(self, data, **kwargs):

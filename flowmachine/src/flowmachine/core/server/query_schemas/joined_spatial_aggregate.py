@@ -14,7 +14,13 @@ from flowmachine.core.server.query_schemas.metrics import (
     JoinableMetricsSchema,
 )
 from flowmachine.core.server.query_schemas.reference_location import ReferenceLocationSchema
+from flowmachine.core.statistic import STATISTICS
 from flowmachine.features.location.joined_spatial_aggregate import METHODS, JoinedSpatialAggregate
+
+# FlowKit 1.34's methods per kind of metric, in its order: any statistic of a numeric metric; the
+# distribution or the most common value of a categorical one.
+NUMERIC_METHODS = STATISTICS
+CATEGORICAL_METHODS = ("distr", "mode")
 
 
 class JoinedSpatialAggregateExposed(BaseExposedQuery):
@@ -50,5 +56,10 @@ class JoinedSpatialAggregateSchema(BaseSchema):
     @validates_schema(skip_on_field_errors=True)
     def _method_suits_metric(self, data: dict[str, Any], **kwargs: Any) -> None:
         categorical = {s.__model__.query_kind for s in CATEGORICAL_METRICS}
-        if data["metric"].query_kind in categorical and data["method"] not in ("distr", "mode"):
-            raise ValidationError("Must be distr or mode for a categorical metric.", "method")
+        allowed = (
+            CATEGORICAL_METHODS if data["metric"].query_kind in categorical else NUMERIC_METHODS
+        )
+        try:
+            validate.OneOf(allowed)(data["method"])  # FlowKit's message: "Must be one of: ..."
+        except ValidationError as exc:
+            raise ValidationError(exc.messages, "method") from None

@@ -9,6 +9,7 @@ from flowmachine.core.server.query_schemas.base_query_with_sampling import (
     BaseQueryWithSamplingSchema,
 )
 from flowmachine.core.server.query_schemas.daily_location import DailyLocationSchema
+from flowmachine.core.server.query_schemas.limits import MAX_LOCATIONS, AtMostItems
 from flowmachine.core.server.query_schemas.modal_location import ModalLocationSchema
 from flowmachine.core.server.query_schemas.one_of_query import OneOfQuerySchema
 from flowmachine.features.subscriber.location_visits import LocationVisits
@@ -45,7 +46,9 @@ class LocationVisitsSchema(BaseQueryWithSamplingSchema):
 
     query_kind = fields.String(validate=validate.OneOf([__model__.query_kind]), required=True)
     locations = fields.List(
-        fields.Nested(VisitableLocationSchema), required=True, validate=validate.Length(min=1)
+        fields.Nested(VisitableLocationSchema),
+        required=True,
+        validate=[validate.Length(min=1), AtMostItems(MAX_LOCATIONS)],
     )
 
     @validates_schema

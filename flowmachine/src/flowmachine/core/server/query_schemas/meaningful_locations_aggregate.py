@@ -19,6 +19,7 @@ from flowmachine.core.server.query_schemas.field_mixins import (
     StartAndEndField,
     SubscriberSubsetField,
 )
+from flowmachine.core.server.query_schemas.limits import MAX_CLUSTER_RADIUS_KM, AtMost
 from flowmachine.features.location.meaningful_locations import MeaningfulLocationsAggregate
 from flowmachine.features.subscriber.meaningful_locations import DAYS_OF_WEEK, MeaningfulLocations
 from flowmachine.features.utilities.label_shapes import UNKNOWN_LABEL, check_labels
@@ -38,7 +39,7 @@ class MeaningfulLocationsFields(
     tower_day_of_week_scores = fields.Dict(
         keys=fields.String(), values=fields.Float(validate=SCORE), required=True
     )
-    tower_cluster_radius = fields.Float(load_default=1.0)
+    tower_cluster_radius = fields.Float(load_default=1.0, validate=AtMost(MAX_CLUSTER_RADIUS_KM))
     tower_cluster_call_threshold = fields.Integer(load_default=0)
 
     @validates_schema

@@ -13,6 +13,7 @@ from flowmachine.core.server.query_schemas.aggregation_unit import get_spatial_u
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
 from flowmachine.core.server.query_schemas.field_mixins import ISODateTime
+from flowmachine.core.server.query_schemas.limits import check_span
 from flowmachine.core.server.query_schemas.meaningful_locations_aggregate import (
     MeaningfulLocationsFields,
     meaningful_locations,
@@ -84,3 +85,4 @@ class MeaningfulLocationsBetweenDatesODMatrixSchema(MeaningfulLocationsFields, B
         for a, b in (("start_date_a", "end_date_a"), ("start_date_b", "end_date_b")):
             if a in data and b in data and to_datetime(data[b]) <= to_datetime(data[a]):
                 raise ValidationError(f"Must be after {a}.", b)
+            check_span(data, a, b)

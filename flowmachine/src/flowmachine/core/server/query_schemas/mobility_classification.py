@@ -9,6 +9,7 @@ from flowmachine.core.server.query_schemas.base_query_with_sampling import (
     BaseQueryWithSamplingSchema,
 )
 from flowmachine.core.server.query_schemas.coalesced_location import CoalescedLocationSchema
+from flowmachine.core.server.query_schemas.limits import MAX_LOCATIONS, AtMostItems
 from flowmachine.core.server.query_schemas.location_visits import check_same_unit
 from flowmachine.features.subscriber.mobility_classification import MobilityClassification
 
@@ -33,7 +34,9 @@ class MobilityClassificationSchema(BaseQueryWithSamplingSchema):
 
     query_kind = fields.String(validate=validate.OneOf([__model__.query_kind]), required=True)
     locations = fields.List(
-        fields.Nested(CoalescedLocationSchema), required=True, validate=validate.Length(min=1)
+        fields.Nested(CoalescedLocationSchema),
+        required=True,
+        validate=[validate.Length(min=1), AtMostItems(MAX_LOCATIONS)],
     )
     stay_length_threshold = fields.Integer(required=True)
 

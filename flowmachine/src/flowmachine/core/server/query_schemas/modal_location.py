@@ -10,6 +10,7 @@ from flowmachine.core.server.query_schemas.base_query_with_sampling import (
     BaseQueryWithSamplingSchema,
 )
 from flowmachine.core.server.query_schemas.daily_location import DailyLocationSchema
+from flowmachine.core.server.query_schemas.limits import MAX_LOCATIONS, AtMostItems
 from flowmachine.core.server.query_schemas.one_of_query import OneOfQuerySchema
 from flowmachine.features.subscriber.modal_location import ModalLocation
 
@@ -39,6 +40,8 @@ class ModalLocationSchema(BaseQueryWithSamplingSchema):
 
     query_kind = fields.String(validate=validate.OneOf([__model__.query_kind]), required=True)
     locations = fields.List(
-        fields.Nested(InputToModalLocationSchema), required=True, validate=validate.Length(min=1)
+        fields.Nested(InputToModalLocationSchema),
+        required=True,
+        validate=[validate.Length(min=1), AtMostItems(MAX_LOCATIONS)],
     )
     aggregation_unit = AggregationUnitKind(dump_only=True)
