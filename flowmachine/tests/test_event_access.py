@@ -93,12 +93,11 @@ def test_last_location_reads_each_subscribers_events_in_index_order(ctx, fixture
     from psycopg import sql
 
     q = daily_location("2016-01-01", make_spatial_unit("admin3"))  # calls and sms
+    explain = sql.SQL("EXPLAIN (FORMAT JSON) {}").format(q.get_query(ctx))
     with ctx.pool.connection() as conn:
         conn.execute("SET enable_sort = off")
         try:
-            plan = conn.execute(
-                sql.SQL("EXPLAIN (FORMAT JSON) {}").format(q.get_query(ctx))
-            ).fetchone()[0]
+            plan = conn.execute(explain).fetchone()[0]
         finally:
             conn.execute("RESET enable_sort")
     # the outer side of the LATERAL join (its inner side looks up one subscriber's events at a time)
@@ -176,10 +175,9 @@ def test_last_location_leaves_out_the_fallback_when_every_event_is_located(ctx, 
     ).subscriber_locations.every_event_located(ctx)
 
     def has_left_nested_loop(q) -> bool:
+        explain = sql.SQL("EXPLAIN (FORMAT JSON) {}").format(q.get_query(ctx))
         with ctx.pool.connection() as conn:
-            plan = conn.execute(
-                sql.SQL("EXPLAIN (FORMAT JSON) {}").format(q.get_query(ctx))
-            ).fetchone()[0]
+            plan = conn.execute(explain).fetchone()[0]
         return any(
             n["Node Type"] == "Nested Loop" and n.get("Join Type") == "Left"
             for n in _nodes(plan[0]["Plan"])

@@ -13,7 +13,8 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NoReturn
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -25,9 +26,11 @@ from flowmachine.core.errors import (
     QueryFailedError,
     UnstorableQueryError,
 )
+from flowmachine.core.orphans import terminate_orphaned_backends
 from flowmachine.core.query import CACHE_SCHEMA, Query
 from flowmachine.core.query_id import CACHE_FORMAT_VERSION
 from flowmachine.core.state import IN_FLIGHT, QueryEvent, QueryState
+from flowmachine.core.transient import Backoff, ClaimLost, describe_failure, is_transient
 
 if TYPE_CHECKING:
     from flowmachine.core.context import Context
@@ -221,8 +224,62 @@ def compute_answer(ctx: Context, query: Query) -> Query:
     return compute(ctx, query, store_dependencies=False)
 
 
+@dataclass
+class _Claim:
+    """Whether this call of `_compute_one` holds the query's queued/executing claim, to give back after a
+    transient failure (only the thread that took a claim may give it back: the threads of one process share
+    its owner token)."""
+
+    held: bool = False
+
+
 def _compute_one(ctx: Context, query: Query) -> Query:
+    """`query` computed by exactly one process; tried again while FlowDB or Redis is out of reach (for up to
+    `transient_retry_seconds`), then errored and retryable."""
+    backoff = Backoff(ctx.settings.transient_retry_seconds)
+    claim = _Claim()
+    while True:
+        try:
+            return _compute_attempt(ctx, query, claim)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            failure = exc
+        _give_back(ctx, query.query_id, claim)
+        if not backoff.pause(failure, f"query {query.query_id} ({type(query).__name__})"):
+            _give_up(ctx, query, claim, failure)
+
+
+def _give_back(ctx: Context, query_id: str, claim: _Claim) -> None:
+    """Return our claim on `query_id` to known, if we hold one and Redis answers (else the next try does)."""
+    if not claim.held:
+        return
+    try:
+        ctx.states.release(query_id, ctx.owner)
+        claim.held = False
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+
+
+def _give_up(ctx: Context, query: Query, claim: _Claim, failure: Exception) -> NoReturn:
+    """Out of time for transient failures: the query ends errored and retryable (if Redis answers)."""
+    message = f"FlowDB or Redis was out of reach: {describe_failure(failure)}"
+    log.error("query %s (%s) failed: %s", query.query_id, type(query).__name__, message)
+    try:
+        if claim.held or ctx.states.state(query.query_id) is QueryState.KNOWN:
+            ctx.states.trigger(query.query_id, QueryEvent.QUEUE, owner=ctx.owner)
+            ctx.states.trigger(query.query_id, QueryEvent.ERROR, message=message, retryable=True)
+    except Exception:
+        log.warning("could not record the failure of %s", query.query_id)
+    raise QueryFailedError(message, retryable=True) from failure
+
+
+def _compute_attempt(ctx: Context, query: Query, claim: _Claim) -> Query:
     states, qid = ctx.states, query.query_id
+    if claim.held:  # a claim the last try could not give back
+        states.release(qid, ctx.owner)
+        claim.held = False
     while True:
         info = states.info(qid)
         state = info.state
@@ -237,14 +294,25 @@ def _compute_one(ctx: Context, query: Query) -> Query:
                 states.adopt_completed(qid)
                 continue
             queued, _ = states.trigger(qid, QueryEvent.QUEUE, owner=ctx.owner)
-            if queued:
+            if not queued:
+                continue
+            claim.held = True
+            with ctx.pool.computing():  # queued until a compute slot is free; no connection held meanwhile
                 executing, _ = states.trigger(qid, QueryEvent.EXECUTE, owner=ctx.owner)
                 if executing:
                     _execute(ctx, query)
+                    claim.held = False
                     return query
+            claim.held = False  # cancelled while it waited for a slot
         elif state in IN_FLIGHT:
-            states.wait_while_in_flight(qid)
+            if states.wait_while_in_flight(qid) is QueryState.KNOWN and info.owner != ctx.owner:
+                terminate_orphaned_backends(ctx)  # its owner died: stop what it left running
         elif state is QueryState.ERRORED:
+            if info.retryable:  # it failed while FlowDB or Redis was out of reach: try it again
+                reset, _ = states.trigger(qid, QueryEvent.RESET, owner=ctx.owner)
+                if reset:
+                    states.trigger(qid, QueryEvent.FINISH_RESETTING)
+                continue
             raise QueryFailedError(info.message or f"query {qid} failed")
         elif state is QueryState.CANCELLED:
             raise QueryCancelledError(f"query {qid} was cancelled")
@@ -275,6 +343,14 @@ def statement_settings(ctx: Context, query: Query) -> dict[str, str]:
     return settings
 
 
+def adopt_cached(ctx: Context, query: Query) -> bool:
+    """If FlowDB holds the (known) query's result, record it as completed; True if it does."""
+    if not _has_cache_record(ctx, query):
+        return False
+    ctx.states.adopt_completed(query.query_id)
+    return True
+
+
 def _has_cache_record(ctx: Context, query: Query) -> bool:
     with ctx.pool.connection() as conn:
         row = conn.execute(
@@ -296,20 +372,30 @@ def _index_statements(query: Query) -> list[sql.Composable]:
     return statements
 
 
+def _statement(ctx: Context, query: Query) -> tuple[str, dict[str, str], list[str]]:
+    """Everything `_execute` needs before it takes its connection: the statement's text (composing it looks
+    up which dependencies are stored, each lookup on a connection of its own), its planner settings and the
+    stored queries it reads."""
+    body = sql.SQL("CREATE TABLE {} AS SELECT {} FROM ({}) _").format(
+        query.table_identifier, query.columns_sql(), query._make_query(ctx)
+    )
+    with ctx.pool.connection() as conn:
+        text = body.as_string(conn)
+    return text, statement_settings(ctx, query), stored_dependency_ids(ctx, query)
+
+
 def _execute(ctx: Context, query: Query) -> None:
+    """Compute the (executing) query into its table, in one transaction. A transient failure (FlowDB or Redis
+    out of reach) is raised as it is, for `_compute_one` to try again; any other failure errors the query."""
     states, qid = ctx.states, query.query_id
     try:
+        text, settings, dependency_ids = _statement(ctx, query)
         with ctx.pool.connection() as conn:
             states.set_pid(qid, conn.info.backend_pid)
             if (
                 states.state(qid) is not QueryState.EXECUTING
             ):  # cancelled before we recorded the pid
                 raise _Abandoned
-            body = sql.SQL("CREATE TABLE {} AS SELECT {} FROM ({}) _").format(
-                query.table_identifier, query.columns_sql(), query._make_query(ctx)
-            )
-            text = body.as_string(conn)
-            settings = statement_settings(ctx, query)
             with conn.transaction():
                 for name, value in settings.items():
                     conn.execute(
@@ -328,7 +414,7 @@ def _execute(ctx: Context, query: Query) -> None:
                     )
                 )
                 conn.execute(sql.SQL("ANALYZE {}").format(query.table_identifier))
-                _write_metadata(ctx, conn, query, text, compute_ms)
+                _write_metadata(conn, query, text, compute_ms, dependency_ids)
                 if states.state(qid) is not QueryState.EXECUTING:
                     raise _Abandoned
         finished, _ = states.trigger(qid, QueryEvent.FINISH)
@@ -336,28 +422,31 @@ def _execute(ctx: Context, query: Query) -> None:
             _drop(ctx, qid)
             raise QueryCancelledError(f"query {qid} was cancelled")
     except (_Abandoned, pg_errors.QueryCanceled) as exc:
-        if states.state(qid) is QueryState.CANCELLED:
+        now = states.state(qid)
+        if now is QueryState.CANCELLED:
             raise QueryCancelledError(f"query {qid} was cancelled") from None
-        message = "the query was cancelled by the database (statement timeout?)"
+        if isinstance(exc, _Abandoned):  # our claim vanished (Redis lost its data): compute it again
+            raise ClaimLost(f"query {qid} is {now} while this process computed it") from None
+        message = describe_failure(exc)
         states.trigger(qid, QueryEvent.ERROR, message=message)
         raise QueryFailedError(message) from exc
     except QueryCancelledError:
         raise
     except Exception as exc:
-        message = _describe(exc)
+        if is_transient(exc):
+            raise
+        message = describe_failure(exc)
         log.error("query %s (%s) failed: %s", qid, type(query).__name__, message)
         states.trigger(qid, QueryEvent.ERROR, message=message)
         raise QueryFailedError(message) from exc
 
 
-def _describe(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else type(exc).__name__
-    return f"{type(exc).__name__}: {first}"
-
-
 def _write_metadata(
-    ctx: Context, conn: psycopg.Connection, query: Query, text: str, compute_ms: float
+    conn: psycopg.Connection,
+    query: Query,
+    text: str,
+    compute_ms: float,
+    dependency_ids: list[str],
 ) -> None:
     conn.execute(
         """INSERT INTO cache.cached (query_id, version, query, created, access_count, last_accessed,
@@ -379,7 +468,7 @@ def _write_metadata(
         """INSERT INTO cache.dependencies (query_id, depends_on)
            SELECT %s, query_id FROM cache.cached WHERE query_id = ANY(%s)
            ON CONFLICT DO NOTHING""",
-        (query.query_id, stored_dependency_ids(ctx, query)),
+        (query.query_id, dependency_ids),
     )
     conn.execute("SELECT public.touch_cache(%s)", (query.query_id,))
 

@@ -1,4 +1,5 @@
-"""Everything a query needs to run, opened once and passed explicitly: FlowDB pool, Redis, thread pool, lease.
+"""Everything a query needs to run, opened once and passed explicitly: FlowDB connections, Redis, thread pool,
+lease.
 
 with Context.open(Settings.from_env()) as ctx:
     DailyLocation("2016-01-01", spatial_unit=admin(3)).get_dataframe(ctx)
@@ -7,13 +8,14 @@ with Context.open(Settings.from_env()) as ctx:
 from __future__ import annotations
 
 import hashlib
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import psycopg
 import redis
-from psycopg_pool import ConnectionPool
 
+from flowmachine.core.connections import FlowDBConnections
 from flowmachine.core.errors import FlowMachineError
 from flowmachine.core.settings import Settings
 from flowmachine.core.state import OwnerLease, StateStore
@@ -21,10 +23,15 @@ from flowmachine.core.state import OwnerLease, StateStore
 MINIMUM_FLOWDB_VERSION = (0, 1, 0)
 
 
+# Each process's connections carry `flowmachine:<owner token>` as their application name, so the statements
+# of a process that died (its owner lease lapsed) can be found in pg_stat_activity and stopped (`orphans`).
+APPLICATION_PREFIX = "flowmachine:"
+
+
 @dataclass
 class Context:
     settings: Settings
-    pool: ConnectionPool
+    pool: FlowDBConnections
     redis: redis.Redis
     states: StateStore
     lease: OwnerLease
@@ -33,7 +40,8 @@ class Context:
 
     @classmethod
     def open(cls, settings: Settings, *, repair: bool = True) -> Context:
-        """Connect to FlowDB and Redis; with `repair`, return queries of dead processes to known."""
+        """Connect to FlowDB and Redis; with `repair`, return queries of dead processes to known and stop
+        the statements those processes left running."""
         conn_id = hashlib.md5(
             f"{settings.flowdb_host}:{settings.flowdb_port}:{settings.flowdb_database}".encode()
         ).hexdigest()
@@ -44,30 +52,32 @@ class Context:
                 f"cannot reach FlowDB at {settings.flowdb_host}:{settings.flowdb_port}: "
                 f"{str(exc).strip().splitlines()[-1] if str(exc).strip() else exc}"
             ) from None
-        pool = ConnectionPool(
-            settings.conninfo(),
-            min_size=1,
-            max_size=settings.pool_size + settings.pool_overflow,
-            kwargs={"autocommit": True},
-            open=False,
-            name="flowmachine",
-        )
-        try:
-            pool.open(wait=True, timeout=15)
-        except Exception as exc:
-            pool.close()
-            raise FlowMachineError(
-                f"cannot reach FlowDB at {settings.flowdb_host}:{settings.flowdb_port}: {exc}"
-            ) from None
         client = redis.Redis(
-            host=settings.redis_host, port=settings.redis_port, password=settings.redis_password
+            host=settings.redis_host,
+            port=settings.redis_port,
+            password=settings.redis_password,
+            socket_connect_timeout=5,
+            socket_timeout=30,
+            health_check_interval=10,
         )
         try:
             client.ping()
         except redis.RedisError as exc:
-            pool.close()
             raise FlowMachineError(
                 f"cannot reach Redis at {settings.redis_host}:{settings.redis_port}: {exc}"
+            ) from None
+        token = uuid.uuid4().hex
+        pool = FlowDBConnections(
+            settings.conninfo(application_name=APPLICATION_PREFIX + token),
+            compute_slots=settings.pool_size,
+            spare=settings.pool_overflow,
+        )
+        try:
+            pool.open(timeout=15)
+        except Exception as exc:
+            pool.close()
+            raise FlowMachineError(
+                f"cannot reach FlowDB at {settings.flowdb_host}:{settings.flowdb_port}: {exc}"
             ) from None
         states = StateStore(client, conn_id)
         ctx = cls(
@@ -75,7 +85,7 @@ class Context:
             pool=pool,
             redis=client,
             states=states,
-            lease=OwnerLease(states, settings.owner_lease_seconds),
+            lease=OwnerLease(states, settings.owner_lease_seconds, token=token),
             executor=ThreadPoolExecutor(
                 max_workers=settings.pool_size, thread_name_prefix="flowmachine"
             ),

@@ -16,7 +16,12 @@ class MissingDateError(FlowMachineError):
 
 
 class QueryFailedError(FlowMachineError):
-    """Computing the query (or a query it depends on) failed; the message says why."""
+    """Computing the query (or a query it depends on) failed; the message says why. `retryable`: it failed
+    because FlowDB or Redis was out of reach, so running it again may well succeed."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class QueryCancelledError(FlowMachineError):

@@ -127,8 +127,9 @@ class Query(ABC):
         return self._make_query(ctx)
 
     def sql_text(self, ctx: Context) -> str:
+        query = self.get_query(ctx)  # composed first: composing takes connections of its own
         with ctx.pool.connection() as conn:
-            return self.get_query(ctx).as_string(conn)
+            return query.as_string(conn)
 
     # state and storage ----------------------------------------------------------------------------------------
 
@@ -160,13 +161,15 @@ class Query(ABC):
         return query
 
     def get_dataframe(self, ctx: Context) -> pd.DataFrame:
+        query = self._select(ctx)
         with ctx.pool.connection() as conn, conn.cursor() as cur:
-            cur.execute(self._select(ctx))
+            cur.execute(query)
             return pd.DataFrame(cur.fetchall(), columns=self.column_names)
 
     def head(self, ctx: Context, n: int = 5) -> pd.DataFrame:
+        query = self._select(ctx, n)
         with ctx.pool.connection() as conn, conn.cursor() as cur:
-            cur.execute(self._select(ctx, n))
+            cur.execute(query)
             return pd.DataFrame(cur.fetchall(), columns=self.column_names)
 
     def explain(self, ctx: Context, *, format: str = "text", analyse: bool = False) -> Any:
@@ -177,8 +180,9 @@ class Query(ABC):
         options = sql.SQL("FORMAT {}{}").format(
             sql.SQL(fmt), sql.SQL(", ANALYZE" if analyse else "")
         )
+        statement = sql.SQL("EXPLAIN ({}) {}").format(options, self._make_query(ctx))
         with ctx.pool.connection() as conn, conn.cursor() as cur:
-            cur.execute(sql.SQL("EXPLAIN ({}) {}").format(options, self._make_query(ctx)))
+            cur.execute(statement)
             rows = [r[0] for r in cur.fetchall()]
         if fmt == "TEXT":
             return "\n".join(rows)

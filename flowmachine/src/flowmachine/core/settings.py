@@ -55,6 +55,8 @@ class Settings:
     owner_lease_seconds: int = 30
     # How many independent dependencies of one query are computed at once (each on its own connection).
     dependency_workers: int = 2
+    # How long a query keeps trying while FlowDB or Redis is out of reach before it ends errored (retryable).
+    transient_retry_seconds: int = 300
 
     @classmethod
     def from_env(
@@ -80,9 +82,10 @@ class Settings:
             dependency_workers=_int(
                 env, "FLOWMACHINE_DEPENDENCY_WORKERS", max(1, min(os.cpu_count() or 1, 4)), 1
             ),
+            transient_retry_seconds=_int(env, "FLOWMACHINE_TRANSIENT_RETRY_SECONDS", 300, 0),
         )
 
-    def conninfo(self) -> str:
+    def conninfo(self, application_name: str = "flowmachine") -> str:
         from psycopg.conninfo import make_conninfo
 
         return make_conninfo(
@@ -91,5 +94,5 @@ class Settings:
             user=self.flowdb_user,
             password=self.flowdb_password,
             dbname=self.flowdb_database,
-            application_name="flowmachine",
+            application_name=application_name,
         )

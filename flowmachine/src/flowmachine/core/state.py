@@ -54,18 +54,18 @@ TRANSITIONS: dict[QueryEvent, dict[QueryState, QueryState]] = {
 }
 IN_FLIGHT = frozenset({S.QUEUED, S.EXECUTING, S.RESETTING})
 
-# KEYS: state hash, channel. ARGV: event's from->to pairs (flattened), owner, message, backend pid.
+# KEYS: state hash, channel. ARGV: event's from->to pairs (flattened), owner, message, backend pid, retryable.
 # Returns {1, new state} if the transition happened, else {0, current state}.
 _TRANSITION = """
 local current = redis.call('HGET', KEYS[1], 'state') or 'known'
 local target = nil
-for i = 1, #ARGV - 3, 2 do
+for i = 1, #ARGV - 4, 2 do
     if ARGV[i] == current then target = ARGV[i + 1] end
 end
 if not target then return {0, current} end
 local now = redis.call('TIME')
 redis.call('HSET', KEYS[1], 'state', target, 'updated', now[1])
-local owner, message, pid = ARGV[#ARGV - 2], ARGV[#ARGV - 1], ARGV[#ARGV]
+local owner, message, pid, retryable = ARGV[#ARGV - 3], ARGV[#ARGV - 2], ARGV[#ARGV - 1], ARGV[#ARGV]
 if target == 'queued' or target == 'executing' or target == 'resetting' then
     redis.call('HSET', KEYS[1], 'owner', owner)
 else
@@ -73,11 +73,24 @@ else
 end
 -- The backend pid stays while cancelling, so a canceller can read it after its transition.
 if target == 'queued' or target == 'completed' or target == 'known' then redis.call('HDEL', KEYS[1], 'pid') end
-if target == 'queued' or target == 'known' then redis.call('HDEL', KEYS[1], 'message') end
+if target == 'queued' or target == 'known' then redis.call('HDEL', KEYS[1], 'message', 'retryable') end
 if message ~= '' then redis.call('HSET', KEYS[1], 'message', message) end
 if pid ~= '' then redis.call('HSET', KEYS[1], 'pid', pid) end
+if retryable ~= '' then redis.call('HSET', KEYS[1], 'retryable', '1') end
 redis.call('PUBLISH', KEYS[2], target)
 return {1, target}
+"""
+
+# KEYS: state hash, channel. ARGV: owner. A queued or executing query the owner gave up on after a transient
+# failure goes back to known, so the next try (its own or any process's) can take it. Returns 1 if it did.
+_RELEASE = """
+local current = redis.call('HGET', KEYS[1], 'state') or 'known'
+if current ~= 'queued' and current ~= 'executing' then return 0 end
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'known', 'updated', redis.call('TIME')[1])
+redis.call('HDEL', KEYS[1], 'owner', 'pid', 'message', 'retryable')
+redis.call('PUBLISH', KEYS[2], 'known')
+return 1
 """
 
 # KEYS: state hash, channel, owner lease key of the recorded owner. Returns 1 if the query was returned to known.
@@ -107,6 +120,8 @@ class StateInfo:
     owner: str | None = None
     message: str | None = None
     pid: int | None = None
+    # errored for a transient reason (FlowDB or Redis out of reach): submitting it again runs it again
+    retryable: bool = False
 
 
 class StateStore:
@@ -118,6 +133,7 @@ class StateStore:
         self._transition = client.register_script(_TRANSITION)
         self._repair = client.register_script(_REPAIR)
         self._adopt = client.register_script(_ADOPT)
+        self._release = client.register_script(_RELEASE)
 
     def key(self, query_id: str) -> str:
         return f"{self.prefix}:query:{query_id}"
@@ -136,6 +152,7 @@ class StateStore:
             owner=fields.get("owner"),
             message=fields.get("message"),
             pid=int(fields["pid"]) if fields.get("pid") else None,
+            retryable=fields.get("retryable") == "1",
         )
 
     def state(self, query_id: str) -> QueryState:
@@ -150,14 +167,26 @@ class StateStore:
         owner: str = "",
         message: str = "",
         pid: int | None = None,
+        retryable: bool = False,
     ) -> tuple[bool, QueryState]:
-        """Apply `event`; return whether it changed the state, and the state now."""
+        """Apply `event`; return whether it changed the state, and the state now. `retryable` marks an
+        error as transient (see `flowmachine.core.transient`)."""
         pairs = [s for pair in TRANSITIONS[event].items() for s in pair]
         changed, state = self._transition(
             keys=[self.key(query_id), self.channel(query_id)],
-            args=[*pairs, owner, message, "" if pid is None else str(pid)],
+            args=[
+                *pairs,
+                owner,
+                message,
+                "" if pid is None else str(pid),
+                "1" if retryable else "",
+            ],
         )
         return bool(changed), QueryState(state.decode())
+
+    def release(self, query_id: str, owner: str) -> bool:
+        """Return a query `owner` queued or is executing to known (it gave up after a transient failure)."""
+        return bool(self._release(keys=[self.key(query_id), self.channel(query_id)], args=[owner]))
 
     def set_pid(self, query_id: str, pid: int) -> None:
         self.redis.hset(self.key(query_id), "pid", str(pid))
@@ -217,9 +246,9 @@ class StateStore:
 class OwnerLease:
     """This process's claim on the queries it runs: a Redis key with a TTL, renewed by a daemon thread."""
 
-    def __init__(self, states: StateStore, lease_seconds: int) -> None:
+    def __init__(self, states: StateStore, lease_seconds: int, token: str | None = None) -> None:
         self.states = states
-        self.token = uuid.uuid4().hex
+        self.token = token or uuid.uuid4().hex
         self.lease_seconds = lease_seconds
         self._stop = threading.Event()
         self._renew()

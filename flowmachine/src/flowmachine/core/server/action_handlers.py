@@ -25,6 +25,7 @@ from psycopg import sql
 # compute_dependencies: the dependency phase of compute, level by level and side by side, run on its own so
 # that a failure there can be told apart from a failure of the query itself.
 from flowmachine.core.cache import (
+    adopt_cached,
     cancel,
     compute,
     compute_dependencies,
@@ -34,13 +35,15 @@ from flowmachine.core.cache import (
     storable_dependencies,
 )
 from flowmachine.core.context import Context
-from flowmachine.core.errors import QueryCancelledError
+from flowmachine.core.errors import QueryCancelledError, QueryFailedError
+from flowmachine.core.orphans import terminate_orphaned_backends
 from flowmachine.core.query import Query
 from flowmachine.core.server.idle_stores import IdleStores
 from flowmachine.core.server.messages import (
     Progress,
     ZMQReply,
     ZMQRequest,
+    unavailable_reply,
     unknown_query_reply,
     validation_failed_reply,
     wrong_state_reply,
@@ -53,6 +56,7 @@ from flowmachine.core.server.query_schemas.field_mixins import resolving_query_i
 from flowmachine.core.server.query_schemas.flowmachine_query import FlowmachineQuerySchema
 from flowmachine.core.spatial_unit import GeomSpatialUnit, make_spatial_unit
 from flowmachine.core.state import IN_FLIGHT, QueryEvent, QueryState
+from flowmachine.core.transient import Backoff, is_transient, unavailable_service
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +79,7 @@ class ServerContext:
     _running: dict[str, Future[Query]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.records = QueryRecords(self.ctx.states)
+        self.records = QueryRecords(self.ctx.states, self.ctx.pool)
         self.idle_stores = IdleStores(self.ctx, busy=lambda: bool(self._running))
 
     def close(self) -> None:
@@ -95,12 +99,33 @@ class ServerContext:
             if query_id in self._queries:
                 self._queries.move_to_end(query_id)
                 return self._queries[query_id]
-        spec = self.records.spec(query_id)
+        spec = self.spec(query_id)
         if spec is None:
             return None
         query = self.load_spec(spec)._flowmachine_query_obj
         self.remember(query)
         return query
+
+    def spec(self, query_id: str) -> dict[str, Any] | None:
+        """The spec `query_id` was submitted with (None if no server here was ever asked to run it).
+
+        Redis keeps it; if Redis lost it (restarted without persistence, flushed), FlowDB's copy is put back
+        and the query's state rebuilt: completed if its result is in the cache, else it is run again (it was
+        asked for, and whatever ran it was lost with Redis)."""
+        spec = self.records.spec(query_id)
+        if spec is not None:
+            return spec
+        spec = self.records.restore(query_id)
+        if spec is None:
+            return None
+        log.warning("query %s was missing from Redis: restored from FlowDB", query_id)
+        query = self.load_spec(spec)._flowmachine_query_obj
+        self.remember(query)
+        if self.ctx.states.state(query_id) is QueryState.KNOWN and not adopt_cached(
+            self.ctx, query
+        ):
+            self.start(query)
+        return spec
 
     def remember(self, query: Query) -> None:
         with self._lock:
@@ -113,8 +138,11 @@ class ServerContext:
     def state(self, query_id: str) -> QueryState:
         """The query's state; a query taken for running whose dependencies come first reads as queued."""
         state = self.ctx.states.state(query_id)
-        if state is QueryState.KNOWN and self.records.is_submitted(query_id):
-            return QueryState.QUEUED
+        if state is QueryState.KNOWN:
+            with self._lock:
+                running_here = query_id in self._running
+            if running_here or self.records.is_submitted(query_id):
+                return QueryState.QUEUED
         return state
 
     def progress(self, query: Query) -> Progress:
@@ -153,7 +181,8 @@ class ServerContext:
 
     def resume_if_abandoned(self, query_id: str) -> bool:
         """Start again a query whose run a process took and died with (its lease lapsed), so that a crash
-        mid-query costs the analyst time, not a failed poll. True if it was started here."""
+        mid-query costs the analyst time, not a failed poll; the statements the dead process left running
+        are stopped first. True if it was started here."""
         states = self.ctx.states
         if states.state(query_id) in IN_FLIGHT:
             states.repair(query_id)  # back to known if its owner is dead
@@ -163,43 +192,78 @@ class ServerContext:
         if query is None:
             return False
         log.warning("query %s was abandoned by a process that died: running it again", query_id)
+        terminate_orphaned_backends(self.ctx)
         self.start(query)
         return True
 
     def resume_abandoned(self) -> list[str]:
-        """At start-up: `resume_if_abandoned` every query some process has a claim on."""
+        """At start-up: put back the specs of cached results Redis lost, stop the statements dead processes
+        left running, and `resume_if_abandoned` every query some process has a claim on."""
+        restored = self.records.restore_cached()
+        if restored:
+            log.warning("restored %d query specs from FlowDB (Redis had lost them)", restored)
+        terminate_orphaned_backends(self.ctx)
         return [qid for qid in self.records.claimed_ids() if self.resume_if_abandoned(qid)]
 
     def _run(self, query: Query) -> Query:
         """Dependencies first (while the query itself is still known, it reads as queued), then the query: by
-        default only those `prepare_answer` needs, the others stored once the server is idle."""
+        default only those `prepare_answer` needs, the others stored once the server is idle. Tried again
+        while FlowDB or Redis is out of reach (each query it computes is too, see `cache._compute_one`)."""
+        query_id, owner = query.query_id, self.ctx.owner
+        backoff = Backoff(self.ctx.settings.transient_retry_seconds)
+        try:
+            while True:
+                try:
+                    self.records.reclaim(query_id, owner)
+                    return self._run_once(query)
+                except Exception as exc:
+                    if not is_transient(exc) or not backoff.pause(exc, f"running {query_id}"):
+                        raise
+        finally:
+            self._clear_claim(query_id, backoff)
+
+    def _run_once(self, query: Query) -> Query:
         query_id, states, owner = query.query_id, self.ctx.states, self.ctx.owner
 
         def cancelled() -> bool:
             return states.state(query_id) is QueryState.CANCELLED
 
-        try:
-            if self.store_dependencies:
-                try:
-                    if self.dependencies_first:
-                        compute_dependencies(self.ctx, query, stop_if=cancelled)
-                    else:
-                        prepare_answer(self.ctx, query, stop_if=cancelled)
-                except Exception as exc:
-                    log.info("a dependency of query %s did not complete: %s", query_id, exc)
-                    # Say so in the query's own state (unless another process has taken it on meanwhile).
-                    queued, _ = states.trigger(query_id, QueryEvent.QUEUE, owner=owner)
-                    if queued and isinstance(exc, QueryCancelledError):
-                        states.trigger(query_id, QueryEvent.CANCEL)
-                    elif queued:
-                        states.trigger(query_id, QueryEvent.ERROR, message=str(exc))
+        if self.store_dependencies:
+            try:
+                if self.dependencies_first:
+                    compute_dependencies(self.ctx, query, stop_if=cancelled)
+                else:
+                    prepare_answer(self.ctx, query, stop_if=cancelled)
+            except Exception as exc:
+                if is_transient(exc):
                     raise
-            answered = compute(self.ctx, query, store_dependencies=False)
-            if self.store_dependencies and not self.dependencies_first:
-                self.idle_stores.add(query)
-            return answered
-        finally:
-            self.records.clear_submitted(query_id, owner)
+                log.info("a dependency of query %s did not complete: %s", query_id, exc)
+                # Say so in the query's own state (unless another process has taken it on meanwhile).
+                queued, _ = states.trigger(query_id, QueryEvent.QUEUE, owner=owner)
+                if queued and isinstance(exc, QueryCancelledError):
+                    states.trigger(query_id, QueryEvent.CANCEL)
+                elif queued:
+                    retryable = isinstance(exc, QueryFailedError) and exc.retryable
+                    states.trigger(
+                        query_id, QueryEvent.ERROR, message=str(exc), retryable=retryable
+                    )
+                raise
+        answered = compute(self.ctx, query, store_dependencies=False)
+        if self.store_dependencies and not self.dependencies_first:
+            self.idle_stores.add(query)
+        return answered
+
+    def _clear_claim(self, query_id: str, backoff: Backoff) -> None:
+        """Drop this process's claim on the run (tried again while Redis is out of reach: a claim left
+        behind would make a finished query read as queued while this process lives)."""
+        while True:
+            try:
+                self.records.clear_submitted(query_id, self.ctx.owner)
+                return
+            except Exception as exc:
+                if not is_transient(exc) or not backoff.pause(exc, f"finishing {query_id}"):
+                    log.warning("could not clear the claim on %s: %s", query_id, exc)
+                    return
 
     def _forget_run(self, query_id: str) -> None:
         with self._lock:
@@ -255,18 +319,20 @@ def run_query(server: ServerContext, **spec: Any) -> ZMQReply:
         return ZMQReply.error("Unable to create query object.", payload={"exception": str(exc)})
     server.records.save_spec(query_id, spec)
     server.remember(query)
-    state = server.ctx.states.state(query_id)
-    if state is QueryState.CANCELLED:
+    info = server.ctx.states.info(query_id)
+    if info.state is QueryState.CANCELLED or (
+        info.state is QueryState.ERRORED and info.retryable
+    ):  # cancelled, or failed while FlowDB or Redis was out of reach: run it again
         server.wait_for_local_run(query_id)
         invalidate(server.ctx, query_id, cascade=False)
-        state = server.ctx.states.state(query_id)
+    state = server.ctx.states.state(query_id)
     if state is QueryState.KNOWN:
         server.start(query)
     return ZMQReply.success({"query_id": query_id, "progress": server.progress(query).as_dict()})
 
 
 def _known_query(server: ServerContext, query_id: str) -> tuple[Query, dict[str, Any]] | ZMQReply:
-    spec = server.records.spec(query_id)
+    spec = server.spec(query_id)
     query = server.query_for_id(query_id) if spec is not None else None
     if spec is None or query is None:
         return unknown_query_reply(query_id)
@@ -297,14 +363,14 @@ def poll_query(server: ServerContext, query_id: str) -> ZMQReply:
 
 
 def get_query_kind(server: ServerContext, query_id: str) -> ZMQReply:
-    spec = server.records.spec(query_id)
+    spec = server.spec(query_id)
     if spec is None:
         return unknown_query_reply(query_id)
     return ZMQReply.success({"query_id": query_id, "query_kind": spec.get("query_kind")})
 
 
 def get_query_params(server: ServerContext, query_id: str) -> ZMQReply:
-    spec = server.records.spec(query_id)
+    spec = server.spec(query_id)
     if spec is None:
         return unknown_query_reply(query_id)
     return ZMQReply.success({"query_id": query_id, "query_params": spec})
@@ -479,7 +545,7 @@ def get_qa_checks(
 
 def cancel_query(server: ServerContext, query_id: str) -> ZMQReply:
     """Ours, not FlowKit's: stop a queued or running query (nothing of it is kept)."""
-    if server.records.spec(query_id) is None:
+    if server.spec(query_id) is None:
         return unknown_query_reply(query_id)
     cancelled = cancel(server.ctx, query_id)
     state = server.state(query_id)
@@ -526,6 +592,16 @@ def perform_action(server: ServerContext, request: ZMQRequest) -> ZMQReply:
         )
     try:
         return handler(server, **request.params)
-    except Exception:
+    except Exception as exc:
+        service = unavailable_service(exc)
+        if service is not None:  # FlowDB or Redis out of reach: FlowAPI answers 503 with Retry-After
+            log.warning(
+                "action %s (request %s): %s unavailable: %s",
+                request.action,
+                request.request_id,
+                service,
+                exc,
+            )
+            return unavailable_reply(service)
         log.exception("action %s (request %s) failed", request.action, request.request_id)
         return ZMQReply.error("Could not get reply for message")

@@ -144,6 +144,23 @@ def wrong_state_reply(query_id: str, state: str) -> ZMQReply:
     )
 
 
+# Seconds a client is asked to wait (FlowAPI's Retry-After) when FlowDB or Redis is out of reach.
+UNAVAILABLE_RETRY_AFTER = 5
+
+UNAVAILABLE_MESSAGES = {
+    "redis": "FlowMachine cannot reach its query state store (Redis); try again shortly.",
+    "flowdb": "FlowMachine cannot reach FlowDB; try again shortly.",
+}
+
+
+def unavailable_reply(service: str) -> ZMQReply:
+    """Any action: a service FlowMachine needs is out of reach for now (FlowAPI answers 503, Retry-After)."""
+    return ZMQReply.error(
+        UNAVAILABLE_MESSAGES[service],
+        payload={"unavailable": service, "retry_after": UNAVAILABLE_RETRY_AFTER},
+    )
+
+
 def validation_failed_reply(params: Any, messages: Any) -> ZMQReply:
     """run_query / get_aggregation_unit: the spec failed validation (FlowKit's text and payload)."""
     messages = _stringify_keys(messages)

@@ -191,14 +191,13 @@ class SubscriberLocations(Query):
         if isinstance(self.spatial_unit, CellSpatialUnit):
             return False
         tables = self.events.resolved_tables(ctx)
+        # composed before the connection is taken: composing looks up the mapping on its own connection
+        unplaced = [self.unplaced_location_query(ctx, table) for table in tables]
         with ctx.pool.connection() as conn:
             for table in tables:
                 if not conn.execute(LOCATION_INDEXED_SQL, (f"events.{table}",)).fetchone()[0]:
                     return False
-            return not any(
-                conn.execute(self.unplaced_location_query(ctx, table)).fetchone()[0]
-                for table in tables
-            )
+            return not any(conn.execute(query).fetchone()[0] for query in unplaced)
 
     def unplaced_location_query(self, ctx: Context, table: str) -> sql.Composable:
         """One boolean: whether some location id of `table`'s events in the window is not placed by the
