@@ -297,7 +297,8 @@ def _compute_attempt(ctx: Context, query: Query, claim: _Claim) -> Query:
             if not queued:
                 continue
             claim.held = True
-            with ctx.pool.computing():  # queued until a compute slot is free; no connection held meanwhile
+            # queued until a compute slot is free; no connection is held meanwhile
+            with ctx.pool.computing():
                 executing, _ = states.trigger(qid, QueryEvent.EXECUTE, owner=ctx.owner)
                 if executing:
                     _execute(ctx, query)
@@ -425,7 +426,8 @@ def _execute(ctx: Context, query: Query) -> None:
         now = states.state(qid)
         if now is QueryState.CANCELLED:
             raise QueryCancelledError(f"query {qid} was cancelled") from None
-        if isinstance(exc, _Abandoned):  # our claim vanished (Redis lost its data): compute it again
+        if isinstance(exc, _Abandoned):
+            # our claim vanished (Redis lost its data while we computed): compute it again
             raise ClaimLost(f"query {qid} is {now} while this process computed it") from None
         message = describe_failure(exc)
         states.trigger(qid, QueryEvent.ERROR, message=message)

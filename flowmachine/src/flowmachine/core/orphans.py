@@ -54,6 +54,8 @@ def terminate_orphaned_backends(ctx: Context) -> list[int]:
         ]
     if terminated:
         log.warning(
-            "terminated %d FlowDB backends of dead FlowMachine processes: %s", len(terminated), terminated
+            "terminated %d FlowDB backends of dead FlowMachine processes: %s",
+            len(terminated),
+            terminated,
         )
     return terminated

@@ -49,7 +49,7 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def unavailable_service(exc: BaseException) -> str | None:
-    """"redis" or "flowdb" if `exc` says that service is out of reach, else None."""
+    """The service (`redis` or `flowdb`) `exc` says is out of reach, else None."""
     if not is_transient(exc):
         return None
     return "redis" if isinstance(exc, redis.RedisError | ClaimLost) else "flowdb"

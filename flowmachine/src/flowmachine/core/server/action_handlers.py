@@ -594,7 +594,8 @@ def perform_action(server: ServerContext, request: ZMQRequest) -> ZMQReply:
         return handler(server, **request.params)
     except Exception as exc:
         service = unavailable_service(exc)
-        if service is not None:  # FlowDB or Redis out of reach: FlowAPI answers 503 with Retry-After
+        if service is not None:
+            # FlowDB or Redis is out of reach: FlowAPI answers 503 with Retry-After
             log.warning(
                 "action %s (request %s): %s unavailable: %s",
                 request.action,
