@@ -33,11 +33,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_redis(workdir: Path) -> tuple[subprocess.Popen, int]:
-    """A redis-server of our own on a free loopback port (no persistence; `workdir` is created), answering
-    PING when this returns. The caller stops it: `proc.terminate(); proc.wait()`."""
-    port = free_port()
-    workdir.mkdir(parents=True)
+def start_redis(workdir: Path, port: int | None = None) -> tuple[subprocess.Popen, int]:
+    """A redis-server of our own on a free loopback port, or on `port` (to restart one: no persistence, so
+    it starts empty; `workdir` is created), answering PING when this returns. The caller stops it:
+    `proc.terminate(); proc.wait()`."""
+    port = free_port() if port is None else port
+    workdir.mkdir(parents=True, exist_ok=True)
     server = shutil.which("redis-server") or "/usr/bin/redis-server"
     proc = subprocess.Popen(
         [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
