@@ -156,3 +156,6 @@ async def test_redoc_page_uses_a_local_copy_when_configured(settings, tmp_path):
         )  # what the page's relative URL names
         assert script.status_code == 200 and script.mimetype == "text/javascript"
         assert await script.get_data() == bundle.read_bytes()
+        assert "max-age=86400" in script.headers["Cache-Control"]  # not no-store
+        policy = (await client.get("/api/0/spec/redoc")).headers["Content-Security-Policy"]
+        assert "script-src 'self';" in policy and "cdn.redoc.ly" not in policy

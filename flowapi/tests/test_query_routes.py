@@ -238,12 +238,16 @@ async def test_flowmachine_timeout_is_a_clear_503(settings, make_token):
     app = create_app(replace(settings, flowmachine_port=free_port(), zmq_timeout_seconds=0.3))
     async with app.test_app() as test_app:
         client = test_app.test_client()
-        spec = await client.get("/api/0/spec/openapi.json")
-        assert spec.status_code == 503
+        spec = await client.get("/api/0/spec/openapi.json")  # none ever fetched: nothing to serve
+        assert spec.status_code == 503 and spec.headers["Retry-After"] == "5"
         assert "did not answer" in (await spec.get_json())["msg"]
         token = make_token({"r": ["get_available_dates"]})
         dates = await client.get("/api/0/available_dates", headers=bearer(token))
-        assert dates.status_code == 503
+        assert dates.status_code == 503 and dates.headers["Retry-After"] == "5"
+        assert (await dates.get_json())["payload"] == {
+            "unavailable": "flowmachine",
+            "retry_after": 5,
+        }
         # a socket that timed out is in an unknown REQ state: closed, never given back for reuse
         assert app.extensions["flowapi"].flowmachine._idle == []
 

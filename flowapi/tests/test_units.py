@@ -162,9 +162,31 @@ def test_reply_parsing():
     assert reply.status is ReplyStatus.ERROR and not reply.ok
     assert reply.query_state is QueryState.AWOL
     assert reply.progress.as_dict() == {"eligible": 0, "queued": 0, "running": 0}
-    for raw in (b"nope", b"[]", b'{"status": "maybe"}', b'{"status": "success", "payload": 1}'):
+    for raw in (
+        b"nope",
+        b"[]",
+        b'{"status": "maybe"}',
+        b'{"status": "success", "payload": 1}',
+        b"[" * 100_000 + b"]" * 100_000,  # deeper than the parser's recursion: still just malformed
+    ):
         with pytest.raises(MalformedReply):
             Reply.from_bytes(raw)
+
+
+@pytest.mark.parametrize(
+    "status,payload,seconds",
+    [
+        ("error", {"unavailable": "redis", "retry_after": 7}, 7),
+        ("error", {"unavailable": "flowdb"}, 5),
+        ("error", {"unavailable": "redis", "retry_after": "soon"}, 5),
+        ("error", {"unavailable": "redis", "retry_after": 10**9}, 3600),
+        ("error", {"unavailable": "redis", "retry_after": -3}, 1),
+        ("error", {"query_state": "awol"}, None),
+        ("success", {"unavailable": "redis"}, None),
+    ],
+)
+def test_retry_after_of_unavailable_replies(status, payload, seconds):
+    assert Reply(ReplyStatus(status), "", payload).retry_after == seconds
 
 
 def test_access_log_lines_are_json():

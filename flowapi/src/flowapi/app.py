@@ -2,6 +2,10 @@
 
 Per-app state lives in a typed `AppState` under `app.extensions["flowapi"]`; per-request facts (request
 id, user, query id, outcome) live on `g` and end up in one JSON access-log line per request.
+
+Errors whose cause is a database, driver or programming failure never show that cause to the client: the
+body says what failed in general terms with the request id (also in the `X-Request-ID` header of every
+response), and the debug log has the detail under the same id (`internal_error`).
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ from werkzeug.exceptions import HTTPException
 
 from flowapi.auth import TokenError, User, VerifiedTokens, bearer_token
 from flowapi.errors import APIError
+from flowapi.headers import add_security_headers
 from flowapi.logs import ACCESS_LOGGER, DEBUG_LOGGER
-from flowapi.messages import MalformedReply
+from flowapi.messages import DEFAULT_RETRY_AFTER, MalformedReply
 from flowapi.query_facts import QueryFacts
 from flowapi.results import ResultStore
 from flowapi.settings import Settings
+from flowapi.spec_cache import SpecCache, fetch_document
 from flowapi.zmq_client import FlowmachineClient, FlowmachineUnavailable
 
 API_PREFIX = "/api/0"
@@ -35,6 +41,7 @@ class AppState:
     results: ResultStore
     facts: QueryFacts
     tokens: VerifiedTokens
+    specs: SpecCache
     access_log: logging.Logger
     debug_log: logging.Logger
 
@@ -45,7 +52,7 @@ def state() -> AppState:
 
 
 def request_id() -> str:
-    return str(g.request_id)
+    return str(g.get("request_id") or "-")
 
 
 def authenticate() -> User:
@@ -53,6 +60,23 @@ def authenticate() -> User:
     user = state().tokens.user(bearer_token(request.headers.get("Authorization")))
     g.user = user.name
     return user
+
+
+def internal_error(
+    msg: str,
+    status: int = 500,
+    *,
+    exc: BaseException | None = None,
+    outcome: str = "internal_error",
+) -> APIError:
+    """The error for a failure whose cause is not the client's business: `msg` (general terms) and the
+    request id to the client; the exception (`exc`, else the one being handled) to the debug log, with
+    the same request id."""
+    rid = request_id()
+    state().debug_log.error(
+        "%s", msg, exc_info=exc if exc is not None else True, extra={"request_id": rid}
+    )
+    return APIError(status, f"{msg} (request id {rid})", outcome=outcome, request_id=rid)
 
 
 def json_response(body: Any, status: int, headers: dict[str, str] | None = None) -> Response:
@@ -76,11 +100,13 @@ def create_app(settings: Settings) -> Quart:
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    flowmachine = FlowmachineClient(
+        settings.flowmachine_endpoint, timeout=settings.zmq_timeout_seconds
+    )
+    debug_log = logging.getLogger(DEBUG_LOGGER)
     app.extensions["flowapi"] = AppState(
         settings=settings,
-        flowmachine=FlowmachineClient(
-            settings.flowmachine_endpoint, timeout=settings.zmq_timeout_seconds
-        ),
+        flowmachine=flowmachine,
         results=ResultStore(
             {
                 "host": settings.flowdb_host,
@@ -96,8 +122,13 @@ def create_app(settings: Settings) -> Quart:
         tokens=VerifiedTokens(
             key=settings.public_jwt_signing_key, audience=settings.flowapi_identifier
         ),
+        specs=SpecCache(
+            lambda: fetch_document(flowmachine, audience=settings.flowapi_identifier),
+            refresh_seconds=settings.spec_refresh_seconds,
+            log=debug_log,
+        ),
         access_log=logging.getLogger(ACCESS_LOGGER),
-        debug_log=logging.getLogger(DEBUG_LOGGER),
+        debug_log=debug_log,
     )
     for blueprint in (query_bp, data_bp, qa_bp, spec_bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
@@ -105,6 +136,10 @@ def create_app(settings: Settings) -> Quart:
     @app.route("/")
     async def root() -> Response:
         return Response("", status=200)
+
+    @app.before_serving
+    async def fetch_spec_early() -> None:
+        app.extensions["flowapi"].specs.refresh()  # in the background: serving starts at once
 
     @app.before_request
     async def start_request() -> None:
@@ -117,6 +152,9 @@ def create_app(settings: Settings) -> Quart:
 
     @app.after_request
     async def log_access(response: Response) -> Response:
+        add_security_headers(response.headers)
+        if g.get("request_id"):
+            response.headers["X-Request-ID"] = g.request_id
         app_state: AppState = app.extensions["flowapi"]
         app_state.access_log.info(
             "request",
@@ -148,21 +186,25 @@ def create_app(settings: Settings) -> Quart:
     @app.errorhandler(FlowmachineUnavailable)
     async def flowmachine_unavailable(exc: FlowmachineUnavailable) -> Response:
         g.outcome = "FLOWMACHINE_UNAVAILABLE"
-        body = {"status": "error", "msg": str(exc)}
-        return json_response(body, 503, {"Retry-After": "5"})
+        state().debug_log.warning(
+            "FlowMachine unavailable: %s", exc.detail, extra={"request_id": request_id()}
+        )
+        body = {"status": "error", "msg": exc.msg, "payload": exc.payload}
+        return json_response(body, 503, {"Retry-After": str(exc.retry_after)})
 
     @app.errorhandler(MalformedReply)
     async def malformed_reply(exc: MalformedReply) -> Response:
         g.outcome = "FLOWMACHINE_BAD_REPLY"
-        return json_response({"status": "error", "msg": "Bad reply from FlowMachine."}, 502)
+        error = internal_error("Bad reply from FlowMachine.", 502, exc=exc, outcome=g.outcome)
+        return json_response(error.body, error.status_code)
 
     @app.errorhandler(OSError)
     @app.errorhandler(asyncpg.exceptions.InterfaceError)
     @app.errorhandler(asyncpg.exceptions.CannotConnectNowError)
     async def flowdb_unavailable(exc: Exception) -> Response:
         g.outcome = "FLOWDB_UNAVAILABLE"
-        state().debug_log.warning("FlowDB unavailable: %s", exc)
-        return json_response({"status": "error", "msg": "FlowDB is not available."}, 503)
+        error = internal_error("FlowDB is not available.", 503, exc=exc, outcome=g.outcome)
+        return json_response(error.body, 503, {"Retry-After": str(DEFAULT_RETRY_AFTER)})
 
     @app.errorhandler(HTTPException)
     async def http_error(exc: HTTPException) -> Response:
@@ -177,12 +219,13 @@ def create_app(settings: Settings) -> Quart:
     @app.errorhandler(Exception)
     async def unexpected(exc: Exception) -> Response:
         g.outcome = "internal_error"
-        state().debug_log.exception("unhandled error in %s", request.path)
-        return json_response({"status": "error", "msg": "Internal server error"}, 500)
+        error = internal_error("Internal server error.", exc=exc)
+        return json_response(error.body, 500)
 
     @app.after_serving
     async def close_connections() -> None:
         app_state: AppState = app.extensions["flowapi"]
+        await app_state.specs.close()
         await app_state.results.close()
         app_state.flowmachine.close()
 

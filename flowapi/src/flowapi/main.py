@@ -18,6 +18,7 @@ def hypercorn_config(settings: Settings) -> Config:
     config = Config()
     config.bind = [f"{settings.bind_address}:{settings.port}"]
     config.accesslog = None  # FlowAPI writes its own structured access log
+    config.include_server_header = False  # no `Server: hypercorn-h11` naming the software
     if settings.tls_certificate is not None:
         config.certfile = str(settings.tls_certificate)
         config.keyfile = str(settings.tls_certificate)

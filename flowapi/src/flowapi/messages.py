@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,11 @@ class QueryState(enum.StrEnum):
             return cls(value)
         except ValueError:
             return None
+
+
+# Seconds a client is told to wait (`Retry-After`) when FlowMachine gives none; and the most we pass on.
+DEFAULT_RETRY_AFTER = 5
+MAX_RETRY_AFTER = 3600
 
 
 class MalformedReply(Exception):
@@ -99,7 +105,7 @@ class Reply:
             data = json.loads(raw)
             status = ReplyStatus(data["status"])
             msg, payload = data.get("msg", ""), data.get("payload", {})
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, RecursionError):
             raise MalformedReply(f"not a FlowMachine reply: {raw[:200]!r}") from None
         if not isinstance(msg, str) or not isinstance(payload, dict):
             raise MalformedReply(f"not a FlowMachine reply: {raw[:200]!r}")
@@ -117,3 +123,16 @@ class Reply:
     @property
     def progress(self) -> Progress:
         return Progress.from_payload(self.payload)
+
+    @property
+    def retry_after(self) -> int | None:
+        """For an error reply saying FlowMachine cannot work just now (`payload.unavailable`, e.g. its Redis
+        is unreachable): the seconds to wait before trying again (`payload.retry_after`, else 5); else None."""
+        if self.ok or not isinstance(self.payload.get("unavailable"), str):
+            return None
+        seconds = self.payload.get("retry_after")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            return DEFAULT_RETRY_AFTER
+        if not math.isfinite(seconds):
+            return DEFAULT_RETRY_AFTER
+        return min(max(int(seconds), 1), MAX_RETRY_AFTER)

@@ -107,6 +107,11 @@ class ResultStore:
             cursor = await conn.cursor(await json_rows_sql(conn, sql) if as_json else sql)
             first = await cursor.fetch(self.chunk_rows)
         except BaseException:
+            if conn.is_in_transaction():  # give it back clean (asyncpg warns otherwise)
+                try:
+                    await transaction.rollback()
+                except Exception:  # a broken connection: the pool discards it
+                    pass
             await pool.release(conn)
             raise
         return RowStream(pool, conn, transaction, cursor, first, self.chunk_rows, as_json=as_json)
@@ -155,7 +160,11 @@ class RowStream:
 
 
 async def stream_json(
-    rows: RowStream, *, result_name: str, additional: dict[str, Any]
+    rows: RowStream,
+    *,
+    result_name: str,
+    additional: dict[str, Any],
+    request_id: str | None = None,
 ) -> AsyncIterator[bytes]:
     """`{<additional>, "<result_name>": [row, row, ...]}` in pieces, from rows opened `as_json`."""
     if not rows.as_json:
@@ -170,14 +179,17 @@ async def stream_json(
             yield (text if first else ", " + text).encode()
             first = False
     except Exception:
-        log.exception("result stream failed part way; the body is cut short")
+        log.exception(
+            "result stream failed part way; the body is cut short",
+            extra={"request_id": request_id},
+        )
         return
     finally:
         await rows.close()
     yield b"]}"
 
 
-async def stream_csv(rows: RowStream) -> AsyncIterator[bytes]:
+async def stream_csv(rows: RowStream, *, request_id: str | None = None) -> AsyncIterator[bytes]:
     """CSV with a header row from the first row's columns (no header for an empty result)."""
     header_written = False
     try:
@@ -195,6 +207,9 @@ async def stream_csv(rows: RowStream) -> AsyncIterator[bytes]:
             )
             yield buffer.getvalue().encode()
     except Exception:
-        log.exception("result stream failed part way; the body is cut short")
+        log.exception(
+            "result stream failed part way; the body is cut short",
+            extra={"request_id": request_id},
+        )
     finally:
         await rows.close()

@@ -56,6 +56,11 @@ class Settings:
     zmq_timeout_seconds: float = 30.0
     # Ours: the largest request body accepted (larger ones get 413).
     max_body_bytes: int = 1_048_576
+    # Ours: the most levels of arrays and objects a JSON body may nest (deeper ones get 400).
+    max_json_depth: int = 100
+    # Ours, not from the environment: seconds before the OpenAPI document is rebuilt from FlowMachine's
+    # schemas (in the background; the last one is served meanwhile and while FlowMachine is down).
+    spec_refresh_seconds: float = 60.0
     # Ours: rows fetched from FlowDB per round trip while streaming a result.
     result_chunk_rows: int = 2_000
     db_pool_size: int = 20
@@ -118,6 +123,7 @@ class Settings:
             log_level=get("FLOWAPI_LOG_LEVEL", "error").lower(),
             zmq_timeout_seconds=float(number("FLOWAPI_ZMQ_TIMEOUT", "30", float)),
             max_body_bytes=int(number("FLOWAPI_MAX_BODY_SIZE", "1048576")),
+            max_json_depth=int(number("FLOWAPI_MAX_JSON_DEPTH", "100")),
             result_chunk_rows=int(number("FLOWAPI_RESULT_CHUNK_ROWS", "2000")),
             db_pool_size=int(number("FLOWAPI_DB_POOL_SIZE", "20")),
             query_facts_bytes=int(number("FLOWAPI_QUERY_FACTS_BYTES", str(16 * 2**20))),

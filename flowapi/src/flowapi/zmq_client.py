@@ -4,9 +4,12 @@ Every call takes a REQ socket connected to the FlowMachine ROUTER, sends one req
 `timeout` seconds for its reply. The server's replies carry no request id, so a socket is never shared
 between concurrent calls: each call has one to itself, taken from a pool of idle connected sockets (or
 newly connected) and given back after its reply, so a busy API does not pay a TCP and ZMTP handshake per
-call. A socket whose call failed or timed out (its REQ state is unknown) is closed, never reused. A
-server that does not answer in time raises `FlowmachineUnavailable`, which the app answers with 503 and
-a JSON body.
+call. A socket whose call failed or timed out (its REQ state is unknown) is closed, never reused.
+
+`FlowmachineUnavailable` (the app answers 503 with `Retry-After` and a JSON body) is raised when the server
+does not answer in time, when the socket fails, and when the server replies that it cannot work just now
+(an error reply whose payload names what is `unavailable`, e.g. its Redis, and when to `retry_after`):
+then no route goes on to read such a reply as an answer about the query.
 """
 
 from __future__ import annotations
@@ -17,13 +20,31 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from flowapi.messages import Action, MalformedReply, Reply, Request
+from flowapi.messages import DEFAULT_RETRY_AFTER, Action, MalformedReply, Reply, Request
 
 __all__ = ["FlowmachineClient", "FlowmachineUnavailable", "MalformedReply"]
 
 
 class FlowmachineUnavailable(Exception):
-    """FlowMachine did not answer in time (or the socket failed)."""
+    """FlowMachine cannot answer now: `msg` and `payload` are for the client, `detail` for the log."""
+
+    def __init__(
+        self,
+        msg: str,
+        *,
+        detail: str | None = None,
+        retry_after: int = DEFAULT_RETRY_AFTER,
+        payload: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or msg)
+        self.msg = msg
+        self.detail = detail or msg
+        self.retry_after = retry_after
+        self.payload = (
+            payload
+            if payload is not None
+            else {"unavailable": "flowmachine", "retry_after": retry_after}
+        )
 
 
 class FlowmachineClient:
@@ -70,38 +91,54 @@ class FlowmachineClient:
             self._zctx = None
 
     async def request(
-        self, action: Action, params: dict[str, Any] | None = None, *, request_id: str
+        self,
+        action: Action,
+        params: dict[str, Any] | None = None,
+        *,
+        request_id: str,
+        timeout: float | None = None,
     ) -> Reply:
-        """Send one request; the reply envelope (an error reply is a reply, not an exception)."""
+        """Send one request; the reply envelope (an error reply is a reply, not an exception, unless it
+        says FlowMachine is unavailable). `timeout`: seconds to wait, if not the client's own."""
+        wait = self.timeout if timeout is None else min(timeout, self.timeout)
         try:
             socket = self._take_socket()
         except zmq.ZMQError as exc:
-            raise FlowmachineUnavailable(f"Could not reach FlowMachine: {exc}") from None
+            raise _unreachable(exc) from None
         answered = False
         try:
             await socket.send(Request(request_id, action, params or {}).to_bytes())
-            if not await socket.poll(timeout=int(self.timeout * 1000), flags=zmq.POLLIN):
+            if not await socket.poll(timeout=int(wait * 1000), flags=zmq.POLLIN):
                 raise FlowmachineUnavailable(
-                    f"FlowMachine did not answer '{action}' within {self.timeout:g} seconds."
+                    f"FlowMachine did not answer '{action}' within {wait:g} seconds."
                 )
             raw = await socket.recv()
             answered = True
         except zmq.ZMQError as exc:
-            raise FlowmachineUnavailable(f"Could not reach FlowMachine: {exc}") from None
+            raise _unreachable(exc) from None
         finally:
             if answered:
                 self._give_back(socket)
             else:  # timed out, failed or cancelled mid-call: its REQ state is unknown
                 socket.close(linger=0)
-        return Reply.from_bytes(raw)
+        reply = Reply.from_bytes(raw)
+        retry_after = reply.retry_after
+        if retry_after is not None:
+            raise FlowmachineUnavailable(
+                reply.msg or "FlowMachine is unavailable just now; try again shortly.",
+                detail=f"FlowMachine answered '{action}': {reply.msg} {reply.payload}",
+                retry_after=retry_after,
+                payload=reply.payload,
+            )
+        return reply
 
     # one method per action ----------------------------------------------------------------------------
 
     async def ping(self, *, request_id: str) -> Reply:
         return await self.request(Action.PING, request_id=request_id)
 
-    async def get_query_schemas(self, *, request_id: str) -> Reply:
-        return await self.request(Action.GET_QUERY_SCHEMAS, request_id=request_id)
+    async def get_query_schemas(self, *, request_id: str, timeout: float | None = None) -> Reply:
+        return await self.request(Action.GET_QUERY_SCHEMAS, request_id=request_id, timeout=timeout)
 
     async def run_query(self, spec: dict[str, Any], *, request_id: str) -> Reply:
         return await self.request(Action.RUN_QUERY, spec, request_id=request_id)
@@ -153,3 +190,9 @@ class FlowmachineClient:
         return await self.request(
             Action.CANCEL_QUERY, {"query_id": query_id}, request_id=request_id
         )
+
+
+def _unreachable(exc: zmq.ZMQError) -> FlowmachineUnavailable:
+    return FlowmachineUnavailable(
+        "Could not reach FlowMachine; try again shortly.", detail=f"ZeroMQ error: {exc}"
+    )

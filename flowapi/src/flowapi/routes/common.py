@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
 import asyncpg
 from quart import Response, g, request
 
-from flowapi.app import request_id, state
+from flowapi.app import internal_error, request_id, state
 from flowapi.auth import User
-from flowapi.errors import APIError, bad_request, forbidden, not_found
+from flowapi.errors import bad_request, forbidden, not_found
+from flowapi.json_body import NotJSON, TooDeep, parse_json
 from flowapi.permissions import is_allowed, query_scopes
 from flowapi.results import RowStream, stream_csv, stream_json
 
@@ -26,8 +26,12 @@ async def query_spec_from_body() -> dict[str, Any]:
     """The JSON object in the request body; 400 in FlowKit's words when it is not one."""
     raw = await request.get_data()  # over MAX_CONTENT_LENGTH: 413 from Quart
     try:
-        spec = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
+        spec = parse_json(raw, max_depth=state().settings.max_json_depth)
+    except TooDeep as exc:
+        raise bad_request(
+            f"Could not parse query spec: {exc}.", payload={"max_depth": exc.max_depth}
+        ) from None
+    except NotJSON:
         raise bad_request("Could not parse query spec.") from None
     if not isinstance(spec, dict):
         raise bad_request("Could not parse query spec.")
@@ -93,9 +97,8 @@ async def open_rows(sql: str, filetype: str, *, what: str) -> RowStream:
         return await state().results.open(sql, as_json=filetype != "csv")
     except asyncpg.UndefinedTableError:
         raise not_found(f"The result of {what} is no longer available.") from None
-    except asyncpg.PostgresError as exc:
-        state().debug_log.exception("could not read %s", what)
-        raise APIError(500, f"Could not read {what}: {exc}") from None
+    except asyncpg.PostgresError:
+        raise internal_error(f"Could not read {what}.") from None
 
 
 async def streamed(
@@ -111,10 +114,11 @@ async def streamed(
         response = Response(b"", mimetype=CONTENT_TYPES[filetype])
         response.headers["Content-Disposition"] = f"attachment;filename={filename}"
         return response
+    rid = request_id()
     body = (
-        stream_csv(rows)
+        stream_csv(rows, request_id=rid)
         if filetype == "csv"
-        else stream_json(rows, result_name=result_name, additional=additional or {})
+        else stream_json(rows, result_name=result_name, additional=additional or {}, request_id=rid)
     )
     response = Response(body, mimetype=CONTENT_TYPES[filetype])
     response.headers["Content-Disposition"] = f"attachment;filename={filename}"

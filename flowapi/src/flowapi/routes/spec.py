@@ -2,6 +2,7 @@
 
 The page loads ReDoc from `FLOWAPI_REDOC_SCRIPT` when FlowAPI has a copy (`make deps` and the container image
 fetch one from the npm registry), so it renders where there is no internet; otherwise from ReDoc's CDN.
+The document is the last one built (`spec_cache`): served at once, also while FlowMachine is down.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from typing import Any
 import yaml
 from quart import Blueprint, Response, send_file
 
-from flowapi import __version__
-from flowapi.app import json_response, request_id, state
+from flowapi.app import json_response, state
 from flowapi.errors import APIError
-from flowapi.openapi import build_spec
+from flowapi.headers import redoc_policy
 
 bp = Blueprint("spec", __name__)
 
-REDOC_CDN = "https://cdn.redoc.ly/redoc/latest/bundles/redoc.standalone.js"
+REDOC_ORIGIN = "https://cdn.redoc.ly"
+REDOC_CDN = f"{REDOC_ORIGIN}/redoc/latest/bundles/redoc.standalone.js"
 REDOC_LOCAL = "redoc.standalone.js"  # relative to the page: /api/0/spec/redoc.standalone.js
 REDOC_PAGE = """<!DOCTYPE html>
 <html>
@@ -36,12 +37,7 @@ REDOC_PAGE = """<!DOCTYPE html>
 
 
 async def _spec() -> dict[str, Any]:
-    app_state = state()
-    reply = await app_state.flowmachine.get_query_schemas(request_id=request_id())
-    schemas = reply.payload.get("query_schemas")
-    if not reply.ok or not isinstance(schemas, dict):
-        raise APIError(500, reply.msg or "FlowMachine gave no query schemas.")
-    return build_spec(schemas, audience=app_state.settings.flowapi_identifier, version=__version__)
+    return await state().specs.get()
 
 
 @bp.route("/spec/openapi.json")
@@ -57,8 +53,11 @@ async def openapi_yaml() -> Response:
 
 @bp.route("/spec/redoc")
 async def redoc_spec() -> Response:
-    script = REDOC_LOCAL if state().settings.redoc_script is not None else REDOC_CDN
-    return Response(REDOC_PAGE.format(script=script), status=200, mimetype="text/html")
+    local = state().settings.redoc_script is not None
+    page = REDOC_PAGE.format(script=REDOC_LOCAL if local else REDOC_CDN)
+    response = Response(page, status=200, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = redoc_policy("'self'" if local else REDOC_ORIGIN)
+    return response
 
 
 @bp.route("/spec/redoc.standalone.js")
