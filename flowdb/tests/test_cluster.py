@@ -190,6 +190,14 @@ def test_cli_status_of_nothing(scratch_root):
         ({"FLOWDB_PORT": "ninety"}, "FLOWDB_PORT must be a whole number"),
         ({"FLOWDB_PORT": "70000"}, "FLOWDB_PORT must be between 1 and 65535"),
         ({"FLOWAPI_FLOWDB_USER": "flowmachine"}, "FLOWAPI_FLOWDB_USER must be a role of its own"),
+        (
+            {"FLOWMACHINE_FLOWDB_TEMP_FILE_LIMIT": "lots"},
+            "FLOWMACHINE_FLOWDB_TEMP_FILE_LIMIT must be a size such as 512MB",
+        ),
+        (
+            {"FLOWMACHINE_FLOWDB_STATEMENT_TIMEOUT": "-5"},
+            "FLOWMACHINE_FLOWDB_STATEMENT_TIMEOUT must be at least 0",
+        ),
     ],
 )
 def test_bad_settings_are_one_line_errors(scratch_root, env, message):

@@ -1,11 +1,13 @@
 """FlowKit's schema and the least-privilege roles, checked against the live session cluster."""
 
+import dataclasses
 import datetime as dt
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from flowdb import roles
 from flowdb.synthetic.loading import day_partition
 from flowdb.testing import connect_as
 
@@ -243,6 +245,44 @@ def test_tables_created_in_cache_by_the_superuser_belong_to_flowmachine(cluster,
     )
     with connect_as(cluster, "flowmachine") as fm:
         fm.execute("DROP TABLE cache.xbysuper")
+
+
+def test_flowmachine_sessions_have_bounded_temp_files_and_time(cluster):
+    expected = roles.flowmachine_limits(cluster.settings)
+    assert expected["statement_timeout"] == "3600s"
+    assert expected["temp_file_limit"].endswith("MB")
+    with connect_as(cluster, "flowmachine") as fm:
+        shown = dict(
+            fm.execute(
+                "SELECT name, setting || coalesce(unit, '') FROM pg_settings "
+                "WHERE name IN ('temp_file_limit', 'statement_timeout')"
+            ).fetchall()
+        )
+    assert shown["statement_timeout"] == "3600000ms"
+    assert shown["temp_file_limit"] == f"{int(expected['temp_file_limit'][:-2]) * 1024}kB"
+
+
+def test_a_statement_over_the_temp_file_limit_fails_instead_of_filling_the_disk(cluster, db):
+    small = dataclasses.replace(
+        cluster.settings, flowmachine_temp_file_limit="1MB", flowmachine_statement_timeout=1
+    )
+    roles.reconcile(db, small)  # as `flowdb start` does, here with small limits
+    try:
+        with connect_as(cluster, "flowmachine") as fm:
+            fm.execute("SET work_mem = '64kB'")
+            fm.execute("SET max_parallel_workers_per_gather = 0")
+            with pytest.raises(psycopg.errors.ConfigurationLimitExceeded, match="temp_file_limit"):
+                fm.execute(
+                    "SELECT count(*) FROM (SELECT g FROM generate_series(1, 1000000) g ORDER BY g DESC) s"
+                )
+            with pytest.raises(psycopg.errors.QueryCanceled, match="statement timeout"):
+                fm.execute("SELECT pg_sleep(3)")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                fm.execute("SET temp_file_limit = -1")  # FlowMachine cannot lift it
+    finally:
+        roles.reconcile(db, cluster.settings)
+    with connect_as(cluster, "flowmachine") as fm:
+        assert fm.execute("SHOW statement_timeout").fetchone()[0] == "1h"
 
 
 def test_roles_cannot_connect_with_a_wrong_password(cluster):

@@ -11,6 +11,7 @@ from psycopg import sql
 
 from flowdb import RELEASE_DATE, __version__
 from flowdb.settings import DATABASE, FLOWMACHINE_ROLE, Settings
+from flowdb.tuning import MB, compute_tuning
 
 # Schemas flowmachine may write (results, derived geography and rasters) and schemas it may only read.
 WRITABLE_SCHEMAS = ("cache", "geography", "population", "elevation")
@@ -36,6 +37,26 @@ def _existing_schemas(conn: psycopg.Connection, names: tuple[str, ...]) -> list[
     return [r[0] for r in rows]
 
 
+def flowmachine_limits(settings: Settings) -> dict[str, str]:
+    """`temp_file_limit` and `statement_timeout` for every session of the flowmachine role.
+
+    temp_file_limit bounds each process (a statement's parallel workers have one each); by default a
+    statement with all its workers may fill a quarter of the free space on the data directory's filesystem
+    (measured at start), so that no single query fills the disk. statement_timeout is in seconds (0: off).
+    """
+    limit = settings.flowmachine_temp_file_limit
+    if limit is None:
+        import shutil
+
+        processes = 1 + int(compute_tuning(settings.env).values["max_parallel_workers_per_gather"])
+        free = shutil.disk_usage(settings.data_dir).free
+        limit = f"{max(1, free // 4 // processes // MB)}MB"
+    return {
+        "temp_file_limit": limit,
+        "statement_timeout": f"{settings.flowmachine_statement_timeout}s",
+    }
+
+
 def reconcile(conn: psycopg.Connection, settings: Settings) -> None:
     """Create or update the roles and (re)apply every grant. Idempotent; run as the superuser."""
     fm = sql.Identifier(FLOWMACHINE_ROLE)
@@ -50,6 +71,14 @@ def reconcile(conn: psycopg.Connection, settings: Settings) -> None:
         )
         _ensure_login_role(conn, FLOWMACHINE_ROLE, settings.flowmachine_password)
         _ensure_login_role(conn, settings.flowapi_user, settings.flowapi_password)
+        # No statement of FlowMachine's may fill the disk or run for ever (temp_file_limit needs a
+        # superuser to set, so FlowMachine cannot lift it); new sessions take the values.
+        for name, value in flowmachine_limits(settings).items():
+            conn.execute(
+                sql.SQL("ALTER ROLE {} SET {} = {}").format(
+                    fm, sql.Identifier(name), sql.Literal(value)
+                )
+            )
 
         conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db))
         conn.execute(

@@ -30,6 +30,8 @@ SECRET_NAMES = (
 )
 # PostgreSQL's listen_addresses: host names, IP addresses, `*`, separated by commas.
 _LISTEN_ADDRESSES = re.compile(r"^\s*[\w.:*%-]+(\s*,\s*[\w.:*%-]+)*\s*$")
+# A PostgreSQL size in PostgreSQL's units (temp_file_limit): 512MB, 10GB, 2TB, 800kB.
+_PG_SIZE = re.compile(r"^(\d+)\s*(kB|MB|GB|TB)$", re.IGNORECASE)
 
 
 def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
@@ -43,6 +45,22 @@ def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0
     if value < minimum:
         raise FlowDBError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def env_pg_size(env: Mapping[str, str], name: str) -> str | None:
+    """A size such as 10GB (or -1: no limit) from `name`, as PostgreSQL spells it; None if unset."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if raw == "-1":
+        return raw
+    match = _PG_SIZE.match(raw)
+    if match is None or int(match[1]) < 1:
+        raise FlowDBError(
+            f"{name} must be a size such as 512MB or 10GB (or -1: no limit), got {raw!r}"
+        )
+    unit = {"kb": "kB", "mb": "MB", "gb": "GB", "tb": "TB"}[match[2].lower()]
+    return f"{int(match[1])}{unit}"
 
 
 # Names and addresses of this machine (a server listening on, or reached at, one of them is local).
@@ -70,6 +88,11 @@ class Settings:
     cache_size: int | None = None
     cache_half_life: int = 1000
     cache_protected_period: int = 86400
+    # What one statement of the flowmachine role may use (ALTER ROLE ... SET, applied at every start):
+    # temporary files per process (None: a share of the free disk, see roles.flowmachine_limits) and
+    # time in seconds (0: no limit).
+    flowmachine_temp_file_limit: str | None = None
+    flowmachine_statement_timeout: int = 3600
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -116,6 +139,10 @@ class Settings:
             cache_size=env_int(env, "CACHE_SIZE", 0) if cache_size else None,
             cache_half_life=env_int(env, "CACHE_HALF_LIFE", 1000, minimum=1),
             cache_protected_period=env_int(env, "CACHE_PROTECTED_PERIOD", 86400),
+            flowmachine_temp_file_limit=env_pg_size(env, "FLOWMACHINE_FLOWDB_TEMP_FILE_LIMIT"),
+            flowmachine_statement_timeout=env_int(
+                env, "FLOWMACHINE_FLOWDB_STATEMENT_TIMEOUT", 3600
+            ),
             env=env,
         )
 
