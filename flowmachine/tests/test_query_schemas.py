@@ -480,7 +480,7 @@ BOUNDS = {
         "bins",
         "At most 10001 items",
     ),
-    "sample size": (sampled(10**9), sampled(10**9 + 1), "metric", "at most 1e+09"),
+    "sample size": (sampled(10**9), sampled(10**9 + 1), "metric", "at most 1000000000"),
     "date span": (usc(days_after(3660)), usc(days_after(3661)), "end_date", "at most 3660 days"),
     "dates": (
         usc("2199-12-31", start_date="2199-12-30"),

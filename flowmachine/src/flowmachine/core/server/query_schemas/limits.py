@@ -75,7 +75,8 @@ class AtMost(validate.Validator):
 
     def __call__(self, value: Any) -> Any:
         if value > self.bound:
-            raise ValidationError(f"Must be at most {self.bound:g}.")
+            bound = self.bound if isinstance(self.bound, int) else f"{self.bound:g}"
+            raise ValidationError(f"Must be at most {bound}.")
         return value
 
 
