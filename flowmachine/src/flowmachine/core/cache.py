@@ -297,14 +297,17 @@ def _compute_attempt(ctx: Context, query: Query, claim: _Claim) -> Query:
             if not queued:
                 continue
             claim.held = True
+            # composed before a compute slot is taken: composing may compute another query first (a
+            # random sample counts its parent's rows), which needs a slot of its own
+            statement = _compose(ctx, query)
             # queued until a compute slot is free; no connection is held meanwhile
             with ctx.pool.computing():
                 executing, _ = states.trigger(qid, QueryEvent.EXECUTE, owner=ctx.owner)
                 if executing:
-                    _execute(ctx, query)
+                    _execute(ctx, query, statement)
                     claim.held = False
                     return query
-            claim.held = False  # cancelled while it waited for a slot
+            claim.held = False  # cancelled while it waited
         elif state in IN_FLIGHT:
             if states.wait_while_in_flight(qid) is QueryState.KNOWN and info.owner != ctx.owner:
                 terminate_orphaned_backends(ctx)  # its owner died: stop what it left running
@@ -373,24 +376,43 @@ def _index_statements(query: Query) -> list[sql.Composable]:
     return statements
 
 
-def _statement(ctx: Context, query: Query) -> tuple[str, dict[str, str], list[str]]:
-    """Everything `_execute` needs before it takes its connection: the statement's text (composing it looks
-    up which dependencies are stored, each lookup on a connection of its own), its planner settings and the
-    stored queries it reads."""
-    body = sql.SQL("CREATE TABLE {} AS SELECT {} FROM ({}) _").format(
-        query.table_identifier, query.columns_sql(), query._make_query(ctx)
-    )
-    with ctx.pool.connection() as conn:
-        text = body.as_string(conn)
-    return text, statement_settings(ctx, query), stored_dependency_ids(ctx, query)
+@dataclass(frozen=True)
+class _Statement:
+    """Everything `_execute` needs before it takes its connection."""
+
+    text: str
+    settings: dict[str, str]
+    dependency_ids: list[str]
 
 
-def _execute(ctx: Context, query: Query) -> None:
+def _compose(ctx: Context, query: Query) -> _Statement:
+    """The (queued) query's statement: its text (composing it looks up which dependencies are stored, each
+    lookup on a connection of its own), its planner settings and the stored queries it reads. A failure that
+    is not transient errors the query."""
+    try:
+        body = sql.SQL("CREATE TABLE {} AS SELECT {} FROM ({}) _").format(
+            query.table_identifier, query.columns_sql(), query._make_query(ctx)
+        )
+        with ctx.pool.connection() as conn:
+            text = body.as_string(conn)
+        return _Statement(text, statement_settings(ctx, query), stored_dependency_ids(ctx, query))
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        if ctx.states.state(query.query_id) is QueryState.CANCELLED:
+            raise QueryCancelledError(f"query {query.query_id} was cancelled") from None
+        message = describe_failure(exc)
+        log.error("query %s (%s) failed: %s", query.query_id, type(query).__name__, message)
+        ctx.states.trigger(query.query_id, QueryEvent.ERROR, message=message)
+        raise QueryFailedError(message) from exc
+
+
+def _execute(ctx: Context, query: Query, statement: _Statement) -> None:
     """Compute the (executing) query into its table, in one transaction. A transient failure (FlowDB or Redis
     out of reach) is raised as it is, for `_compute_one` to try again; any other failure errors the query."""
     states, qid = ctx.states, query.query_id
+    text = statement.text
     try:
-        text, settings, dependency_ids = _statement(ctx, query)
         with ctx.pool.connection() as conn:
             states.set_pid(qid, conn.info.backend_pid)
             if (
@@ -398,7 +420,7 @@ def _execute(ctx: Context, query: Query) -> None:
             ):  # cancelled before we recorded the pid
                 raise _Abandoned
             with conn.transaction():
-                for name, value in settings.items():
+                for name, value in statement.settings.items():
                     conn.execute(
                         sql.SQL("SET LOCAL {} = {}").format(
                             sql.Identifier(name), sql.Literal(value)
@@ -415,7 +437,7 @@ def _execute(ctx: Context, query: Query) -> None:
                     )
                 )
                 conn.execute(sql.SQL("ANALYZE {}").format(query.table_identifier))
-                _write_metadata(conn, query, text, compute_ms, dependency_ids)
+                _write_metadata(conn, query, text, compute_ms, statement.dependency_ids)
                 if states.state(qid) is not QueryState.EXECUTING:
                     raise _Abandoned
         finished, _ = states.trigger(qid, QueryEvent.FINISH)

@@ -75,22 +75,16 @@ class FlowDBConnections:
     @contextmanager
     def computing(self) -> Iterator[None]:
         """One of the `compute_slots`: held by a thread computing a query, from before its state reads
-        executing until it is stored. Waiting for it holds no connection. Re-entrant: a query whose SQL needs
-        another computed first (a random sample counts its parent's rows) computes it on the slot it holds."""
-        depth = getattr(self._held, "slots", 0)
-        if depth:
-            self._held.slots = depth + 1
-            try:
-                yield
-            finally:
-                self._held.slots = depth
-            return
+        executing until it is stored. Waiting for it holds no connection; a thread holds at most one (a query's
+        statement is composed, and whatever composing computes is computed, before its slot is taken)."""
+        if getattr(self._held, "slot", False):
+            raise NestedConnectionError("this thread already holds a compute slot")
         with self._slots:
-            self._held.slots = 1
+            self._held.slot = True
             try:
                 yield
             finally:
-                self._held.slots = 0
+                self._held.slot = False
 
     def holds_connection(self) -> bool:
         return bool(getattr(self._held, "conn", False))
