@@ -298,3 +298,21 @@ def test_a_redis_that_lost_its_data_loses_no_query(fm_settings, fixture_db, own_
     client.flushall()
     with server_in_thread(settings):
         assert client.exists(f"flowmachine:{server.server.ctx.conn_id}:spec:{done}")
+
+
+def test_failure_messages_keep_internals_in_the_log(caplog):
+    """What a client reads of a failure: data exceptions and our own errors say what happened; FlowDB's text
+    about tables and SQL stays in the log, under a reference the message gives."""
+    from psycopg import errors as pg_errors
+
+    from flowmachine.core.errors import MissingDateError
+    from flowmachine.core.transient import describe_failure
+
+    assert describe_failure(pg_errors.DivisionByZero("division by zero")) == (
+        "DivisionByZero: division by zero"
+    )
+    assert describe_failure(MissingDateError("no calls data")) == "MissingDateError: no calls data"
+    internal = describe_failure(pg_errors.UndefinedTable('relation "cache.x0123" does not exist'))
+    assert "cache.x0123" not in internal and "reference" in internal
+    reference = internal.split("reference ")[1].split()[0]
+    assert any(reference in r.message and "cache.x0123" in r.message for r in caplog.records)

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 
 import psycopg
 import redis
 from psycopg import errors as pg_errors
 from psycopg_pool import PoolTimeout, TooManyRequests
+
+from flowmachine.core.errors import FlowMachineError
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +59,9 @@ def unavailable_service(exc: BaseException) -> str | None:
 
 
 def describe_failure(exc: BaseException) -> str:
-    """One line on why a query failed, for its state message: plain words for FlowDB's resource limits, else
-    the exception's class and first line (FlowDB's messages name no subscriber)."""
+    """One line on why a query failed, for its state message (which clients see): plain words for FlowDB's
+    resource limits; FlowMachine's own errors and data exceptions as class and first line; anything else (SQL
+    that refers to a missing table, a bug) as a reference to the log, where the details go."""
     if isinstance(exc, pg_errors.QueryCanceled):
         if "statement timeout" in str(exc):
             return (
@@ -74,7 +78,14 @@ def describe_failure(exc: BaseException) -> str:
         return "FlowDB's disk is full"
     text = str(exc).strip().splitlines()
     first = text[0] if text else type(exc).__name__
-    return f"{type(exc).__name__}: {first}"
+    state = getattr(exc, "sqlstate", None) or ""
+    if isinstance(exc, FlowMachineError) or state.startswith("22") or is_transient(exc):
+        # ours, a data exception (division by zero, a value out of range) or a service out of reach
+        return f"{type(exc).__name__}: {first}"
+    # anything else is FlowMachine's or FlowDB's own trouble: its text (table names, SQL) stays in the log
+    reference = uuid.uuid4().hex[:12]
+    log.error("internal failure %s: %s: %s", reference, type(exc).__name__, first)
+    return f"the query failed inside FlowMachine or FlowDB (reference {reference} in FlowMachine's log)"
 
 
 class Backoff:
