@@ -1,5 +1,6 @@
-"""Fixtures for FlowAuth's tests: an app on a fresh SQLite database per test, API clients that handle the
-CSRF cookie, and `seed` to put users, servers and roles straight into the database.
+"""Fixtures for FlowAuth's tests: an app on a fresh SQLite database per test (or a fresh PostgreSQL one, for
+tests parametrized over `database_uri`), API clients that handle the CSRF cookie, and `seed` to put users,
+servers and roles straight into the database.
 
     def test_something(admin, seed):
         server = seed.server("TEST_SERVER", scopes=["run"])
@@ -9,6 +10,7 @@ CSRF cookie, and `seed` to put users, servers and roles straight into the databa
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,7 +21,9 @@ from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
 from flask.testing import FlaskClient
+from psycopg import sql
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from werkzeug.test import TestResponse
 
 from flowauth import crypto
@@ -27,6 +31,8 @@ from flowauth.app import FlowAuthState, create_app
 from flowauth.crypto import hash_code, hash_secret
 from flowauth.models import Role, Scope, Server, TwoFactorAuth, TwoFactorBackup, User, utcnow
 from flowauth.settings import Settings
+from flowdb.cluster import Cluster
+from flowdb.testing import temporary_cluster
 from flowkit_jwt_generator import generate_keypair, load_private_key, load_public_key
 
 ADMIN_USERNAME = "admin"
@@ -50,15 +56,43 @@ def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(crypto, "_dummy_hash", None)
 
 
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Cluster]:
+    """A private PostgreSQL cluster on a loopback port, started when a test first needs it."""
+    with temporary_cluster() as cluster:
+        yield cluster
+
+
 @pytest.fixture
-def settings(tmp_path: Any, signing_keys: tuple[rsa.RSAPrivateKey, rsa.RSAPublicKey]) -> Settings:
+def postgres_uri(postgres_cluster: Cluster) -> str:
+    """A new, empty database in the private cluster."""
+    name = f"flowauth_{secrets.token_hex(6)}"
+    with postgres_cluster.connect("postgres") as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_url(postgres_cluster.settings.url()).set(database=name)
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def database_uri(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """SQLite in tmp_path; `@pytest.mark.parametrize("database_uri", ["sqlite", "postgresql"],
+    indirect=True)` runs a test on both."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        return request.getfixturevalue("postgres_uri")
+    return f"sqlite:///{tmp_path}/flowauth.db"
+
+
+@pytest.fixture
+def settings(
+    database_uri: str, signing_keys: tuple[rsa.RSAPrivateKey, rsa.RSAPublicKey]
+) -> Settings:
     return Settings(
         private_jwt_signing_key=signing_keys[0],
         fernet_key=Fernet.generate_key(),
         secret_key="test-secret-key",
         admin_username=ADMIN_USERNAME,
         admin_password=ADMIN_PASSWORD,
-        db_uri=f"sqlite:///{tmp_path}/flowauth.db",
+        db_uri=database_uri,
         # one step of slack, so a code made just before a 30 s boundary still counts
         two_factor_valid_window=1,
     )

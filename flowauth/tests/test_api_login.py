@@ -4,13 +4,17 @@ CSRF."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 
 import pytest
 from itsdangerous import TimestampSigner
 
 from conftest import ADMIN_PASSWORD, ADMIN_USERNAME, USER_PASSWORD
-from flowauth import throttle
-from flowauth.models import SignInFailure, TwoFactorBackup, utcnow
+from flowauth import login_sessions, ratelimit, throttle
+from flowauth.blueprints import login
+from flowauth.errors import ApiError
+from flowauth.models import LoginSession, RateCounter, TwoFactorBackup, utcnow
 
 
 def test_version_and_csrf_cookie(anon):
@@ -77,13 +81,32 @@ def test_sign_in_with_a_body_that_is_not_an_object(anon, data):
     assert response.json["message"] == "The request body must be a JSON object."
 
 
-def test_nul_characters_and_deep_nesting_are_refused(anon):
+def test_nul_characters_are_refused(anon):
     response = anon.post("/signin", {"username": "al\x00ice", "password": "x"})
     assert response.status_code == 400
     assert response.json["message"] == "Text must not contain NUL characters."
-    deep = anon.post("/signin", data="[" * 100_000, content_type="application/json")
-    assert deep.status_code == 400
-    assert deep.json["message"] == "The request body is nested too deeply."
+
+
+def _nested(levels: int) -> str:
+    """A sign-in body whose arrays and objects nest `levels` deep."""
+    inner = "[" * (levels - 1) + "]" * (levels - 1)
+    return '{"username": "alice", "password": "x", "deep": ' + inner + "}"
+
+
+@pytest.mark.parametrize("levels", [101, 400, 900, 100_000])
+def test_deep_nesting_is_refused(anon, admin, levels):
+    for client, path in ((anon, "/signin"), (admin, "/admin/servers/spec")):
+        response = client.post(path, data=_nested(levels), content_type="application/json")
+        assert response.status_code == 400, (path, levels)
+        assert response.json == {
+            "message": "The request body is nested too deeply (at most 100 levels).",
+            "code": 400,
+        }
+
+
+def test_nesting_up_to_the_limit_is_read(anon):
+    response = anon.post("/signin", data=_nested(100), content_type="application/json")
+    assert response.status_code == 401  # read, and the password is wrong
 
 
 def test_two_factor_sign_in(anon, seed, totp):
@@ -186,9 +209,9 @@ def test_throttle_per_username(api, seed, monkeypatch):
     assert api("10.0.0.9").sign_in("alice", USER_PASSWORD).status_code == 429
 
     later = utcnow() + dt.timedelta(seconds=901)
-    monkeypatch.setattr(throttle, "utcnow", lambda: later)
+    monkeypatch.setattr(ratelimit, "utcnow", lambda: later)
     assert api().sign_in("alice", USER_PASSWORD).status_code == 200
-    assert seed.rows(SignInFailure, username="alice") == []
+    assert seed.rows(RateCounter, bucket="sign-in-user", subject="alice") == []
 
 
 def test_throttle_per_address(api, seed):
@@ -226,29 +249,62 @@ def test_a_success_clears_the_username_failures(api, seed):
     assert api().sign_in("alice", USER_PASSWORD).status_code == 200
 
 
+def test_a_missing_two_factor_code_is_no_failure(api, seed, totp):
+    secret = seed.two_factor(seed.user("alice"))
+    for _ in range(6):
+        assert api().sign_in("alice", USER_PASSWORD).json["need_two_factor"] is True
+    assert api().sign_in("alice", USER_PASSWORD, totp(secret)).status_code == 200
+
+
 def test_old_failures_are_pruned(api, seed, monkeypatch):
     _fail(api(), "bob", times=3)
     later = utcnow() + dt.timedelta(seconds=901)
-    monkeypatch.setattr(throttle, "utcnow", lambda: later)
+    monkeypatch.setattr(ratelimit, "utcnow", lambda: later)
     _fail(api(), "carol", times=1)
-    assert seed.rows(SignInFailure, username="bob") == []
-    assert len(seed.rows(SignInFailure, username="carol")) == 1
+    assert seed.rows(RateCounter, bucket="sign-in-user", subject="bob") == []
+    (carol,) = seed.rows(RateCounter, bucket="sign-in-user", subject="carol")
+    assert carol.hits == 1
 
 
-def test_retry_after_counts_down_to_the_oldest_failure_leaving(seed, state):
+def test_retry_after_counts_down_to_the_end_of_the_window(seed, state):
     start = utcnow()
     with state.database.sessions() as session:
         for minutes in (0, 1, 2, 3, 4):
-            throttle.record_failure(
+            throttle.begin(
                 session, state.settings, "alice", "1.2.3.4", start + dt.timedelta(minutes=minutes)
             )
-        session.commit()
         at = start + dt.timedelta(minutes=5)
         assert throttle.seconds_locked(session, state.settings, "alice", "5.6.7.8", at) == 600
         assert throttle.seconds_locked(session, state.settings, "bob", "1.2.3.4", at) == 600
         assert throttle.seconds_locked(session, state.settings, "bob", "5.6.7.8", at) == 0
+        with pytest.raises(ApiError) as refused:
+            throttle.begin(session, state.settings, "alice", "5.6.7.8", at)
+        assert refused.value.payload["retry_after"] == 600
         later = start + dt.timedelta(minutes=15, seconds=1)
         assert throttle.seconds_locked(session, state.settings, "alice", "5.6.7.8", later) == 0
+
+
+@pytest.mark.parametrize("database_uri", ["sqlite", "postgresql"], indirect=True)
+def test_concurrent_guesses_get_exactly_the_allowed_tries(api, seed, monkeypatch):
+    """40 wrong passwords at once (each check slowed as a real argon2 check is): 5 are checked, 35 refused."""
+    seed.user("alice")
+    check = login.verify_secret
+    monkeypatch.setattr(login, "verify_secret", lambda *a: time.sleep(0.05) or check(*a))
+    clients = [api() for _ in range(40)]
+    for client in clients:
+        client.csrf_token()
+    start, statuses = threading.Barrier(len(clients)), []
+
+    def guess(client):
+        start.wait()
+        statuses.append(client.sign_in("alice", "wrong-password").status_code)
+
+    threads = [threading.Thread(target=guess, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [401] * 5 + [429] * 35
 
 
 # -- sessions ---------------------------------------------------------------------------------------------
@@ -297,6 +353,60 @@ def test_admin_password_reset_ends_the_user_sessions(api, admin, seed):
     assert response.status_code == 200
     assert client.get("/is_signed_in").status_code == 401
     assert admin.get("/is_signed_in").status_code == 200
+
+
+def _copy(client, api):
+    """Another client holding a copy of `client`'s session cookie (as an attacker who stole it)."""
+    thief = api("10.0.0.66")
+    thief.client.set_cookie("session", client.client.get_cookie("session").value)
+    return thief
+
+
+def test_a_copied_cookie_is_refused_after_sign_out(api, seed):
+    seed.user("alice")
+    client = api()
+    client.sign_in("alice", USER_PASSWORD)
+    thief = _copy(client, api)
+    assert thief.get("/is_signed_in").status_code == 200
+    assert client.post("/signout").json == {"logged_in": False}
+    assert thief.get("/is_signed_in").status_code == 401
+    assert thief.get("/tokens/servers").status_code == 401
+    assert seed.rows(LoginSession) == []
+
+
+def test_sign_in_starts_a_new_session(api, seed):
+    """No fixation: a cookie from before sign-in never becomes signed in; each sign-in has its own session."""
+    seed.user("alice")
+    first = api()
+    first.csrf_token()
+    planted = _copy(first, api)  # the cookie an attacker handed over, or copied, before sign-in
+    first.sign_in("alice", USER_PASSWORD)
+    assert planted.get("/is_signed_in").status_code == 401
+    second = api()
+    second.sign_in("alice", USER_PASSWORD)
+    assert first.client.get_cookie("session").value != second.client.get_cookie("session").value
+    second.post("/signout")
+    assert first.get("/is_signed_in").status_code == 200  # signing out ends that session only
+
+
+def test_deleting_a_user_ends_their_sessions(api, admin, seed):
+    user_id = seed.user("alice")
+    client = api()
+    client.sign_in("alice", USER_PASSWORD)
+    assert admin.delete(f"/admin/users/{user_id}").status_code == 200
+    assert client.get("/is_signed_in").status_code == 401
+    assert seed.rows(LoginSession, user_id=user_id) == []
+
+
+def test_idle_sessions_end_on_the_server_too(anon, api, seed, monkeypatch):
+    """A session record not seen for longer than the idle time ends, and is pruned at the next sign-in."""
+    seed.user("alice")
+    anon.sign_in("alice", USER_PASSWORD)
+    later = utcnow() + dt.timedelta(minutes=22)
+    monkeypatch.setattr(login_sessions, "utcnow", lambda: later)
+    assert anon.get("/is_signed_in").status_code == 401  # the cookie's signature is still young
+    api().sign_in(ADMIN_USERNAME, ADMIN_PASSWORD)
+    assert [row.user_id for row in seed.rows(LoginSession)] == [seed.user_id(ADMIN_USERNAME)]
 
 
 def test_sign_in_changes_the_csrf_token(anon, seed):

@@ -3,18 +3,15 @@ applied again without effect."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import make_url
 
 from flowauth.db import Database
 from flowauth.models import Base
-from flowdb.testing import temporary_cluster
 
 
 def _differences(database: Database) -> list:
@@ -46,7 +43,7 @@ def _check(database: Database) -> None:
     assert _schema(database) == before
     with database.engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
-            "0001"
+            "0002"
         ]
     # the foreign keys cascade in the database itself
     inspector = inspect(database.engine)
@@ -55,10 +52,45 @@ def _check(database: Database) -> None:
             assert (fk.get("options") or {}).get("ondelete", "").upper() == "CASCADE", table
 
 
+def _check_upgrade_keeps_data(database: Database) -> None:
+    """From 0001 with data to the newest schema: users, roles and memberships stay (on SQLite, 0002 must not
+    re-create `user`, which would cascade into every table referring to it)."""
+    config = database.alembic_config()
+    with database.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "base")
+        command.upgrade(config, "0001")
+        for statement, values in (
+            (
+                'INSERT INTO "user" (id, username, _password, is_admin, require_two_factor, '
+                "session_version) VALUES (7, 'u', 'hash', :yes, :no, 3)",
+                {"yes": True, "no": False},
+            ),
+            ("INSERT INTO server (id, name, longest_token_life_minutes) VALUES (1, 's', 10)", {}),
+            (
+                "INSERT INTO role (id, name, server_id, longest_token_life_minutes) "
+                "VALUES (1, 'r', 1, 10)",
+                {},
+            ),
+            ("INSERT INTO users_with_roles (user_id, role_id) VALUES (7, 1)", {}),
+            (
+                "INSERT INTO sign_in_failure (username, address, at) VALUES ('u', 'a', :at)",
+                {"at": "2026-01-01 00:00:00"},
+            ),
+        ):
+            conn.execute(text(statement), values)
+    database.upgrade()
+    assert _differences(database) == []
+    with database.engine.connect() as conn:
+        assert conn.execute(text('SELECT id, username FROM "user"')).all() == [(7, "u")]
+        assert conn.execute(text("SELECT user_id, role_id FROM users_with_roles")).all() == [(7, 1)]
+
+
 def test_sqlite_schema_matches_models(tmp_path: Path) -> None:
     database = Database(f"sqlite:///{tmp_path}/flowauth.db")
     try:
         _check(database)
+        _check_upgrade_keeps_data(database)
     finally:
         database.dispose()
 
@@ -79,19 +111,10 @@ def test_reset_rebuilds_an_empty_schema(tmp_path: Path) -> None:
         database.dispose()
 
 
-@pytest.fixture(scope="module")
-def postgres_uri() -> Iterator[str]:
-    """A database `flowauth` in a private PostgreSQL cluster."""
-    with temporary_cluster() as cluster:
-        with cluster.connect("postgres") as conn:
-            conn.execute("CREATE DATABASE flowauth")
-        url = make_url(cluster.settings.url()).set(database="flowauth")
-        yield url.render_as_string(hide_password=False)
-
-
 def test_postgresql_schema_matches_models(postgres_uri: str) -> None:
     database = Database(postgres_uri)
     try:
         _check(database)
+        _check_upgrade_keeps_data(database)
     finally:
         database.dispose()

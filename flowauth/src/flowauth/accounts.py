@@ -1,7 +1,8 @@
 """Rules about user accounts shared by the admin routes and the user's own settings.
 
-- A password set through the app must pass `password_problem` (zxcvbn score 4).
-- Setting a password or removing two-factor ends the user's other sessions (`session_version`).
+- A password set through the app must pass `password_problem` (zxcvbn score 4, at most MAX_PASSWORD_LENGTH).
+- Setting a password or removing two-factor ends the user's sessions (`login_sessions`), except the one
+  that made the change (`keep`).
 - There is always at least one administrator.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from flowauth import login_sessions
 from flowauth.crypto import hash_secret, password_problem
 from flowauth.errors import bad_request
 from flowauth.models import User
@@ -28,14 +30,15 @@ def checked_password(password: object, field: str = "password") -> str:
     return password
 
 
-def set_password(user: User, password: str) -> None:
-    """Store a (checked) password; the user's sessions from before end."""
+def set_password(session: Session, user: User, password: str, keep: str | None = None) -> None:
+    """Store a (checked) password; the user's sessions but `keep` end (the caller commits)."""
     user.password_hash = hash_secret(password)
-    end_sessions(user)
+    end_sessions(session, user, keep)
 
 
-def end_sessions(user: User) -> None:
-    user.session_version = (user.session_version or 0) + 1
+def end_sessions(session: Session, user: User, keep: str | None = None) -> None:
+    """End every session of `user` but the one whose key is `keep` (the caller commits)."""
+    login_sessions.end_all(session, user.id, keep)
 
 
 def username_taken(session: Session, username: str, except_id: int | None = None) -> bool:

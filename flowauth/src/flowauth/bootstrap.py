@@ -10,7 +10,8 @@ import logging
 
 from sqlalchemy import select
 
-from flowauth.crypto import hash_secret, password_problem, verify_secret
+from flowauth import login_sessions
+from flowauth.crypto import MAX_PASSWORD_LENGTH, hash_secret, password_problem, verify_secret
 from flowauth.db import Database
 from flowauth.models import User
 
@@ -22,6 +23,10 @@ def ensure_admin(database: Database, username: str, password: str) -> User:
     username = username.strip()
     if not username or not password:
         raise ValueError("the administrator's username and password must not be empty")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValueError(
+            f"the administrator's password must be at most {MAX_PASSWORD_LENGTH} characters"
+        )
     problem = password_problem(password, [username])
     if problem is not None:
         log.warning("the password of administrator %r is weak: %s", username, problem)
@@ -34,7 +39,7 @@ def ensure_admin(database: Database, username: str, password: str) -> User:
         else:
             if not verify_secret(user.password_hash, password):
                 user.password_hash = hash_secret(password)
-                user.session_version = (user.session_version or 0) + 1  # its old sessions end
+                login_sessions.end_all(session, user.id)  # its old sessions end
                 log.info("reset the password of administrator %r", username)
             user.is_admin = True
     return user

@@ -148,11 +148,10 @@ def _upsert_user(session: Session, login: DemoLogin, roles: list[Role]) -> User:
             password_hash=hash_secret(login.password),
             is_admin=login.is_admin,
             require_two_factor=False,
-            session_version=0,
         )
         session.add(user)
     elif not verify_secret(user.password_hash, login.password):
-        set_password(user, login.password)  # sessions under the old password end
+        set_password(session, user, login.password)  # sessions under the old password end
     user.is_admin = login.is_admin
     for role in roles:
         if role not in user.roles:

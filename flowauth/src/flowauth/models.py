@@ -63,8 +63,6 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column("_password", Text)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     require_two_factor: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Bumped when the password changes or two-factor is reset: sessions carrying an older value end.
-    session_version: Mapped[int] = mapped_column(Integer, default=0)
 
     roles: Mapped[list[Role]] = relationship(
         secondary=users_with_roles, back_populates="users", order_by="Role.id"
@@ -189,15 +187,33 @@ class TokenHistory(Base):
     roles: Mapped[list[Role]] = relationship(secondary=tokens_with_roles, order_by="Role.name")
 
 
-class SignInFailure(Base):
-    """A failed sign-in (ours: FlowKit has no throttle); old rows are pruned as new ones are written."""
+class LoginSession(Base):
+    """A signed-in session (ours: FlowKit keeps sessions in the cookie alone).
 
-    __tablename__ = "sign_in_failure"
+    The session cookie holds a random key; the session counts only while the row keyed by that key's SHA-256
+    exists, so signing out, a password change or deleting the user ends every copy of the cookie.
+    """
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(75), index=True)
-    address: Mapped[str] = mapped_column(String(64), index=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    __tablename__ = "login_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    created: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
+class RateCounter(Base):
+    """How often something happened in the current window (ours: the sign-in throttle, the minting limit).
+
+    `bucket` says what is counted ("sign-in-user", "mint-user", ...), `subject` for whom; see `ratelimit.py`.
+    """
+
+    __tablename__ = "rate_counter"
+
+    bucket: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(128), primary_key=True)
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    hits: Mapped[int] = mapped_column(Integer)
 
 
 def _next_expiry(

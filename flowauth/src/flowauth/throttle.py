@@ -1,33 +1,89 @@
-"""The sign-in throttle (ours: FlowKit has none), kept in the `sign_in_failure` table.
+"""The sign-in throttle (ours: FlowKit has none), on two rate counters (`ratelimit.py`): failures per username
+and failures per client address.
 
-After `sign_in_max_failures` failed sign-ins for one username, or from one client address, within
-`sign_in_window_seconds`, further attempts are refused with 429 until enough failures have left the window
-(`retry_after` says when). A successful sign-in clears its username's failures. Rows older than the window are
-pruned whenever a failure is written. `sign_in_max_failures = 0` turns the throttle off.
+An attempt is counted as a failure of both *before* the password is checked (`begin`), in one atomic statement
+per counter, so however many attempts arrive at once, exactly `sign_in_max_failures` of them are checked per
+window of `sign_in_window_seconds`; the others get 429 with `retry_after` (the seconds until the window ends).
+The counter of the username is hit first; an attempt refused by the address counter gives its username hit back.
+A successful sign-in clears its username's counter and takes as many hits off its address's (`succeeded`: the
+username's failures, this attempt included, are forgiven there too); an attempt that turned out not to be a
+guess (a missing two-factor code) gives both hits back (`cancel`).
+`sign_in_max_failures = 0` turns the throttle off.
 
-    check(session, settings, username, address)           # raises 429 when locked
-    record_failure(session, settings, username, address)   # caller commits
-    clear(session, username)
+    attempt = begin(session, settings, username, address)     # raises 429 when locked
+    ... check the password; on a wrong one just raise: the failure is counted already
+    succeeded(session, settings, attempt)
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
+from dataclasses import dataclass
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from flowauth import ratelimit
 from flowauth.errors import ApiError
-from flowauth.models import SignInFailure, utcnow
 from flowauth.settings import Settings
 
 _USERNAME_LENGTH = 75
 _ADDRESS_LENGTH = 64
 
 
-def _key(value: str, length: int) -> str:
-    return value[:length]
+@dataclass(frozen=True)
+class Attempt:
+    username: str
+    address: str
+
+
+def _limits(settings: Settings) -> tuple[ratelimit.Limit, ratelimit.Limit]:
+    def limit(bucket: str) -> ratelimit.Limit:
+        return ratelimit.Limit(
+            bucket, settings.sign_in_max_failures, settings.sign_in_window_seconds
+        )
+
+    return limit("sign-in-user"), limit("sign-in-address")
+
+
+def too_many(wait: int) -> ApiError:
+    return ApiError(
+        f"Too many failed sign-in attempts. Try again in {wait} seconds.", 429, retry_after=wait
+    )
+
+
+def begin(
+    session: Session,
+    settings: Settings,
+    username: str,
+    address: str,
+    now: dt.datetime | None = None,
+) -> Attempt:
+    """Count an attempt as a failure of `username` and of `address`; 429 (nothing counted) when either is locked."""
+    by_user, by_address = _limits(settings)
+    attempt = Attempt(username[:_USERNAME_LENGTH], address[:_ADDRESS_LENGTH])
+    wait = ratelimit.hit(session, by_user, attempt.username, now)
+    if wait:
+        raise too_many(wait)
+    wait = ratelimit.hit(session, by_address, attempt.address, now)
+    if wait:
+        ratelimit.give_back(session, by_user, attempt.username)
+        raise too_many(wait)
+    return attempt
+
+
+def succeeded(session: Session, settings: Settings, attempt: Attempt) -> None:
+    """The password (and code) were right: the username's failures are forgotten, here and at the address (as
+    many hits as the username had: an attacker's own account cannot wipe the failures of other usernames)."""
+    by_user, by_address = _limits(settings)
+    forgiven = ratelimit.clear(session, by_user, attempt.username)
+    ratelimit.give_back(session, by_address, attempt.address, max(forgiven, 1))
+
+
+def cancel(session: Session, settings: Settings, attempt: Attempt) -> None:
+    """The attempt was no guess (e.g. the two-factor code is still to come): neither counter keeps it."""
+    by_user, by_address = _limits(settings)
+    ratelimit.give_back(session, by_user, attempt.username)
+    ratelimit.give_back(session, by_address, attempt.address)
 
 
 def seconds_locked(
@@ -37,74 +93,9 @@ def seconds_locked(
     address: str,
     now: dt.datetime | None = None,
 ) -> int:
-    """How many seconds until a sign-in for `username` from `address` may be tried again (0: now)."""
-    limit = settings.sign_in_max_failures
-    if limit <= 0:
-        return 0
-    now = now or utcnow()
-    window = dt.timedelta(seconds=settings.sign_in_window_seconds)
-    wait = 0.0
-    for column, value in (
-        (SignInFailure.username, _key(username, _USERNAME_LENGTH)),
-        (SignInFailure.address, _key(address, _ADDRESS_LENGTH)),
-    ):
-        times = list(
-            session.scalars(
-                select(SignInFailure.at)
-                .where(column == value, SignInFailure.at > now - window)
-                .order_by(SignInFailure.at)
-            )
-        )
-        if len(times) >= limit:
-            # Attempts resume once all but limit - 1 of these failures have left the window.
-            unlocks_at = times[len(times) - limit] + window
-            wait = max(wait, (unlocks_at - now).total_seconds())
-    return max(1, math.ceil(wait)) if wait > 0 else 0
-
-
-def check(
-    session: Session,
-    settings: Settings,
-    username: str,
-    address: str,
-    now: dt.datetime | None = None,
-) -> None:
-    """429 (with `retry_after` seconds and a Retry-After header) while sign-ins are locked."""
-    wait = seconds_locked(session, settings, username, address, now)
-    if wait:
-        raise ApiError(
-            f"Too many failed sign-in attempts. Try again in {wait} seconds.",
-            429,
-            retry_after=wait,
-        )
-
-
-def record_failure(
-    session: Session,
-    settings: Settings,
-    username: str,
-    address: str,
-    now: dt.datetime | None = None,
-) -> None:
-    if settings.sign_in_max_failures <= 0:
-        return
-    now = now or utcnow()
-    session.execute(
-        delete(SignInFailure).where(
-            SignInFailure.at <= now - dt.timedelta(seconds=settings.sign_in_window_seconds)
-        )
-    )
-    session.add(
-        SignInFailure(
-            username=_key(username, _USERNAME_LENGTH),
-            address=_key(address, _ADDRESS_LENGTH),
-            at=now,
-        )
-    )
-
-
-def clear(session: Session, username: str) -> None:
-    """Forget the failures of `username` (after it signed in)."""
-    session.execute(
-        delete(SignInFailure).where(SignInFailure.username == _key(username, _USERNAME_LENGTH))
+    """Without counting anything: how long until `username` may try again from `address` (0: now)."""
+    by_user, by_address = _limits(settings)
+    return max(
+        ratelimit.seconds_locked(session, by_user, username[:_USERNAME_LENGTH], now),
+        ratelimit.seconds_locked(session, by_address, address[:_ADDRESS_LENGTH], now),
     )

@@ -1,8 +1,10 @@
 """Sessions, the signed-in user, access rules and CSRF protection.
 
-- A session is Flask's signed cookie (`SECRET_KEY`), HttpOnly and SameSite=Lax, holding the user's id and
-  `session_version`; it ends after `session_minutes` without a request (the signature's age is checked on
-  every request, and every request re-signs it) and when the user's password changes.
+- A session is Flask's signed cookie (`SECRET_KEY`), HttpOnly and SameSite=Lax, holding a random session key
+  whose record must exist in the database (`login_sessions`): signing out, a password change and deleting the
+  user end the session for every copy of the cookie. It also ends after `session_minutes` without a request (the
+  signature's age is checked on every request, every request re-signs it, and the record's `last_seen` must be
+  recent too). Signing in always starts a new session key and CSRF token (no fixation).
 - CSRF: a random token kept in the session is sent to the browser in the `X-CSRF` cookie on every response;
   every state-changing request (anything but GET, HEAD, OPTIONS), sign-in included, must echo it in the
   `X-CSRF-Token` header. Any GET (e.g. `/version`) gets a client its first token.
@@ -13,14 +15,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Response, g, request, session
+from flask import Flask, Response, current_app, g, request, session
 
+from flowauth import login_sessions
 from flowauth.db import request_session
 from flowauth.errors import ApiError, forbidden, unauthorized
 from flowauth.models import User
@@ -32,32 +36,52 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+SESSION_KEY = "sid"
+
+
+def _idle() -> dt.timedelta:
+    return dt.timedelta(minutes=current_app.extensions["flowauth"].settings.session_minutes)
+
+
 def sign_in(user: User) -> None:
-    """Start a fresh session for `user` (a new session id and CSRF token: no fixation)."""
+    """Start a fresh session for `user`: a new session key and CSRF token (no fixation). Commits."""
+    db = request_session()
+    login_sessions.prune(db, _idle())
+    key = login_sessions.start(db, user.id)
+    db.commit()
     session.clear()
     session.permanent = True
-    session["user_id"] = user.id
-    session["version"] = user.session_version
+    session[SESSION_KEY] = key
     session["csrf"] = secrets.token_urlsafe(32)
     g.current_user = user
 
 
 def sign_out() -> None:
+    """End this session, for every copy of its cookie too. Commits."""
+    db = request_session()
+    login_sessions.end(db, session.get(SESSION_KEY))
+    db.commit()
     session.clear()
     session["csrf"] = secrets.token_urlsafe(32)
     g.current_user = None
 
 
+def session_key() -> str | None:
+    """The key of the request's session (what `login_sessions.end_all(..., keep=...)` keeps)."""
+    key = session.get(SESSION_KEY)
+    return key if isinstance(key, str) else None
+
+
 def current_user() -> User | None:
-    """The signed-in user, or None (a session from before a password change counts as signed out)."""
+    """The signed-in user, or None (a cookie whose session was ended counts as signed out)."""
     if "current_user" not in g:
         user = None
-        user_id = session.get("user_id")
-        if user_id is not None:
-            user = request_session().get(User, user_id)
-            if user is None or user.session_version != session.get("version"):
-                session.pop("user_id", None)
-                user = None
+        if SESSION_KEY in session:
+            db = request_session()
+            record = login_sessions.find(db, session.get(SESSION_KEY), _idle())
+            user = db.get(User, record.user_id) if record is not None else None
+            if user is None:
+                session.pop(SESSION_KEY, None)
         g.current_user = user
     return g.current_user
 

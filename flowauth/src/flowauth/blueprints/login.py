@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from flowauth import __version__, throttle, two_factor
 from flowauth.blueprints import state
-from flowauth.crypto import verify_secret, waste_verification
+from flowauth.crypto import MAX_PASSWORD_LENGTH, verify_secret, waste_verification
 from flowauth.db import request_session
-from flowauth.errors import ApiError, bad_request, unauthorized
+from flowauth.errors import bad_request, unauthorized
 from flowauth.models import User
 from flowauth.payload import json_object
 from flowauth.web import (
@@ -44,43 +43,40 @@ def _code_text(code: object) -> str | None:
     return code if isinstance(code, str) else None
 
 
-def _refuse(session: Session, username: str, address: str, error: ApiError) -> ApiError:
-    """Record a failed attempt (committed at once) and hand back the error to raise."""
-    throttle.record_failure(session, state().settings, username, address)
-    session.commit()
-    return error
-
-
 @bp.post("/signin")
 def signin() -> dict[str, object]:
     body = json_object()
     username, password = body.get("username"), body.get("password")
     if not (isinstance(username, str) and username and isinstance(password, str) and password):
         raise bad_request("Must supply username or password.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise bad_request(
+            f"Password must be at most {MAX_PASSWORD_LENGTH} characters.", bad_field="password"
+        )
     settings = state().settings
     session = request_session()
-    address = request.remote_addr or "unknown"
-    throttle.check(session, settings, username, address)
+    # Counted as a failure before the password is checked, so concurrent guesses cannot pass the limit.
+    attempt = throttle.begin(session, settings, username, request.remote_addr or "unknown")
 
     user = session.scalars(select(User).where(User.username == username)).one_or_none()
     if user is None:
         waste_verification(password)
     if user is None or not verify_secret(user.password_hash, password):
-        raise _refuse(session, username, address, unauthorized("Incorrect username or password."))
+        raise unauthorized("Incorrect username or password.")
 
     auth = user.two_factor_auth
     if auth is not None and auth.enabled:
         code = body.get("two_factor_code")
         if code is None or code == "":
+            throttle.cancel(session, settings, attempt)  # the first step of a two-factor sign-in
             raise bad_request("Must supply a two-factor authentication code.", need_two_factor=True)
         code_text = _code_text(code)
         if code_text is None or not two_factor.use_code(
             session, state().box, auth, code_text, settings.two_factor_valid_window
         ):
-            raise _refuse(session, username, address, unauthorized("Code not valid."))
+            raise unauthorized("Code not valid.")
 
-    throttle.clear(session, user.username)
-    session.commit()
+    throttle.succeeded(session, settings, attempt)
     sign_in(user)
     return _status(user)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, request
-from flask import session as cookie_session
 
 from flowauth import minting, throttle, two_factor
 from flowauth.accounts import checked_password, end_sessions, set_password
@@ -17,7 +16,7 @@ from flowauth.models import Server, utcnow
 from flowauth.payload import json_object
 from flowauth.records import get_or_404
 from flowauth.shapes import my_role_dict
-from flowauth.web import allowed_before_two_factor, login_required, signed_in_user
+from flowauth.web import allowed_before_two_factor, login_required, session_key, signed_in_user
 
 bp = Blueprint("user_settings", __name__, url_prefix="/user")
 
@@ -43,18 +42,15 @@ def change_password() -> dict[str, Any]:
     user = signed_in_user()
     session = request_session()
     settings = state().settings
-    address = request.remote_addr or "unknown"
     # Guessing the password from a stolen session is throttled like guessing it at sign-in.
-    throttle.check(session, settings, user.username, address)
+    attempt = throttle.begin(session, settings, user.username, request.remote_addr or "unknown")
     if not isinstance(old, str) or not verify_secret(user.password_hash, old):
-        throttle.record_failure(session, settings, user.username, address)
-        session.commit()
         raise bad_request("Password incorrect.", bad_field="password")
+    throttle.succeeded(session, settings, attempt)
     if not new:
         raise bad_request("Password not complex enough.", bad_field="newPassword")
-    set_password(user, checked_password(new, "newPassword"))
-    session.commit()
-    cookie_session["version"] = user.session_version  # this session goes on; the others end
+    set_password(session, user, checked_password(new, "newPassword"), keep=session_key())
+    session.commit()  # this session goes on; the others end
     return {}
 
 
@@ -120,9 +116,8 @@ def disable_two_factor() -> dict[str, Any]:
     if user.two_factor_auth is not None:
         session = request_session()
         session.delete(user.two_factor_auth)
-        end_sessions(user)
+        end_sessions(session, user, keep=session_key())
         session.commit()
-        cookie_session["version"] = user.session_version
     return {"two_factor_enabled": False}
 
 

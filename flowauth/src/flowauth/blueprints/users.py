@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint
-from flask import session as cookie_session
 from sqlalchemy import select
 
 from flowauth.accounts import (
@@ -23,7 +22,7 @@ from flowauth.models import Role, User
 from flowauth.payload import flag, id_list, json_object, text
 from flowauth.records import by_ids, get_or_404
 from flowauth.shapes import user_dict
-from flowauth.web import admin_required, signed_in_user
+from flowauth.web import admin_required, session_key
 
 bp = Blueprint("users", __name__, url_prefix="/admin")
 
@@ -37,12 +36,6 @@ def _username(body: dict[str, Any]) -> str:
         blank="Username too short.",
         too_long=f"Username must be {MAX_USERNAME_LENGTH} characters or less.",
     )
-
-
-def _keep_own_session(user: User) -> None:
-    """An admin who changed their own password (or two-factor) stays signed in here."""
-    if user.id == signed_in_user().id:
-        cookie_session["version"] = user.session_version
 
 
 @bp.get("/users")
@@ -82,7 +75,7 @@ def get_user(user_id: int) -> dict[str, Any]:
 @bp.patch("/users/<int:user_id>")
 @admin_required
 def edit_user(user_id: int) -> dict[str, int]:
-    """Every key optional: username, password (ignored when empty), is_admin, require_two_factor,
+    """Every key optional: username, password (ignored when null or empty), is_admin, require_two_factor,
     has_two_factor (false removes the user's two-factor), roles (ids; replaces them)."""
     session = request_session()
     user = get_or_404(session, User, user_id)
@@ -92,8 +85,9 @@ def edit_user(user_id: int) -> dict[str, int]:
         if username_taken(session, username, except_id=user.id):
             raise bad_request("Username already exists.", bad_field="username")
         user.username = username
-    if body.get("password"):
-        set_password(user, checked_password(body["password"]))
+    if body.get("password") not in (None, ""):
+        # the user's sessions end; an admin who changed their own password stays signed in here
+        set_password(session, user, checked_password(body["password"]), keep=session_key())
     is_admin = flag(body, "is_admin")
     if is_admin is False and is_last_admin(session, user):
         raise bad_request(
@@ -107,12 +101,11 @@ def edit_user(user_id: int) -> dict[str, int]:
     if flag(body, "has_two_factor") is False and user.two_factor_auth is not None:
         session.delete(user.two_factor_auth)
         user.two_factor_auth = None
-        end_sessions(user)
+        end_sessions(session, user, keep=session_key())
     roles = id_list(body, "roles")
     if roles is not None:
         user.roles = by_ids(session, Role, roles, "roles")
     session.commit()
-    _keep_own_session(user)
     return {"id": user.id}
 
 
