@@ -62,6 +62,10 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[..., ZMQReply]
 
+# How long an action keeps trying after transient failures before it answers "unavailable" (FlowAPI waits
+# FLOWAPI_ZMQ_TIMEOUT, 10 s by default, for a reply).
+HANDLER_RETRY_SECONDS = 3.0
+
 
 @dataclass
 class ServerContext:
@@ -590,19 +594,31 @@ def perform_action(server: ServerContext, request: ZMQRequest) -> ZMQReply:
             "Internal flowmachine server error: wrong arguments passed to handler for action "
             f"'{request.action}'."
         )
-    try:
-        return handler(server, **request.params)
-    except Exception as exc:
-        service = unavailable_service(exc)
-        if service is not None:
-            # FlowDB or Redis is out of reach: FlowAPI answers 503 with Retry-After
-            log.warning(
-                "action %s (request %s): %s unavailable: %s",
-                request.action,
-                request.request_id,
-                service,
-                exc,
-            )
-            return unavailable_reply(service)
-        log.exception("action %s (request %s) failed", request.action, request.request_id)
-        return ZMQReply.error("Could not get reply for message")
+    # A transient failure (a connection FlowDB closed, a restart under way) is tried again for a moment:
+    # handlers only read or do what is idempotent. Longer than that, FlowAPI's own timeout would answer.
+    backoff = Backoff(HANDLER_RETRY_SECONDS, first=0.05, longest=0.5)
+    while True:
+        try:
+            return handler(server, **request.params)
+        except Exception as exc:
+            if unavailable_service(exc) is None or not backoff.pause(exc, request.action):
+                failure = exc
+                break
+    service = unavailable_service(failure)
+    if service is not None:
+        # FlowDB or Redis is out of reach: FlowAPI answers 503 with Retry-After
+        log.warning(
+            "action %s (request %s): %s unavailable: %s",
+            request.action,
+            request.request_id,
+            service,
+            failure,
+        )
+        return unavailable_reply(service)
+    log.error(
+        "action %s (request %s) failed",
+        request.action,
+        request.request_id,
+        exc_info=(type(failure), failure, failure.__traceback__),
+    )
+    return ZMQReply.error("Could not get reply for message")
