@@ -333,6 +333,8 @@ def running_stack() -> Iterator[Stack]:
                         "SECRET_KEY": uuid.uuid4().hex,
                         "DB_URI": f"sqlite:///{root / 'flowauth' / 'flowauth.db'}",
                         "FLOWAUTH_LOG_LEVEL": "info",
+                        # the admin reads FlowAPI's spec from its URL (fetching is off by default)
+                        "FLOWAUTH_SPEC_URL_ORIGINS": f"http://127.0.0.1:{api_port}",
                         # one TOTP step of slack, so a test can sign in with the next step's code
                         # right after confirming two-factor with the current one
                         "TWO_FACTOR_VALID_WINDOW": "1",

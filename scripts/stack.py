@@ -75,6 +75,9 @@ def _flowauth_env(private: str) -> dict[str, str]:
         or _secret("fernet.key", new_fernet_key),
         "SECRET_KEY": os.environ.get("SECRET_KEY") or _secret("secret.key", new_secret_key),
         "DB_URI": os.environ.get("DB_URI") or f"sqlite:///{FLOWAUTH_DIR / 'flowauth.db'}",
+        # the UI's "Fetch spec" may read the stack's FlowAPI (fetching is off by default)
+        "FLOWAUTH_SPEC_URL_ORIGINS": os.environ.get("FLOWAUTH_SPEC_URL_ORIGINS")
+        or f"http://127.0.0.1:{_port('FLOWAPI_PORT', 9090)}",
     }
 
 

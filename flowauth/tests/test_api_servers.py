@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import socket
 import threading
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from conftest import USER_PASSWORD
+from flowauth.api_spec import SpecError, fetch_document, origin
+from flowauth.blueprints.servers import FETCH_FAILED
 from flowauth.models import Role, Scope, TokenHistory
 from flowdb.testing import free_port
 
@@ -93,6 +99,9 @@ def test_absent_expiry_means_no_cap(admin):
         ({"latest_token_expiry": "31/01/2030"}, None, "latest_token_expiry"),
         ({"longest_token_life_minutes": 0}, None, "longest_token_life_minutes"),
         ({"longest_token_life_minutes": "ten"}, None, "longest_token_life_minutes"),
+        ({"longest_token_life_minutes": "1440"}, None, "longest_token_life_minutes"),
+        ({"longest_token_life_minutes": 1440.0}, None, "longest_token_life_minutes"),
+        ({"longest_token_life_minutes": True}, None, "longest_token_life_minutes"),
         ({"longest_token_life_minutes": None}, None, "longest_token_life_minutes"),
         ({"scopes": "run"}, None, "scopes"),
         ({"roles": [1]}, None, "roles"),
@@ -258,13 +267,23 @@ def test_spec_needs_spec_or_url(admin):
 
 
 class _FakeFlowAPI(BaseHTTPRequestHandler):
-    routes: dict[str, tuple[int, bytes]] = {}
+    routes: dict[str, tuple[int, bytes, dict[str, str]]] = {}
 
     def do_GET(self) -> None:
-        status, body = self.routes.get(self.path, (404, b"not found"))
+        status, body, headers = self.routes.get(self.path, (404, b"not found", {}))
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.end_headers()
+        if self.path.startswith("/drip/"):  # one byte at a time, until the client hangs up
+            try:
+                while True:
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:
+                return
         self.wfile.write(body)
 
     def log_message(self, *args: object) -> None:
@@ -272,14 +291,48 @@ class _FakeFlowAPI(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def flowapi_url() -> Iterator[str]:
+def listener() -> Iterator[socket.socket]:
+    """A loopback port that only counts the connections made to it (`_connections`)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    sock.setblocking(False)
+    yield sock
+    sock.close()
+
+
+def _connections(sock: socket.socket) -> int:
+    count = 0
+    while True:
+        try:
+            conn, _ = sock.accept()
+        except BlockingIOError:
+            return count
+        conn.close()
+        count += 1
+
+
+def _url(sock: socket.socket) -> str:
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.fixture
+def flowapi_url(listener: socket.socket) -> Iterator[str]:
+    """A stand-in FlowAPI on a loopback port; /moved redirects to the `listener`."""
     _FakeFlowAPI.routes = {
-        "/api/0/spec/openapi.json": (200, json.dumps(SPEC).encode()),
-        "/broken/api/0/spec/openapi.json": (200, b"<html>hello</html>"),
-        "/failing/api/0/spec/openapi.json": (500, b"{}"),
-        "/array/api/0/spec/openapi.json": (200, b"[1]"),
+        "/api/0/spec/openapi.json": (200, json.dumps(SPEC).encode(), {}),
+        "/broken/api/0/spec/openapi.json": (200, b"<html>hello</html>", {}),
+        "/failing/api/0/spec/openapi.json": (500, b"{}", {}),
+        "/array/api/0/spec/openapi.json": (200, b"[1]", {}),
+        "/moved/api/0/spec/openapi.json": (
+            302,
+            b"",
+            {"Location": f"{_url(listener)}/api/0/spec/openapi.json"},
+        ),
+        "/drip/api/0/spec/openapi.json": (200, b"", {}),
     }
     server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeFlowAPI)
+    server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -288,26 +341,109 @@ def flowapi_url() -> Iterator[str]:
     thread.join(timeout=5)
 
 
-def test_fetch_a_spec_from_a_flowapi(admin, flowapi_url):
+def _allow(state, *urls: str) -> None:
+    """FLOWAUTH_SPEC_URL_ORIGINS as if set to `urls`."""
+    state.settings = replace(state.settings, spec_url_origins=frozenset(map(origin, urls)))
+
+
+def test_fetch_a_spec_from_a_flowapi(admin, state, flowapi_url):
+    _allow(state, flowapi_url.replace("127.0.0.1", "127.0.0.1".upper()) + "/")
     for url in (flowapi_url, flowapi_url + "/", flowapi_url + "/api/0/spec/openapi.json"):
         response = admin.post("/admin/servers/spec", {"url": url})
         assert response.status_code == 200, response.json
         assert response.json["name"] == "TEST_SERVER"
 
 
-def test_fetch_errors(admin, flowapi_url):
-    cases = [
-        (flowapi_url + "/broken", "did not answer with JSON"),
-        (flowapi_url + "/failing", "answered 500"),
-        (flowapi_url + "/array", "did not answer with an OpenAPI document"),
-        (flowapi_url + "/nothing", "answered 404"),
-        (f"http://127.0.0.1:{free_port()}", "Could not reach"),
-        ("ftp://example.org", "is not a FlowAPI URL"),
-        ("not a url", "is not a FlowAPI URL"),
-    ]
-    for url, message in cases:
+def test_fetching_is_off_unless_configured(admin, listener):
+    response = admin.post("/admin/servers/spec", {"url": _url(listener)})
+    assert response.status_code == 400
+    assert response.json == {
+        "message": "Fetching a spec from a URL is turned off (FLOWAUTH_SPEC_URL_ORIGINS): "
+        "upload the spec file instead.",
+        "code": 400,
+        "bad_field": "url",
+    }
+    assert _connections(listener) == 0
+
+
+def test_other_addresses_are_refused_before_any_connection(admin, state, flowapi_url, listener):
+    _allow(state, flowapi_url)
+    port = flowapi_url.rsplit(":", 1)[1]
+    other = _url(listener)
+    for url in (
+        other,
+        other + "/api/0/spec/openapi.json",
+        f"https://127.0.0.1:{port}",  # another scheme is another origin
+        f"http://localhost:{port}",  # a name, not the address allowed
+    ):
         response = admin.post("/admin/servers/spec", {"url": url})
         assert response.status_code == 400, url
-        assert message in response.json["message"], (url, response.json)
-        assert response.json["bad_field"] == "url"
+        assert (
+            "only from the FlowAPIs listed in FLOWAUTH_SPEC_URL_ORIGINS" in response.json["message"]
+        )
+    for url in (
+        "ftp://127.0.0.1/spec.json",
+        "not a url",
+        f"http://127.0.0.1:{port}0000",
+        f"http://127.0.0.1:{port}@127.0.0.1:{other.rsplit(':', 1)[1]}",  # goes to the part after @
+    ):
+        response = admin.post("/admin/servers/spec", {"url": url})
+        assert response.status_code == 400, url
+        assert "is not a FlowAPI URL" in response.json["message"]
     assert admin.post("/admin/servers/spec", {"url": 5}).json["bad_field"] == "url"
+    assert _connections(listener) == 0
+
+
+@pytest.fixture
+def not_http() -> Iterator[str]:
+    """A loopback port that answers every connection with a line that is not HTTP, then hangs up."""
+    sock = socket.create_server(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield _url(sock)
+    stop.set()
+    thread.join(timeout=5)
+    sock.close()
+
+
+def test_every_fetch_failure_gives_one_message(
+    admin, state, flowapi_url, listener, not_http, caplog
+):
+    """Closed port, a port open to another protocol, HTTP errors, a redirect, not JSON: one answer (no port
+    scan through it); the reasons are in the log."""
+    caplog.set_level(logging.WARNING, logger="flowauth")
+    closed = f"http://127.0.0.1:{free_port()}"
+    _allow(state, flowapi_url, closed, not_http, _url(listener))
+    for url in (
+        not_http,
+        flowapi_url + "/broken",
+        flowapi_url + "/failing",
+        flowapi_url + "/array",
+        flowapi_url + "/nothing",
+        flowapi_url + "/moved",
+        closed,
+    ):
+        response = admin.post("/admin/servers/spec", {"url": url})
+        assert response.status_code == 400, url
+        assert response.json == {"message": FETCH_FAILED, "code": 400, "bad_field": "url"}, url
+    assert _connections(listener) == 0  # the redirect was not followed
+    assert "redirects are not followed" in caplog.text and "answered 500" in caplog.text
+
+
+def test_a_fetch_is_bounded_in_time(flowapi_url):
+    started = time.monotonic()
+    with pytest.raises(SpecError):
+        fetch_document(flowapi_url + "/drip", timeout=0.5)
+    assert time.monotonic() - started < 2

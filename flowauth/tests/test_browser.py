@@ -37,6 +37,7 @@ from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 import flowclient
+from flowauth.api_spec import origin
 from flowauth.app import create_app
 from flowauth.db import Database
 from flowauth.settings import Settings as FlowAuthSettings
@@ -151,8 +152,9 @@ def flowapi_url(
 
 
 @pytest.fixture(scope="module")
-def flowauth_url(scratch: Path, signing_key: rsa.RSAPrivateKey) -> Iterator[str]:
-    """FlowAuth (a fresh SQLite database, ADMIN ensured at start) under werkzeug in a background thread."""
+def flowauth_url(scratch: Path, signing_key: rsa.RSAPrivateKey, flowapi_url: str) -> Iterator[str]:
+    """FlowAuth (a fresh SQLite database, ADMIN ensured at start, allowed to fetch FlowAPI's spec) under werkzeug
+    in a background thread."""
     from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the test's log
@@ -165,6 +167,7 @@ def flowauth_url(scratch: Path, signing_key: rsa.RSAPrivateKey) -> Iterator[str]
         admin_password=ADMIN[1],
         db_uri=f"sqlite:///{scratch / 'flowauth.db'}",
         sign_in_max_failures=50,
+        spec_url_origins=frozenset({origin(flowapi_url)}),
         two_factor_valid_window=1,  # a code typed just as its 30 s step ends still counts
     )
     database = Database(settings.db_uri)

@@ -4,16 +4,19 @@
     read_spec(document)                 # ServerSpec(name, scopes); the document as a dict or JSON text
     fetch_spec("http://flowapi:9090")   # the same, from <url>/api/0/spec/openapi.json
     fetch_document("http://flowapi:9090")   # that document, as a dict
+    origin("http://FlowAPI:9090/x")     # "http://flowapi:9090", what FLOWAUTH_SPEC_URL_ORIGINS lists
 
-Both raise SpecError with a message for the admin (bad JSON, a missing key, an unreachable URL).
+All raise SpecError with a detailed message (bad JSON, a missing key, an unreachable URL): fine for the CLI's
+operator; the web route logs it and answers one generic message (it must not tell which ports are open).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
-import urllib.error
+import ssl
+import time
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,14 +80,30 @@ def read_spec(document: Any) -> ServerSpec:
 def spec_url(flowapi_url: str) -> str:
     """Where a FlowAPI at `flowapi_url` publishes its spec (a URL already ending in .json is kept)."""
     url = flowapi_url.strip()
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise SpecError(
-            f"{flowapi_url!r} is not a FlowAPI URL: give one like http://flowapi.example:9090."
-        )
-    if parts.path.endswith(".json"):
+    origin(url)  # an http(s) URL with a host, else SpecError
+    if urllib.parse.urlsplit(url).path.endswith(".json"):
         return url
     return url.rstrip("/") + SPEC_PATH
+
+
+def origin(url: str) -> str:
+    """`scheme://host:port` of an http(s) URL (lower case, the default port written out); SpecError otherwise.
+
+    A URL with a user name or password is refused: `http://allowed@other` goes to `other`.
+    """
+    text = url.strip() if isinstance(url, str) else ""
+    problem = SpecError(f"{url!r} is not a FlowAPI URL: give one like http://flowapi.example:9090.")
+    try:
+        parts = urllib.parse.urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise problem from None
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if scheme not in ("http", "https") or not host or parts.username is not None:
+        raise problem
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port or (443 if scheme == 'https' else 80)}"
 
 
 def fetch_spec(flowapi_url: str, timeout: float = FETCH_TIMEOUT_SECONDS) -> ServerSpec:
@@ -93,26 +112,63 @@ def fetch_spec(flowapi_url: str, timeout: float = FETCH_TIMEOUT_SECONDS) -> Serv
 
 
 def fetch_document(flowapi_url: str, timeout: float = FETCH_TIMEOUT_SECONDS) -> dict[str, Any]:
-    """The OpenAPI document a running FlowAPI publishes (no token needed), as a dict."""
+    """The OpenAPI document a running FlowAPI publishes (no token needed), as a dict.
+
+    Only that one URL is asked (no proxy; a redirect is an error, not followed); the answer must be 200 with at
+    most MAX_SPEC_BYTES, and the whole exchange must end within `timeout` seconds (each wait for the network
+    is bounded by what is left of it).
+    """
     url = spec_url(flowapi_url)
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read(MAX_SPEC_BYTES + 1)
-    except urllib.error.HTTPError as exc:
-        raise SpecError(f"{url} answered {exc.code} {exc.reason}.") from None
-    except urllib.error.URLError as exc:
-        raise SpecError(f"Could not reach {url}: {exc.reason}.") from None
-    except (TimeoutError, OSError) as exc:
-        raise SpecError(f"Could not reach {url}: {exc}.") from None
-    if len(body) > MAX_SPEC_BYTES:
-        raise SpecError(
-            f"{url} answered with more than {MAX_SPEC_BYTES} bytes: not a FlowAPI spec."
+    parts = urllib.parse.urlsplit(url)
+    deadline = time.monotonic() + timeout
+    if parts.scheme.lower() == "https":
+        connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+            parts.hostname, parts.port, timeout=timeout, context=ssl.create_default_context()
         )
+    else:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        document = json.loads(body)
+        connection.connect()
+        sock = connection.sock  # kept: the connection lets go of it once the answer is read
+        connection.request("GET", target, headers={"Accept": "application/json"})
+        _set_timeout(sock, deadline)
+        response = connection.getresponse()
+        if response.status != 200:
+            moved = " (redirects are not followed)" if 300 <= response.status < 400 else ""
+            raise SpecError(f"{url} answered {response.status} {response.reason}{moved}.")
+        length = response.getheader("Content-Length", "")
+        if length.isdigit() and int(length) > MAX_SPEC_BYTES:
+            raise SpecError(f"{url} answered with {length} bytes: too many for a FlowAPI spec.")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            _set_timeout(sock, deadline)
+            chunk = response.read1(64 * 1024)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_SPEC_BYTES:
+                raise SpecError(
+                    f"{url} answered with more than {MAX_SPEC_BYTES} bytes: not a FlowAPI spec."
+                )
+            chunks.append(chunk)
+    except (OSError, http.client.HTTPException) as exc:
+        raise SpecError(f"Could not reach {url}: {exc or type(exc).__name__}.") from None
+    finally:
+        connection.close()
+    try:
+        document = json.loads(b"".join(chunks))
     except (ValueError, RecursionError):
         raise SpecError(f"{url} did not answer with JSON: is it a FlowAPI?") from None
     if not isinstance(document, dict):
         raise SpecError(f"{url} did not answer with an OpenAPI document (a JSON object).")
     return document
+
+
+def _set_timeout(sock: Any, deadline: float) -> None:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the time allowed for the fetch ran out")
+    if sock is not None:
+        sock.settimeout(left)

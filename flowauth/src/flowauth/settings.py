@@ -16,6 +16,8 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from flowauth.api_spec import SpecError, origin
+from flowauth.crypto import MAX_PASSWORD_LENGTH
 from flowkit_jwt_generator import load_private_key
 
 SECRETS_DIR = Path("/run/secrets")
@@ -48,6 +50,19 @@ def _int(env: Mapping[str, str], name: str, default: int, secrets_dir: Path | No
     return value
 
 
+def _origins(raw: str | None) -> frozenset[str]:
+    """FLOWAUTH_SPEC_URL_ORIGINS: FlowAPI URLs separated by commas or spaces, kept as their origins."""
+    origins = set()
+    for url in (raw or "").replace(",", " ").split():
+        try:
+            origins.add(origin(url))
+        except SpecError:
+            raise SettingsError(
+                f"FLOWAUTH_SPEC_URL_ORIGINS: {url!r} is not an http(s) URL like http://flowapi:9090"
+            ) from None
+    return frozenset(origins)
+
+
 @dataclass(frozen=True)
 class Settings:
     """What FlowAuth needs to run; docs/flowauth.md lists the environment variable of each field."""
@@ -67,6 +82,11 @@ class Settings:
     # within the window lock further attempts out until the oldest failure leaves the window.
     sign_in_max_failures: int = 5
     sign_in_window_seconds: int = 900
+    # Minting limit (ours): at most this many tokens minted or renewed per user within the window (0: none).
+    token_mint_max: int = 60
+    token_mint_window_seconds: int = 3600
+    # The origins (`scheme://host:port`) `POST /admin/servers/spec` may fetch a spec from; none: fetching is off.
+    spec_url_origins: frozenset[str] = frozenset()
     # Cookies only over HTTPS (set true behind TLS).
     secure_cookies: bool = False
     demo_mode: bool = False
@@ -105,6 +125,11 @@ class Settings:
         secret_key = get("SECRET_KEY")
         if secret_key is None:
             raise SettingsError("SECRET_KEY is not set (it signs sessions and CSRF tokens)")
+        admin_password = get("FLOWAUTH_ADMIN_PASSWORD")
+        if admin_password is not None and len(admin_password) > MAX_PASSWORD_LENGTH:
+            raise SettingsError(
+                f"FLOWAUTH_ADMIN_PASSWORD must be at most {MAX_PASSWORD_LENGTH} characters"
+            )
         db_uri = get("DB_URI") or "sqlite:///flowauth.db"
         if "{}" in db_uri:
             db_uri = db_uri.replace("{}", get("FLOWAUTH_DB_PASSWORD") or "")
@@ -114,13 +139,18 @@ class Settings:
             secret_key=secret_key,
             # FlowKit's docs say FLOWAUTH_ADMIN_USER; its code reads FLOWAUTH_ADMIN_USERNAME: accept both.
             admin_username=get("FLOWAUTH_ADMIN_USERNAME") or get("FLOWAUTH_ADMIN_USER"),
-            admin_password=get("FLOWAUTH_ADMIN_PASSWORD"),
+            admin_password=admin_password,
             db_uri=db_uri,
             two_factor_issuer=get("FLOWAUTH_TWO_FACTOR_ISSUER") or "FlowAuth",
             two_factor_valid_window=_int(env, "TWO_FACTOR_VALID_WINDOW", 0, secrets_dir),
             session_minutes=_int(env, "FLOWAUTH_SESSION_MINUTES", 20, secrets_dir) or 20,
             sign_in_max_failures=_int(env, "FLOWAUTH_SIGN_IN_MAX_FAILURES", 5, secrets_dir),
             sign_in_window_seconds=_int(env, "FLOWAUTH_SIGN_IN_WINDOW_SECONDS", 900, secrets_dir),
+            token_mint_max=_int(env, "FLOWAUTH_TOKEN_MINT_MAX", 60, secrets_dir),
+            token_mint_window_seconds=_int(
+                env, "FLOWAUTH_TOKEN_MINT_WINDOW_SECONDS", 3600, secrets_dir
+            ),
+            spec_url_origins=_origins(get("FLOWAUTH_SPEC_URL_ORIGINS")),
             secure_cookies=(get("FLOWAUTH_SECURE_COOKIES") or "").lower() == "true",
             demo_mode=get("DEMO_MODE") is not None,
             reset_db=get("RESET_FLOWAUTH_DB") is not None,

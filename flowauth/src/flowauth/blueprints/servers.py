@@ -13,6 +13,7 @@ from flask import Blueprint
 from sqlalchemy import select
 
 from flowauth import api_spec
+from flowauth.blueprints import state
 from flowauth.dates import format_date, parse_date
 from flowauth.db import request_session
 from flowauth.errors import bad_request
@@ -112,25 +113,50 @@ def add_server() -> dict[str, int]:
     return {"id": server.id}
 
 
+FETCH_OFF = "Fetching a spec from a URL is turned off (FLOWAUTH_SPEC_URL_ORIGINS): upload the spec file instead."
+FETCH_REFUSED = (
+    "FlowAuth fetches specs only from the FlowAPIs listed in FLOWAUTH_SPEC_URL_ORIGINS: "
+    "upload the spec file instead."
+)
+FETCH_FAILED = "Could not read a FlowAPI spec from that URL (FlowAuth's log says why): upload the spec file instead."
+
+
+def _fetch(url: object) -> api_spec.ServerSpec:
+    """The spec at `url`, if it is on an allowed origin; one message for every failure of the fetch itself, so
+    the answers cannot map which addresses and ports answer (the reason goes to the log)."""
+    allowed = state().settings.spec_url_origins
+    if not allowed:
+        raise bad_request(FETCH_OFF, bad_field="url")
+    if not isinstance(url, str):
+        raise bad_request("url must be a string.", bad_field="url")
+    try:
+        if api_spec.origin(api_spec.spec_url(url)) not in allowed:
+            raise bad_request(FETCH_REFUSED, bad_field="url")
+    except api_spec.SpecError as exc:
+        raise bad_request(str(exc), bad_field="url") from None
+    try:
+        return api_spec.fetch_spec(url)
+    except api_spec.SpecError as exc:
+        log.warning("POST /admin/servers/spec: %s", exc)
+        raise bad_request(FETCH_FAILED, bad_field="url") from None
+
+
 @bp.post("/servers/spec")
 @admin_required
 def read_spec() -> dict[str, Any]:
     """Ours: the name and scopes of a FlowAPI spec (sent as `spec`, or fetched from `url`); nothing stored."""
     body = json_object()
-    field = "spec" if body.get("spec") is not None else "url"
-    if body.get(field) is None:
+    if body.get("spec") is not None:
+        try:
+            found = api_spec.read_spec(body["spec"])
+        except api_spec.SpecError as exc:
+            raise bad_request(str(exc), bad_field="spec") from None
+    elif body.get("url") is not None:
+        found = _fetch(body["url"])
+    else:
         raise bad_request(
             "Send a FlowAPI spec as spec, or the URL of a running FlowAPI as url.", bad_field="spec"
         )
-    try:
-        if field == "spec":
-            found = api_spec.read_spec(body["spec"])
-        elif isinstance(body["url"], str):
-            found = api_spec.fetch_spec(body["url"])
-        else:
-            raise api_spec.SpecError("url must be a string.")
-    except api_spec.SpecError as exc:
-        raise bad_request(str(exc), bad_field=field) from None
     return {"name": found.name, "scopes": found.scopes}
 
 
