@@ -93,6 +93,10 @@ def test_user_roles_on_a_server(admin, seed, server):
         ({"scopes": [999]}, "No scope with id 999.", "scopes", 400),
         ({"users": [999]}, "No user with id 999.", "users", 400),
         ({"users": "all"}, "users must be a list of ids.", "users", 400),
+        ({"users": ["1"]}, "users must be a list of ids.", "users", 400),
+        ({"scopes": [True]}, "scopes must be a list of ids.", "scopes", 400),
+        ({"server_id": "1"}, "server_id must be the id of a server.", "server_id", 400),
+        ({"longest_token_life_minutes": "60"}, None, "longest_token_life_minutes", 400),
     ],
 )  # fmt: skip
 def test_create_role_validation(admin, server, fields, message, field, code):

@@ -4,6 +4,8 @@ stored encrypted, and accepted by FlowAPI's own verification."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from dataclasses import replace
 
 import jwt
 import pytest
@@ -137,7 +139,7 @@ def test_lifetime_minutes(alice, world):
     assert too_long.status_code == 400
     assert too_long.json["message"].startswith("Requested lifetime exceeds the maximum permitted")
     assert too_long.json["bad_field"] == "lifetime_minutes"
-    for bad in (0, -5, 1.5, "ten", True, [], 10**30):
+    for bad in (0, -5, 1.5, 10.0, "10", " 10", "ten", True, False, [], {}, 10**30):
         response = _mint(alice, world["server"], ["viewer"], lifetime_minutes=bad)
         assert response.status_code == 400, bad
         assert response.json["bad_field"] == "lifetime_minutes"
@@ -256,6 +258,9 @@ def test_renew_a_token(alice, world):
     assert _life_minutes(again.json["token"]) == pytest.approx(120, abs=0.1)
     too_long = alice.post(f"/tokens/tokens/{first['id']}/renew", {"lifetime_minutes": 121})
     assert too_long.status_code == 400
+    as_text = alice.post(f"/tokens/tokens/{first['id']}/renew", {"lifetime_minutes": "60"})
+    assert as_text.status_code == 400
+    assert as_text.json["bad_field"] == "lifetime_minutes"
 
 
 def test_an_expired_token_can_be_renewed(alice, world, state):
@@ -304,3 +309,55 @@ def test_renew_only_own_tokens_with_roles(alice, world, api, seed, state):
         ).status_code
         == 400
     )
+
+
+# -- the minting limit ----------------------------------------------------------------------------------------
+
+
+def _limit_minting(state, most: int) -> None:
+    state.settings = replace(state.settings, token_mint_max=most, token_mint_window_seconds=600)
+
+
+def test_minting_is_limited_per_user(alice, world, state, api, seed):
+    _limit_minting(state, 3)
+    assert _mint(alice, world["server"], ["viewer"], lifetime_minutes=601).status_code == 400
+    first = _mint(alice, world["server"], ["viewer"]).json  # a refused mint did not count
+    assert _mint(alice, world["server"], ["viewer"]).status_code == 200
+    assert alice.post(f"/tokens/tokens/{first['id']}/renew").status_code == 200  # renewing counts
+    for refused in (
+        _mint(alice, world["server"], ["viewer"]),
+        alice.post(f"/tokens/tokens/{first['id']}/renew"),
+    ):
+        assert refused.status_code == 429
+        wait = refused.json["retry_after"]
+        assert 590 <= wait <= 600
+        assert refused.json == {
+            "message": f"Too many tokens minted: try again in {wait} seconds.",
+            "code": 429,
+            "retry_after": wait,
+        }
+        assert refused.headers["Retry-After"] == str(wait)
+    assert len(seed.rows(TokenHistory, user_id=world["alice"])) == 3
+    # another user has their own count
+    bob = seed.user("bob")
+    seed.role(world["server"], "bobs", users=(bob,))
+    other = api()
+    other.sign_in("bob", USER_PASSWORD)
+    assert _mint(other, world["server"], ["bobs"]).status_code == 200
+
+
+@pytest.mark.parametrize("database_uri", ["sqlite", "postgresql"], indirect=True)
+def test_concurrent_mints_stop_at_the_limit(alice, world, state):
+    _limit_minting(state, 3)
+    start, statuses = threading.Barrier(12), []
+
+    def mint() -> None:
+        start.wait()
+        statuses.append(_mint(alice, world["server"], ["viewer"]).status_code)
+
+    threads = [threading.Thread(target=mint) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200] * 3 + [429] * 9

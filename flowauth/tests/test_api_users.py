@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import string
+
 import pytest
 
 from conftest import ADMIN_PASSWORD, ADMIN_USERNAME, USER_PASSWORD
@@ -51,6 +54,7 @@ def test_create_and_read_a_user(admin, api, seed):
         ({"username": "alice", "password": STRONG, "is_admin": "yes"}, "is_admin must be true or false.", "is_admin"),
         ({"username": "alice", "password": STRONG, "roles": [99]}, "No role with id 99.", "roles"),
         ({"username": "alice", "password": STRONG, "roles": "1"}, "roles must be a list of ids.", "roles"),
+        ({"username": "alice", "password": STRONG, "roles": ["1"]}, "roles must be a list of ids.", "roles"),
     ],
 )  # fmt: skip
 def test_create_user_validation(admin, body, message, field):
@@ -187,3 +191,41 @@ def test_ensure_admin(state, api, seed, caplog):
     assert seed.rows(User, id=user_id)[0].password_hash == hashed
     with pytest.raises(ValueError):
         ensure_admin(state.database, " ", STRONG)
+
+
+# -- long passwords -------------------------------------------------------------------------------------------
+
+
+def _random_password(length: int, seed: int = 0) -> str:
+    return "".join(random.Random(seed).choices(string.ascii_letters + string.digits, k=length))
+
+
+@pytest.mark.parametrize("length", [73, 256, 1024])
+def test_long_passwords_work_everywhere(admin, api, length):
+    """zxcvbn refuses more than 72 characters: that must not make any of these fail."""
+    first, second, third = (_random_password(length, seed) for seed in (1, 2, 3))
+    user_id = admin.post("/admin/users", {"username": "alice", "password": first}).json["id"]
+    assert api().sign_in("alice", first).status_code == 200
+    assert admin.patch(f"/admin/users/{user_id}", {"password": second}).status_code == 200
+    client = api()
+    assert client.sign_in("alice", second).status_code == 200
+    changed = client.patch("/user/password", {"password": second, "newPassword": third})
+    assert changed.status_code == 200
+    assert api().sign_in("alice", third).status_code == 200
+    assert client.post("/user/password_strength", {"password": third}).json["score"] == 4
+
+
+def test_passwords_over_the_maximum_are_refused(admin, anon, seed):
+    seed.user("alice")
+    too_long = _random_password(1025)
+    refusal = {"message": "Password must be at most 1024 characters.", "code": 400}
+    for response in (
+        admin.post("/admin/users", {"username": "bob", "password": too_long}),
+        admin.patch("/admin/users/1", {"password": too_long}),
+        admin.patch("/user/password", {"password": ADMIN_PASSWORD, "newPassword": too_long}),
+    ):
+        assert response.status_code == 400
+        assert response.json["message"] == refusal["message"]
+    assert anon.sign_in("alice", too_long).json == {**refusal, "bad_field": "password"}
+    strength = admin.post("/user/password_strength", {"password": too_long}).json
+    assert strength["score"] == 0 and strength["warning"] == refusal["message"]

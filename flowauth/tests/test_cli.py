@@ -149,6 +149,17 @@ def test_add_admin_from_arguments_or_environment(
         assert verify_secret(users["boss"].password_hash, "Tundra-Kestrel-Amber-58")
 
 
+def test_add_admin_with_a_long_password(db_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
+    long = "Quartz-Pelican-Horizon-63 " + "x" * 300
+    code, _, err = run(["add-admin", "root", long], capsys)
+    assert code == 0, err
+    with Database(db_uri).sessions() as session:
+        (user,) = session.scalars(select(User))
+        assert verify_secret(user.password_hash, long)
+    line = one_line_error(*run(["add-admin", "root", "x" * 1025], capsys)[::2])
+    assert "at most 1024 characters" in line
+
+
 def test_add_admin_without_a_name_is_one_line(
     db_uri: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -102,7 +102,10 @@ def cmd_add_admin(args: argparse.Namespace) -> None:
         )
     database = _database()
     database.upgrade()
-    ensure_admin(database, username, password)
+    try:
+        ensure_admin(database, username, password)
+    except ValueError as exc:  # e.g. a password longer than FlowAuth accepts
+        raise CommandError(str(exc)) from None
     print(f"administrator {username!r} is in {_shown_uri(database)}")
 
 

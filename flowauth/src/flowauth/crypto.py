@@ -18,7 +18,12 @@ _dummy_hash: str | None = None
 
 # zxcvbn scores 0..4; FlowKit asks for 4 ("very unguessable") on every password set through the app.
 REQUIRED_PASSWORD_SCORE = 4
-MAX_PASSWORD_LENGTH = 256
+# The longest password accepted anywhere (sign-in, setting one, the administrator's); argon2 takes any length.
+MAX_PASSWORD_LENGTH = 1024
+# zxcvbn refuses longer input (its matching grows much faster than the length: 256 characters can take
+# seconds), so the strength of a longer password is judged on its first this many characters; the rest can only
+# make it stronger.
+ZXCVBN_MAX_LENGTH = 72
 
 
 def hash_secret(plain: str) -> str:
@@ -52,14 +57,29 @@ def password_problem(password: str | None, user_inputs: list[str] | None = None)
         return "Password must be provided."
     if len(password) > MAX_PASSWORD_LENGTH:
         return f"Password must be at most {MAX_PASSWORD_LENGTH} characters."
-    if zxcvbn(password, user_inputs=user_inputs or [])["score"] < REQUIRED_PASSWORD_SCORE:
+    if _strength(password, user_inputs)["score"] < REQUIRED_PASSWORD_SCORE:
         return "Password not complex enough."
     return None
 
 
+def _strength(password: str, user_inputs: list[str] | None = None) -> dict:
+    """zxcvbn's verdict on the first ZXCVBN_MAX_LENGTH characters of `password`."""
+    return zxcvbn(
+        password[:ZXCVBN_MAX_LENGTH],
+        user_inputs=[text[:ZXCVBN_MAX_LENGTH] for text in user_inputs or []],
+        max_length=ZXCVBN_MAX_LENGTH,
+    )
+
+
 def password_advice(password: str) -> dict:
-    """{score, suggestions, warning} for a strength meter."""
-    result = zxcvbn(password[:MAX_PASSWORD_LENGTH]) if password else {"score": 0, "feedback": {}}
+    """{score, suggestions, warning} for a strength meter (a password too long to use scores 0)."""
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return {
+            "score": 0,
+            "warning": f"Password must be at most {MAX_PASSWORD_LENGTH} characters.",
+            "suggestions": [],
+        }
+    result = _strength(password) if password else {"score": 0, "feedback": {}}
     feedback = result.get("feedback", {})
     return {
         "score": result["score"],

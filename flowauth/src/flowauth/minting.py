@@ -9,21 +9,27 @@ and renewed.
 
 Roles are always looked up among the caller's own roles on the token's server (FlowKit matched names alone,
 so a same-named role of another server could be used).
+
+Each user may mint (or renew) at most `token_mint_max` tokens per `token_mint_window_seconds` (ours): a rate
+counter in the database (`ratelimit.py`), so the limit holds across threads, workers and restarts; `rate_limited`
+counts a mint and takes the count back when the mint is refused.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import jwt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from flowauth import ratelimit
 from flowauth.crypto import SecretBox
 from flowauth.dates import format_date
-from flowauth.errors import bad_request, forbidden, not_found
+from flowauth.errors import ApiError, bad_request, forbidden, not_found
 from flowauth.models import Role, Server, TokenHistory, User, users_with_roles, utcnow
 from flowauth.payload import valid_id, whole_number
 from flowauth.settings import Settings
@@ -35,6 +41,28 @@ from flowkit_jwt_generator.jwt import decompress_claims
 class Minted:
     record: TokenHistory
     token: str
+
+
+def mint_limit(settings: Settings) -> ratelimit.Limit:
+    return ratelimit.Limit("mint-user", settings.token_mint_max, settings.token_mint_window_seconds)
+
+
+@contextmanager
+def rate_limited(session: Session, settings: Settings, user: User) -> Iterator[None]:
+    """Count one mint of `user` (429 with `retry_after` past the limit); a refused mint (ApiError) is not
+    counted. Commits the session on entry: use it before anything else changes."""
+    limit = mint_limit(settings)
+    wait = ratelimit.hit(session, limit, str(user.id))
+    if wait:
+        raise ApiError(
+            f"Too many tokens minted: try again in {wait} seconds.", 429, retry_after=wait
+        )
+    try:
+        yield
+    except ApiError:
+        session.rollback()
+        ratelimit.give_back(session, limit, str(user.id))
+        raise
 
 
 def roles_held(session: Session, user: User, server: Server) -> list[Role]:

@@ -112,8 +112,6 @@ def add_role() -> dict[str, Any]:
     body = json_object()
     session = request_session()
     server_id = body.get("server_id")
-    if isinstance(server_id, str) and server_id.strip().isdigit():
-        server_id = int(server_id)
     if not isinstance(server_id, int) or isinstance(server_id, bool):
         raise bad_request("server_id must be the id of a server.", bad_field="server_id")
     server = session.get(Server, server_id) if valid_id(server_id) else None

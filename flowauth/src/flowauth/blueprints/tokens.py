@@ -110,18 +110,20 @@ def add_token(server_id: int) -> dict[str, Any]:
         blank="Token name cannot be blank.",
         too_long=f"Token name must be {MAX_TOKEN_NAME} characters or less.",
     )
-    app = state()
-    minted = minting.mint(
-        session,
-        app.settings,
-        app.box,
-        signed_in_user(),
-        server,
-        name,
-        _role_names(body),
-        body.get("lifetime_minutes"),
-    )
-    session.commit()
+    role_names = _role_names(body)
+    app, user = state(), signed_in_user()
+    with minting.rate_limited(session, app.settings, user):
+        minted = minting.mint(
+            session,
+            app.settings,
+            app.box,
+            user,
+            server,
+            name,
+            role_names,
+            body.get("lifetime_minutes"),
+        )
+        session.commit()
     return {"token": minted.token, "id": minted.record.id}
 
 
@@ -133,10 +135,11 @@ def renew_token(token_id: int) -> dict[str, Any]:
         body = {}
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.")
-    app = state()
+    app, user = state(), signed_in_user()
     session = request_session()
-    minted = minting.renew(
-        session, app.settings, app.box, signed_in_user(), token_id, body.get("lifetime_minutes")
-    )
-    session.commit()
+    with minting.rate_limited(session, app.settings, user):
+        minted = minting.renew(
+            session, app.settings, app.box, user, token_id, body.get("lifetime_minutes")
+        )
+        session.commit()
     return {"token": minted.token, "id": minted.record.id}
