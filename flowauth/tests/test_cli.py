@@ -293,3 +293,40 @@ def test_console_script_prints_no_traceback(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().startswith("flowauth: error: PRIVATE_JWT_SIGNING_KEY is not set")
+
+
+def test_settings_of_the_limits_and_the_spec_origins(signing_keys) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from flowauth.settings import Settings, SettingsError
+
+    pem = signing_keys[0].private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    env = {
+        "PRIVATE_JWT_SIGNING_KEY": pem.decode(),
+        "FLOWAUTH_FERNET_KEY": Fernet.generate_key().decode(),
+        "SECRET_KEY": "s",
+    }
+    default = Settings.from_env(env, secrets_dir=None)
+    assert default.spec_url_origins == frozenset()  # fetching by URL is off
+    assert (default.token_mint_max, default.token_mint_window_seconds) == (60, 3600)
+    chosen = Settings.from_env(
+        {
+            **env,
+            "FLOWAUTH_SPEC_URL_ORIGINS": "http://LocalHost:9090/, https://127.0.0.1",
+            "FLOWAUTH_TOKEN_MINT_MAX": "5",
+        },
+        secrets_dir=None,
+    )
+    assert chosen.spec_url_origins == {"http://localhost:9090", "https://127.0.0.1:443"}
+    assert chosen.token_mint_max == 5
+    for bad in (
+        {"FLOWAUTH_SPEC_URL_ORIGINS": "flowapi:9090"},
+        {"FLOWAUTH_ADMIN_PASSWORD": "x" * 1025},
+        {"FLOWAUTH_TOKEN_MINT_MAX": "many"},
+    ):
+        with pytest.raises(SettingsError):
+            Settings.from_env({**env, **bad}, secrets_dir=None)

@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from flowauth.models import LoginSession, utcnow
@@ -53,7 +53,11 @@ def find(
     if row is None or row.last_seen < _cutoff(idle, now):
         return None
     if (now - row.last_seen).total_seconds() >= TOUCH_SECONDS:
-        row.last_seen = now
+        # a statement, not the ORM: the row may be deleted meanwhile (a sign-out in another tab)
+        session.execute(
+            update(LoginSession).where(LoginSession.id == row.id).values(last_seen=now),
+            execution_options={"synchronize_session": False},
+        )
         session.commit()
     return row
 
