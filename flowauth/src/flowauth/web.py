@@ -34,9 +34,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 CSRF_COOKIE = "X-CSRF"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-SESSION_KEY = "sid"
+SESSION_KEY = "sid"  # the session cookie's entry holding the session key (`login_sessions`)
 
 
 def _idle() -> dt.timedelta:
