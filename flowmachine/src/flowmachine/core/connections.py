@@ -14,7 +14,7 @@ failed with PoolTimeout on five queries and a pool of 5 + 1 connections):
    so lookups, bookkeeping and the API's actions always find one.
 
 Connections are checked when taken from the pool, so a connection FlowDB closed (a restart, an administrator's
-`pg_terminate_backend`) is replaced, never handed out.
+`pg_terminate_backend`) is replaced, never handed out; dead ones are skipped at once, one after another.
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ class FlowDBConnections:
             min_size=1,
             max_size=self.max_size,
             kwargs={"autocommit": True},
-            check=ConnectionPool.check_connection,
             open=False,
             name=name,
         )
@@ -67,10 +66,30 @@ class FlowDBConnections:
             )
         self._held.conn = True
         try:
-            with self.pool.connection() as conn:
-                yield conn
+            conn = self._working_connection()
+            try:
+                with conn:  # commits, or rolls back on an exception, as the pool's own context does
+                    yield conn
+            finally:
+                self.pool.putconn(conn)
         finally:
             self._held.conn = False
+
+    def _working_connection(self) -> psycopg.Connection:
+        """A pooled connection that answers (an empty statement, one round trip). One FlowDB closed is given
+        back, so the pool drops it and opens another, and the next is tried at once: a restart can leave every
+        idle connection dead, and the pool's own check would pause longer after each (past its 30 s)."""
+        failure: psycopg.Error | None = None
+        for _ in range(self.max_size + 1):
+            conn = self.pool.getconn()
+            try:
+                conn.execute("")
+                return conn
+            except psycopg.Error as exc:
+                failure = exc
+                self.pool.putconn(conn)
+        assert failure is not None
+        raise failure
 
     @contextmanager
     def computing(self) -> Iterator[None]:
