@@ -184,6 +184,8 @@ class Stack:
     flowapi: Service
     flowauth: Service
     extra: list[Service] = field(default_factory=list)
+    # the current redis-server (see kill_redis, start_redis)
+    redis_proc: subprocess.Popen | None = None
 
     @property
     def flowapi_url(self) -> str:
@@ -196,6 +198,32 @@ class Stack:
     @property
     def flowdb_port(self) -> int:
         return self.cluster.status().port
+
+    def kill_redis(self) -> None:
+        """SIGKILL the stack's redis-server (only our own PID): it keeps nothing (no persistence)."""
+        proc = self.redis_proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    def start_redis(self) -> None:
+        """Start a fresh, empty redis-server on the stack's Redis port (after `kill_redis`); no-op if the
+        current one runs."""
+        if self.redis_proc is not None and self.redis_proc.poll() is None:
+            return
+        self.redis_proc, _ = start_redis(self.root / "redis", self.redis_port)
+
+    def stop_redis(self) -> None:
+        """Stop the current redis-server (SIGTERM, then SIGKILL): the end of the session."""
+        proc = self.redis_proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
 
     def flowmachine_env(self, port: int) -> dict[str, str]:
         return {
@@ -344,7 +372,7 @@ def running_stack() -> Iterator[Stack]:
                     ready=flowauth_ready,
                 )
                 stack_obj = Stack(root, cluster, redis_port, private, public,
-                                  flowmachine, flowapi, flowauth)  # fmt: skip
+                                  flowmachine, flowapi, flowauth, redis_proc=redis_proc)  # fmt: skip
                 flowmachine.env = stack_obj.flowmachine_env(fm_port)
                 for service in (flowmachine, flowapi, flowauth):
                     started.append(service)
@@ -360,7 +388,10 @@ def running_stack() -> Iterator[Stack]:
                     print(
                         f"could not stop {service.name} (pid {service.proc and service.proc.pid}): {exc}"
                     )
-            if redis_proc is not None:
+            # whichever redis-server is current (a test may have restarted it)
+            if stack_obj is not None:
+                stack_obj.stop_redis()
+            elif redis_proc is not None:
                 redis_proc.terminate()
                 try:
                     redis_proc.wait(timeout=10)
@@ -495,3 +526,27 @@ def wait_ready(conn: fc.Connection, query_id: str, timeout: float = 120) -> None
             status = fc.get_status(connection=conn, query_id=query_id)
             raise AssertionError(f"query {query_id} not ready after {timeout} s (status {status})")
         time.sleep(0.2)
+
+
+def poll_response(stack: Stack, token: str, query_id: str) -> httpx.Response:
+    """GET /api/0/poll/<id> as a raw response (202, 303, 503, ...), redirects not followed."""
+    return httpx.get(
+        f"{stack.flowapi_url}/api/0/poll/{query_id}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,  # FlowAPI gives up on FlowMachine after FLOWAPI_ZMQ_TIMEOUT (10 s)
+        follow_redirects=False,
+    )
+
+
+def wait_until(
+    condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.2
+) -> Any:
+    """Call `condition` until it returns something truthy (returned), at most `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
