@@ -1,6 +1,6 @@
 """FlowAPI speed over HTTP (hypercorn, loopback), against baselines measured in the same run.
 
-Usage: uv run python bench/api.py [--quick] [--no-write]
+Usage: uv run python bench/api.py [--quick] [--cold-only] [--cold 8,12,30] [--no-write]
 
 Starts a private FlowDB (tuned as `flowdb start` tunes it) with FlowDB's synthetic data (calls only), a private
 Redis, a FlowMachine server (the `flowmachine` console script) and FlowAPI (the `flowapi` console script, so
@@ -17,8 +17,15 @@ b. /get streaming rate: a real query (location_event_counts by hour, admin3) is 
    role (target ratio >= 0.7).
 c. 200 concurrent clients (asyncio + httpx), each doing run -> poll -> get of cached queries a few times: errors
    (target 0), throughput and latency percentiles, against the single-client round trip of (a).
+d. 8, 12 and 30 concurrent clients on a cold cache, each submitting a distinct multi-dependency query
+   (spatial_aggregate of a modal_location of 7 daily_locations, admin3; each client its own `hours` window and
+   method, so no two share a dependency): completed and errored counts (target: all completed), latency
+   submit -> result fetched p50 / p99 / max and the wall time, against one such query alone on a cold cache
+   (median of 3, measured first in the same run). FlowMachine runs on its default pool (5 computing + 1).
+   FlowKit 1.34 errored or stuck on 8 such queries at once.
 
-Results are written into bench/RESULTS.md between `<!-- api:begin -->` and `<!-- api:end -->`.
+Results are written into bench/RESULTS.md between `<!-- api:begin -->` and `<!-- api:end -->`, and (d) between
+`<!-- api-cold:begin -->` and `<!-- api-cold:end -->`; `--cold-only` runs (d) alone and writes only its section.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import datetime as dt
 import json
 import os
 import platform
+import random
 import shutil
 import signal
 import subprocess
@@ -57,6 +65,7 @@ from flowkit_jwt_generator import generate_keypair, generate_token
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 BEGIN, END = "<!-- api:begin -->", "<!-- api:end -->"
+COLD_BEGIN, COLD_END = "<!-- api-cold:begin -->", "<!-- api-cold:end -->"
 AUDIENCE = "bench-flowapi"
 START = dt.date(2016, 1, 1)
 TARGET_P50_MS, TARGET_STREAM_RATIO = 15.0, 0.7
@@ -297,6 +306,144 @@ async def measure_concurrent(
     }
 
 
+def cold_specs(dates: list[dt.date], n: int) -> list[dict[str, Any]]:
+    """`n` distinct spatial aggregates of a modal location of 7 daily locations (admin3): each its own
+    `hours` window (18 to 24 hours long) and method, so no two share a dependency; in a fixed shuffled order."""
+    variants = [
+        (start, start + span, method)
+        for span in range(18, 25)
+        for start in range(0, 25 - span)
+        for method in ("last", "most-common")
+    ]
+    random.Random(17).shuffle(variants)
+    if n > len(variants):
+        raise ValueError(f"at most {len(variants)} distinct cold queries")
+    return [
+        {
+            "query_kind": "spatial_aggregate",
+            "locations": {
+                "query_kind": "modal_location",
+                "locations": [
+                    {
+                        "query_kind": "daily_location",
+                        "date": day.isoformat(),
+                        "aggregation_unit": "admin3",
+                        "method": method,
+                        "hours": {"start_hour": start, "end_hour": end},
+                    }
+                    for day in dates[:7]
+                ],
+            },
+        }
+        for start, end, method in variants[:n]
+    ]
+
+
+async def cold_query(client: httpx.AsyncClient, spec: dict[str, Any], timeout: float) -> float:
+    """Submit a query, poll until it is ready, fetch its result: seconds taken (raises on an error)."""
+    started = time.perf_counter()
+    r = await client.post("/api/0/run", json=spec)
+    if r.status_code != 202:
+        raise RuntimeError(f"run {r.status_code}: {r.text[:200]}")
+    query_id = r.json()["query_id"]
+    while True:
+        p = await client.get(f"/api/0/poll/{query_id}")
+        if p.status_code == 303:
+            break
+        if p.status_code != 202:
+            raise RuntimeError(f"poll {p.status_code}: {p.text[:200]}")
+        if time.perf_counter() - started > timeout:
+            raise RuntimeError(f"not ready after {timeout:.0f} s")
+        await asyncio.sleep(0.1)
+    g = await client.get(p.headers["Location"])
+    if g.status_code != 200 or not json.loads(g.content)["query_result"]:
+        raise RuntimeError(f"get {g.status_code}")
+    return time.perf_counter() - started
+
+
+async def measure_cold(
+    url: str, headers: dict, dates: list[dt.date], levels: list[int], timeout: float
+) -> dict[str, Any]:
+    """(d): one cold query alone (median of 3), then each level of concurrent cold clients."""
+    specs = cold_specs(dates, 3 + sum(levels))
+    out: dict[str, Any] = {"levels": []}
+    limits = httpx.Limits(max_connections=max(levels) + 5)
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, timeout=120, limits=limits
+    ) as client:
+        alone = [await cold_query(client, spec, timeout) for spec in specs[:3]]
+        out["alone"] = sorted(alone)[1]
+        print(f"   one cold query alone: {[round(a, 2) for a in alone]} s", flush=True)
+        offset = 3
+        for clients in levels:
+            batch, offset = specs[offset : offset + clients], offset + clients
+            latencies: list[float] = []
+            errors: list[str] = []
+
+            async def one(spec: dict[str, Any], latencies: list[float], errors: list[str]) -> None:
+                try:
+                    latencies.append(await cold_query(client, spec, timeout))
+                except Exception as exc:  # counted, not raised
+                    errors.append(f"{type(exc).__name__}: {exc}")
+
+            t = time.perf_counter()
+            await asyncio.gather(*(one(spec, latencies, errors) for spec in batch))
+            wall = time.perf_counter() - t
+            level = {
+                "clients": clients,
+                "completed": len(latencies),
+                "errored": len(errors),
+                "error_kinds": sorted(set(errors))[:3],
+                "p50": pct(latencies, 50) if latencies else float("nan"),
+                "p99": pct(latencies, 99) if latencies else float("nan"),
+                "max": max(latencies) if latencies else float("nan"),
+                "wall": wall,
+            }
+            print(f"   {level}", flush=True)
+            out["levels"].append(level)
+    return out
+
+
+def format_cold(d: dict, size: str, args: argparse.Namespace) -> str:
+    flags = "".join(
+        f" {flag}" for flag, on in (("--quick", args.quick), ("--cold-only", args.cold_only)) if on
+    )
+    alone = d["alone"]
+    lines = [
+        f"Measured {dt.date.today()} on {platform.node() or 'this machine'}: {machine_cores()} cores, "
+        f"{machine_memory_bytes() / 2**30:.0f} GiB RAM, {platform.platform()}, PostgreSQL 15, "
+        f"`uv run python bench/api.py{flags}`. Data: {size}. FlowMachine on its default pool "
+        f"(DB_CONNECTION_POOL_SIZE 5, DB_CONNECTION_POOL_OVERFLOW 1); FlowAPI, FlowMachine, FlowDB, Redis and "
+        f"the clients on this machine, loopback. Each client: a distinct spatial_aggregate(modal_location of "
+        f"7 daily_locations, admin3), cold cache; latency = submit → result fetched.",
+        "",
+        "| concurrent clients | completed / errored | latency p50 / p99 / max | wall | baseline: 1 query alone, "
+        "cold (median of 3) | p50 ÷ baseline | wall ÷ (clients × baseline) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for level in d["levels"]:
+        n = level["clients"]
+        lines.append(
+            f"| {n} | **{level['completed']} / {level['errored']}** | {level['p50']:.1f} / "
+            f"{level['p99']:.1f} / {level['max']:.1f} s | {level['wall']:.1f} s | {alone:.2f} s | "
+            f"{level['p50'] / alone:.1f} | {level['wall'] / (n * alone):.2f} |"
+        )
+    kinds = [k for level in d["levels"] for k in level["error_kinds"]]
+    if kinds:
+        lines += ["", "Errors in (d): " + "; ".join(sorted(set(kinds)))]
+    return "\n".join(lines)
+
+
+def write_section(begin: str, end: str, text: str, heading: str) -> None:
+    current = RESULTS.read_text() if RESULTS.exists() else ""
+    if begin in current and end in current:
+        head, rest = current.split(begin, 1)
+        tail = rest.split(end, 1)[1]
+        RESULTS.write_text(f"{head}{begin}\n{text}\n{end}{tail}")
+    else:
+        RESULTS.write_text(current.rstrip("\n") + f"\n\n{heading}\n\n{begin}\n{text}\n{end}\n")
+
+
 def wait_http(url: str, proc: subprocess.Popen, log: Path) -> None:
     for _ in range(600):
         if proc.poll() is not None:
@@ -369,14 +516,20 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, smaller result")
     parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
+    parser.add_argument(
+        "--cold-only", action="store_true", help="run only (d), cold concurrent queries"
+    )
+    parser.add_argument(
+        "--cold", default="8,12,30", help="(d): numbers of concurrent clients, comma-separated"
+    )
     args = parser.parse_args()
-    reps = 50 if args.quick else 300
-    big_rows = 200_000 if args.quick else 1_200_000
-    clients, c_repeats = (50, 2) if args.quick else (200, 3)
-    stream_runs = 1 if args.quick else 3
+    cold_levels = [int(n) for n in args.cold.split(",") if n.strip()]
+    c_repeats = 2 if args.quick else 3
+    a = b = c = None
 
+    # 7 days: (d)'s modal locations take one daily location per day
     config = SyntheticConfig(
-        n_days=3, start_date=START, n_subscribers=20_000, n_calls=100_000,
+        n_days=7, start_date=START, n_subscribers=20_000, n_calls=100_000,
         n_sms=0, n_mds=0, n_topups=0, generator="python",
     ).validate()  # fmt: skip
 
@@ -445,43 +598,11 @@ def main() -> None:
         )
         headers = {"Authorization": f"Bearer {token}"}
 
-        async def prepare() -> tuple[list[dict], str]:
-            specs = [daily_spec(d, u) for d in config.dates for u in ("admin1", "admin3")]
-            async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
-                for spec in specs:
-                    await run_to_completion(client, spec)
-                big_id = await run_to_completion(client, big_spec(config))
-            return specs, big_id
-
-        print("== computing queries through the API", flush=True)
-        t = time.perf_counter()
-        specs, big_id = asyncio.run(prepare())
-        print(f"   {len(specs) + 1} queries in {time.perf_counter() - t:.1f} s", flush=True)
-
-        print(f"== (a) cached round trip x {reps}", flush=True)
-        fm_endpoint = f"tcp://127.0.0.1:{fm_port}"
-        a = asyncio.run(measure_round_trip(url, headers, specs[1], reps, fm_endpoint))
-        print(f"   {a}", flush=True)
-
-        table = f"cache.x{big_id}"
-        fm_conninfo = make_conninfo(
-            host="127.0.0.1",
-            port=db_port,
-            user="flowmachine",
-            password=fm_password,
-            dbname="flowdb",
-        )
-        n = grow_cache_table(fm_conninfo, table, big_rows)
-        print(f"== (b) streaming {table}: {n:,} rows", flush=True)
-        dsn = dict(
-            host="127.0.0.1", port=db_port, user="flowapi", password=api_password, database="flowdb"
-        )
-        b = asyncio.run(measure_stream(url, headers, big_id, table, dsn, stream_runs))
-        print(f"   {b}", flush=True)
-
-        print(f"== (c) {clients} concurrent clients x {c_repeats}", flush=True)
-        c = asyncio.run(measure_concurrent(url, headers, specs, clients, c_repeats))
-        print(f"   {c}", flush=True)
+        if not args.cold_only:
+            a, b, c = run_abc(args, url, headers, config, fm_port, db_port, fm_password,
+                              api_password)  # fmt: skip
+        print(f"== (d) cold concurrent clients {cold_levels}", flush=True)
+        d = asyncio.run(measure_cold(url, headers, config.dates, cold_levels, timeout=900))
     finally:
         stop(api_proc)
         stop(fm_proc)
@@ -491,19 +612,82 @@ def main() -> None:
         cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
 
-    text = format_section(a, b, c, c_repeats, size, args)
-    print("\n" + text)
-    if not args.no_write:
-        current = RESULTS.read_text() if RESULTS.exists() else ""
-        if BEGIN in current and END in current:
-            head, rest = current.split(BEGIN, 1)
-            tail = rest.split(END, 1)[1]
-            RESULTS.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
-        else:
-            RESULTS.write_text(
-                current.rstrip("\n")
-                + f"\n\n## FlowAPI (`bench/api.py`)\n\n{BEGIN}\n{text}\n{END}\n"
-            )
+    text = None if a is None else format_section(a, b, c, c_repeats, size, args)
+    finish(args, text, d, size)
+
+
+def run_abc(
+    args: argparse.Namespace,
+    url: str,
+    headers: dict,
+    config: SyntheticConfig,
+    fm_port: int,
+    db_port: int,
+    fm_password: str,
+    api_password: str,
+) -> tuple[dict, dict, dict]:
+    """(a), (b) and (c) on the running stack."""
+    reps = 50 if args.quick else 300
+    big_rows = 200_000 if args.quick else 1_200_000
+    clients, c_repeats = (50, 2) if args.quick else (200, 3)
+    stream_runs = 1 if args.quick else 3
+
+    async def prepare() -> tuple[list[dict], str]:
+        specs = [daily_spec(d, u) for d in config.dates[:3] for u in ("admin1", "admin3")]
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
+            for spec in specs:
+                await run_to_completion(client, spec)
+            big_id = await run_to_completion(client, big_spec(config))
+        return specs, big_id
+
+    print("== computing queries through the API", flush=True)
+    t = time.perf_counter()
+    specs, big_id = asyncio.run(prepare())
+    print(f"   {len(specs) + 1} queries in {time.perf_counter() - t:.1f} s", flush=True)
+
+    print(f"== (a) cached round trip x {reps}", flush=True)
+    fm_endpoint = f"tcp://127.0.0.1:{fm_port}"
+    a = asyncio.run(measure_round_trip(url, headers, specs[1], reps, fm_endpoint))
+    print(f"   {a}", flush=True)
+
+    table = f"cache.x{big_id}"
+    fm_conninfo = make_conninfo(
+        host="127.0.0.1",
+        port=db_port,
+        user="flowmachine",
+        password=fm_password,
+        dbname="flowdb",
+    )
+    n = grow_cache_table(fm_conninfo, table, big_rows)
+    print(f"== (b) streaming {table}: {n:,} rows", flush=True)
+    dsn = dict(
+        host="127.0.0.1", port=db_port, user="flowapi", password=api_password, database="flowdb"
+    )
+    b = asyncio.run(measure_stream(url, headers, big_id, table, dsn, stream_runs))
+    print(f"   {b}", flush=True)
+
+    print(f"== (c) {clients} concurrent clients x {c_repeats}", flush=True)
+    c = asyncio.run(measure_concurrent(url, headers, specs, clients, c_repeats))
+    print(f"   {c}", flush=True)
+    return a, b, c
+
+
+def finish(args: argparse.Namespace, text: str | None, d: dict, size: str) -> None:
+    """Print the results and write them into bench/RESULTS.md (unless --no-write)."""
+    cold = format_cold(d, size, args)
+    for section in (text, cold):
+        if section is not None:
+            print("\n" + section)
+    if args.no_write:
+        return
+    if text is not None:
+        write_section(BEGIN, END, text, "## FlowAPI (`bench/api.py`)")
+    write_section(
+        COLD_BEGIN,
+        COLD_END,
+        cold,
+        "### (d) Concurrent cold multi-dependency queries (`bench/api.py`)",
+    )
 
 
 if __name__ == "__main__":
