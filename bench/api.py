@@ -22,7 +22,7 @@ d. 8, 12 and 30 concurrent clients on a cold cache, each submitting a distinct m
    method, so no two share a dependency): completed and errored counts (target: all completed), latency
    submit -> result fetched p50 / p99 / max and the wall time, against one such query alone on a cold cache
    (median of 3, measured first in the same run). FlowMachine runs on its default pool (5 computing + 1).
-   FlowKit 1.34 errored or stuck on 8 such queries at once.
+   Before issue 17's change FlowMachine errored or stuck on 8 such queries at once (PoolTimeout).
 
 Results are written into bench/RESULTS.md between `<!-- api:begin -->` and `<!-- api:end -->`, and (d) between
 `<!-- api-cold:begin -->` and `<!-- api-cold:end -->`; `--cold-only` runs (d) alone and writes only its section.
