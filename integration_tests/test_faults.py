@@ -7,12 +7,15 @@ starved, never fooled.
    most five statements compute at once and FlowMachine holds at most six FlowDB connections, and results equal
    an independent computation.
 2. FlowMachine SIGKILLed with queries in flight, restarted: every query completes with the right result, and the
-   killed process's statement in FlowDB is terminated before it would have ended by itself.
+   killed process's statements in FlowDB are terminated before they would have ended by themselves.
 3. Redis SIGKILLed with queries in flight and some completed, restarted empty: meanwhile polls answer 503 with
    Retry-After; afterwards every completed query still polls 303 and its result is served, in-flight ones end
    completed (or errored with a message, and then re-run on re-submission), and re-running works.
 4. FlowDB restarted (fast shutdown: its connections terminated) with queries in flight: each ends completed or
    errored with a message and re-runnable; ten queries after the restart all succeed.
+
+In 2-4, five slow statements (dummy queries sleeping in FlowDB) hold every compute slot when the fault comes, so
+the real queries behind them are surely in flight (queued) however fast the fixture data computes.
 
 Each test uses `hours` windows no other test uses, so its queries and their dependencies are cold, and restores
 the services it stopped in `finally`. Reference results are computed by FlowMachine's library from the events
@@ -231,6 +234,22 @@ def settle(stack: Stack, token: str, outcomes: list[Outcome], timeout: float = R
         time.sleep(0.3)
 
 
+def slow_then_real(
+    stack: Stack, conn: fc.Connection, token: str, tag: str, delay: int, real: list[dict]
+) -> list[Outcome]:
+    """POOL_SIZE slow statements (dummy queries sleeping `delay` s in FlowDB), then the `real` specs: once
+    the slow ones are executing in FlowDB they hold every compute slot and run thread, so the real queries
+    are surely in flight (queued) when the fault comes. The slow ones first in the list returned."""
+    outcomes = submit(conn, [*(slow_dummy(tag, delay) for _ in range(POOL_SIZE)), *real])
+    slow = [o.query_id for o in outcomes[:POOL_SIZE]]
+    wait_until(
+        lambda: len(backends(stack, slow)) == POOL_SIZE, 30, "the slow statements", interval=0.05
+    )
+    states = [poll_response(stack, token, o.query_id).status_code for o in outcomes[POOL_SIZE:]]
+    assert states == [202] * len(real), f"real queries not in flight: {states}"
+    return outcomes
+
+
 def post_run(stack: Stack, token: str, spec: dict) -> httpx.Response:
     """POST /api/0/run as a raw response."""
     return httpx.post(
@@ -356,21 +375,17 @@ def test_a_cold_burst_on_default_pool_settings_completes(
 
 
 def test_flowmachine_killed_mid_burst_is_recovered(stack: Stack, conn, universal_token) -> None:
-    """kill -9 with slow statements and real queries in flight; restart: all complete with the right results,
-    and the killed process's statements are terminated, not left to run on."""
+    """kill -9 with slow statements running and real queries queued behind them; restart: all complete with
+    the right results, and the killed process's statements are terminated, not left to run on."""
     delay = 12
-    # four slow statements hold four of the five compute slots, so the real queries are still in flight
-    sleepers = [slow_dummy("fm-killed", delay) for _ in range(4)]
-    outcomes = submit(conn, [*sleepers, *overlapping_windows(hours=(3, 21), units=("admin1",))[:8]])
+    real = overlapping_windows(hours=(3, 21), units=("admin1",))[:8]
+    outcomes = slow_then_real(stack, conn, universal_token, "fm-killed", delay, real)
     ids = [o.query_id for o in outcomes]
-    # the statements running before the kill, and the name of the process that runs them
-    wait_until(lambda: len(backends(stack, ids[:4])) == 4, 30, "the slow statements", interval=0.05)
+    # the name of the process running the statements
     running = backends(stack, ids)
     names = {name for _, name, _ in running}
     assert len(names) == 1 and next(iter(names)).startswith(APP_PREFIX), running
     dead_name = names.pop()
-    states = [poll_response(stack, universal_token, qid).status_code for qid in ids[4:]]
-    assert states.count(202) >= 3, f"too few real queries in flight at the kill: {states}"
     killed_pid = stack.flowmachine.pid
     try:
         stack.flowmachine.kill()
@@ -398,17 +413,14 @@ def test_flowmachine_killed_mid_burst_is_recovered(stack: Stack, conn, universal
         return not left
 
     wait_until(gone, delay, f"the statements of {dead_name} to be terminated", interval=0.2)
-    print(
-        f"{states.count(202)} of {len(states)} real queries in flight at the kill; orphans of {dead_name} "
-        f"gone {time.monotonic() - recovered:.1f} s after the restart"
-    )
+    print(f"orphans of {dead_name} gone {time.monotonic() - recovered:.1f} s after the restart")
 
     settle(stack, universal_token, outcomes)
     assert [o.state for o in outcomes] == ["completed"] * len(outcomes), [
         (o.query_id, o.state, o.message) for o in outcomes
     ]
     assert time.monotonic() - recovered < RECOVERY
-    assert_results_match(stack, conn, outcomes[4:])
+    assert_results_match(stack, conn, outcomes[POOL_SIZE:])
     assert not dead_backends()
 
 
@@ -425,10 +437,8 @@ def test_redis_killed_and_restarted_empty(stack: Stack, conn, universal_token) -
         )
         for o in done
     }
-    in_flight = submit(
-        conn, [slow_dummy("redis-killed", 4), *overlapping_windows((5, 19), ("admin1",))[:4]]
-    )
-    wait_until(lambda: backends(stack, [in_flight[0].query_id]), 30, "the slow query to execute")
+    real = overlapping_windows((5, 19), ("admin1",))[:4]
+    in_flight = slow_then_real(stack, conn, universal_token, "redis-killed", 4, real)
     try:
         stack.kill_redis()
         # FlowMachine cannot reach its state store: FlowAPI says so, 503 with Retry-After, never a 500
@@ -481,7 +491,7 @@ def test_redis_killed_and_restarted_empty(stack: Stack, conn, universal_token) -
     print(f"after the restart: {summary(in_flight)}")
     rerun_errored(stack, conn, universal_token, in_flight)
     assert time.monotonic() - recovered < RECOVERY
-    assert_results_match(stack, conn, in_flight[1:])
+    assert_results_match(stack, conn, in_flight[POOL_SIZE:])
     # a new query runs end to end
     fresh = spatial(DAYS[1:3], "admin2", (4, 20))
     result = fc.get_result(connection=conn, query_spec=fresh, disable_progress=True)
@@ -492,15 +502,13 @@ def test_redis_killed_and_restarted_empty(stack: Stack, conn, universal_token) -
 
 
 def test_flowdb_restarted_mid_query(stack: Stack, conn, universal_token) -> None:
-    in_flight = submit(
-        conn, [slow_dummy("flowdb-restart", 6), *overlapping_windows((6, 18), ("admin1",))[:5]]
-    )
-    wait_until(lambda: backends(stack, [in_flight[0].query_id]), 30, "the slow query to execute")
+    real = overlapping_windows((6, 18), ("admin1",))[:5]
+    in_flight = slow_then_real(stack, conn, universal_token, "flowdb-restart", 6, real)
     outage: list[httpx.Response] = []
     try:
         stack.cluster.stop()  # pg_ctl -m fast: every connection terminated
         # meanwhile a poll answers from Redis (202), or 503
-        for outcome in in_flight[:2]:
+        for outcome in (in_flight[0], in_flight[-1]):
             during = poll_response(stack, universal_token, outcome.query_id)
             assert during.status_code in (202, 503), (during.status_code, during.text)
         # a new query: 503 with Retry-After (FlowMachine cannot keep its spec in FlowDB), never a 500
@@ -519,7 +527,7 @@ def test_flowdb_restarted_mid_query(stack: Stack, conn, universal_token) -> None
     print(f"after the restart: {summary(in_flight)}")
     rerun_errored(stack, conn, universal_token, in_flight)
     assert time.monotonic() - recovered < RECOVERY
-    assert_results_match(stack, conn, in_flight[1:])
+    assert_results_match(stack, conn, in_flight[POOL_SIZE:])
 
     # ten new queries after the restart: none meets a dead pooled connection (FlowMachine's or FlowAPI's)
     after = [spatial([day], unit, (7, 17)) for day in DAYS for unit in ("admin1", "admin2")]
