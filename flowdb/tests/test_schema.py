@@ -259,7 +259,10 @@ def test_flowmachine_sessions_have_bounded_temp_files_and_time(cluster):
             ).fetchall()
         )
     assert shown["statement_timeout"] == "3600000ms"
-    assert shown["temp_file_limit"] == f"{int(expected['temp_file_limit'][:-2]) * 1024}kB"
+    # the default follows the free disk, which other processes change between the start and now
+    applied_kb = int(shown["temp_file_limit"].removesuffix("kB"))
+    expected_kb = int(expected["temp_file_limit"].removesuffix("MB")) * 1024
+    assert abs(applied_kb - expected_kb) <= expected_kb * 0.05
 
 
 def test_a_statement_over_the_temp_file_limit_fails_instead_of_filling_the_disk(cluster, db):
