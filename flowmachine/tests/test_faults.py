@@ -321,3 +321,22 @@ def test_failure_messages_keep_internals_in_the_log(caplog):
     assert "cache.x0123" not in internal and "reference" in internal
     reference = internal.split("reference ")[1].split()[0]
     assert any(reference in r.message and "cache.x0123" in r.message for r in caplog.records)
+
+
+def test_a_spec_redis_has_is_always_in_flowdb_too(ctx):
+    """`save_spec` writes FlowDB first: if FlowDB is out of reach the call fails and Redis does not have
+    the spec either, so a later try writes both (a spec only in Redis would be lost with Redis)."""
+    from flowmachine.core.server.query_records import QueryRecords
+
+    class Unreachable:
+        def connection(self):
+            raise psycopg.OperationalError("connection refused")
+
+    query_id = uuid.uuid4().hex
+    with pytest.raises(psycopg.OperationalError):
+        QueryRecords(ctx.states, Unreachable()).save_spec(query_id, {"query_kind": "x"})
+    records = QueryRecords(ctx.states, ctx.pool)
+    assert records.spec(query_id) is None
+    records.save_spec(query_id, {"query_kind": "x"})
+    ctx.redis.delete(records._spec_key(query_id))  # Redis loses it
+    assert records.restore(query_id) == {"query_kind": "x"}

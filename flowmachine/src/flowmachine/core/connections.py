@@ -26,6 +26,9 @@ from contextlib import contextmanager
 import psycopg
 from psycopg_pool import ConnectionPool
 
+# Seconds a thread waits for a pooled connection before PoolTimeout.
+POOL_TIMEOUT_SECONDS = 5.0
+
 
 class NestedConnectionError(RuntimeError):
     """A thread asked for a second FlowDB connection while holding one (a programming error)."""
@@ -45,6 +48,10 @@ class FlowDBConnections:
             max_size=self.max_size,
             kwargs={"autocommit": True},
             open=False,
+            # No wait for a connection is long: statements compute on slots with a connection each to
+            # spare, lookups take milliseconds. A longer wait means FlowDB is out of reach, which callers
+            # treat as transient (computations try again; actions answer "unavailable" within FlowAPI's wait).
+            timeout=POOL_TIMEOUT_SECONDS,
             name=name,
         )
         self._slots = threading.BoundedSemaphore(self.compute_slots)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import psycopg
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from flowmachine.core.connections import FlowDBConnections
 from flowmachine.core.errors import FlowMachineError
@@ -56,9 +58,12 @@ class Context:
             host=settings.redis_host,
             port=settings.redis_port,
             password=settings.redis_password,
-            socket_connect_timeout=5,
+            socket_connect_timeout=2,
             socket_timeout=30,
             health_check_interval=10,
+            # two quick tries of its own (redis-py's default, ten, took 7-9 s to say Redis is down): the
+            # callers try again where it makes sense (core/transient.py)
+            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
         )
         try:
             client.ping()

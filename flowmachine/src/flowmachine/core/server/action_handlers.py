@@ -21,6 +21,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError
 from psycopg import sql
+from psycopg_pool import PoolTimeout
 
 # compute_dependencies: the dependency phase of compute, level by level and side by side, run on its own so
 # that a failure there can be told apart from a failure of the query itself.
@@ -62,8 +63,9 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[..., ZMQReply]
 
-# How long an action keeps trying after transient failures before it answers "unavailable" (FlowAPI waits
-# FLOWAPI_ZMQ_TIMEOUT, 10 s by default, for a reply).
+# How long an action keeps trying after quick transient failures (a pooled connection FlowDB just closed,
+# Redis refusing connections) before it answers "unavailable": well within FlowAPI's wait for a reply
+# (FLOWAPI_ZMQ_TIMEOUT, 30 s by default). A PoolTimeout has waited already and is answered at once.
 HANDLER_RETRY_SECONDS = 3.0
 
 
@@ -601,7 +603,11 @@ def perform_action(server: ServerContext, request: ZMQRequest) -> ZMQReply:
         try:
             return handler(server, **request.params)
         except Exception as exc:
-            if unavailable_service(exc) is None or not backoff.pause(exc, request.action):
+            if (
+                unavailable_service(exc) is None
+                or isinstance(exc, PoolTimeout)
+                or not backoff.pause(exc, request.action)
+            ):
                 failure = exc
                 break
     service = unavailable_service(failure)

@@ -36,14 +36,18 @@ class QueryRecords:
         """Keep the spec (the latest one submitted for this id) in Redis and, when Redis had another or
         none, in FlowDB: a spec submitted again costs no FlowDB round trip."""
         text = json.dumps(spec)
-        before = self.redis.set(self._spec_key(query_id), text, get=True)
-        if before is None or before.decode() != text:
-            with self.connections.connection() as conn:
-                conn.execute(
-                    "INSERT INTO cache.query_specs (query_id, spec) VALUES (%s, %s) "
-                    "ON CONFLICT (query_id) DO UPDATE SET spec = excluded.spec",
-                    (query_id, Jsonb(spec)),
-                )
+        key = self._spec_key(query_id)
+        before = self.redis.get(key)
+        if before is not None and before.decode() == text:
+            return
+        # FlowDB first: a spec Redis has is always in FlowDB too, even if this call fails half way
+        with self.connections.connection() as conn:
+            conn.execute(
+                "INSERT INTO cache.query_specs (query_id, spec) VALUES (%s, %s) "
+                "ON CONFLICT (query_id) DO UPDATE SET spec = excluded.spec",
+                (query_id, Jsonb(spec)),
+            )
+        self.redis.set(key, text)
 
     def spec(self, query_id: str) -> dict[str, Any] | None:
         """The spec a query was submitted with, from Redis (None if Redis does not have it)."""
