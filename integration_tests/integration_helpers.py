@@ -215,15 +215,8 @@ class Stack:
 
     def stop_redis(self) -> None:
         """Stop the current redis-server (SIGTERM, then SIGKILL): the end of the session."""
-        proc = self.redis_proc
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        if self.redis_proc is not None:
+            _terminate(self.redis_proc)
 
     def flowmachine_env(self, port: int) -> dict[str, str]:
         return {
@@ -392,12 +385,7 @@ def running_stack() -> Iterator[Stack]:
             if stack_obj is not None:
                 stack_obj.stop_redis()
             elif redis_proc is not None:
-                redis_proc.terminate()
-                try:
-                    redis_proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    redis_proc.kill()
-                    redis_proc.wait(timeout=10)
+                _terminate(redis_proc)
             if os.environ.get("INTEGRATION_KEEP_LOGS"):
                 keep = Path(os.environ["INTEGRATION_KEEP_LOGS"])
                 shutil.copytree(root / "logs", keep, dirs_exist_ok=True)
@@ -536,6 +524,18 @@ def poll_response(stack: Stack, token: str, query_id: str) -> httpx.Response:
         timeout=30,  # FlowAPI gives up on FlowMachine after FLOWAPI_ZMQ_TIMEOUT (10 s)
         follow_redirects=False,
     )
+
+
+def _terminate(proc: subprocess.Popen) -> None:
+    """Stop a process we started: SIGTERM, then SIGKILL after 10 s (nothing if it has ended)."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 def wait_until(

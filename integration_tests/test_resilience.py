@@ -17,29 +17,9 @@ import httpx
 import flowclient as fc
 from flowclient import aggregates as ag
 from flowdb.testing import connect_as
-from integration_helpers import Stack, wait_ready, zmq_request
+from integration_helpers import Stack, poll_response, wait_ready, wait_until, zmq_request
 
 STATE_ORDER = {"queued": 0, "executing": 1, "completed": 2}
-
-
-def poll(stack: Stack, token: str, query_id: str) -> httpx.Response:
-    return httpx.get(
-        f"{stack.flowapi_url}/api/0/poll/{query_id}",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30,  # FlowAPI gives up on FlowMachine after FLOWAPI_ZMQ_TIMEOUT (10 s)
-        follow_redirects=False,
-    )
-
-
-def wait_for(condition, timeout: float, what: str, interval: float = 0.1):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def sleeping_backends(stack: Stack, query_id: str) -> int:
@@ -57,7 +37,7 @@ def test_flowmachine_killed_mid_query_then_restarted(stack: Stack, conn, univers
         dummy_param=f"killed-{uuid.uuid4().hex[:8]}", aggregation_unit="admin3", dummy_delay=6
     )
     query_id = fc.run_query(connection=conn, query_spec=spec)
-    wait_for(
+    wait_until(
         lambda: fc.get_status(connection=conn, query_id=query_id) == "executing",
         20,
         "the query to execute",
@@ -68,7 +48,7 @@ def test_flowmachine_killed_mid_query_then_restarted(stack: Stack, conn, univers
 
         # FlowMachine is gone: FlowAPI answers in bounded time, in JSON
         started = time.monotonic()
-        down = poll(stack, universal_token, query_id)
+        down = poll_response(stack, universal_token, query_id)
         assert time.monotonic() - started < 25
         assert down.status_code == 503, down.text
         assert down.json()["status"] == "error" and "FlowMachine" in down.json()["msg"]
@@ -81,7 +61,7 @@ def test_flowmachine_killed_mid_query_then_restarted(stack: Stack, conn, univers
     seen: list[tuple[int, dict]] = []
 
     def settled() -> httpx.Response | None:
-        response = poll(stack, universal_token, query_id)
+        response = poll_response(stack, universal_token, query_id)
         body = response.json()
         seen.append((response.status_code, body))
         if response.status_code == 202:
@@ -89,7 +69,7 @@ def test_flowmachine_killed_mid_query_then_restarted(stack: Stack, conn, univers
             return None
         return response
 
-    final = wait_for(settled, 60, f"query {query_id} to settle after the restart", interval=0.5)
+    final = wait_until(settled, 60, f"query {query_id} to settle after the restart", interval=0.5)
     assert final.status_code == 303, seen[-5:]
     assert final.json() == {"status": "completed"}
     assert (
