@@ -10,7 +10,13 @@ import psycopg
 from psycopg import sql
 
 from flowdb import RELEASE_DATE, __version__
-from flowdb.settings import DATABASE, FLOWMACHINE_ROLE, Settings
+from flowdb.settings import (
+    DATABASE,
+    EVENTS_OWNER_ROLE,
+    FLOWETL_ROLE,
+    FLOWMACHINE_ROLE,
+    Settings,
+)
 from flowdb.tuning import MB, compute_tuning
 
 # Schemas flowmachine may write (results, derived geography and rasters) and schemas it may only read.
@@ -133,6 +139,79 @@ def reconcile(conn: psycopg.Connection, settings: Settings) -> None:
                 )
             )
         conn.execute(sql.SQL("REVOKE ALL ON SEQUENCE cache.cache_touches FROM {}").format(api))
+        reconcile_flowetl(conn, settings)
+
+
+# What FlowETL writes besides its own tables: (table, privileges).
+FLOWETL_WRITES = (
+    ("etl.etl_records", "SELECT, INSERT"),
+    ("etl.quarantine", "SELECT, INSERT"),
+    ("etl.post_etl_queries", "SELECT, INSERT"),
+    ("public.available_tables", "SELECT, INSERT, UPDATE"),
+    ("events.location_ids", "SELECT, INSERT, UPDATE"),
+)
+
+
+def reconcile_flowetl(conn: psycopg.Connection, settings: Settings) -> None:
+    """FlowETL's least-privilege login role (docs/admin-guide.md, "FlowDB roles and grants").
+
+    PostgreSQL lets only the owner of a partitioned table attach or drop its partitions, so the partitioned
+    `events` tables and their day partitions belong to the NOLOGIN role `events_owner` (migration 0006 keeps
+    new partitions so), and `flowetl` is a member of it. `flowetl` creates its scratch tables in `etl`, records
+    loads and quarantined rows, reads `infrastructure` (QA checks) and nothing else; it is no superuser.
+    """
+    etl_role = sql.Identifier(FLOWETL_ROLE)
+    events_owner = sql.Identifier(EVENTS_OWNER_ROLE)
+    fm = sql.Identifier(FLOWMACHINE_ROLE)
+    if not conn.execute(
+        "SELECT 1 FROM pg_roles WHERE rolname = %s", (EVENTS_OWNER_ROLE,)
+    ).fetchone():
+        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(events_owner))
+    conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA events TO {}").format(events_owner))
+    partitioned = conn.execute(
+        """SELECT c.oid::regclass::text FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = 'events' AND (c.relkind = 'p' OR c.relispartition)
+             AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = %s)""",
+        (EVENTS_OWNER_ROLE,),
+    ).fetchall()
+    for (table,) in partitioned:
+        conn.execute(
+            sql.SQL("ALTER TABLE {} OWNER TO {}").format(
+                sql.Identifier(*table.split(".")), events_owner
+            )
+        )
+    _ensure_login_role(conn, FLOWETL_ROLE, settings.flowetl_password)
+    conn.execute(sql.SQL("GRANT {} TO {}").format(events_owner, etl_role))
+    conn.execute(
+        sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
+            sql.Identifier(DATABASE), etl_role
+        )
+    )
+    conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA etl TO {}").format(etl_role))
+    conn.execute(
+        sql.SQL("GRANT USAGE ON SCHEMA events, public, infrastructure TO {}").format(etl_role)
+    )
+    conn.execute(
+        sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA infrastructure TO {}").format(etl_role)
+    )
+    conn.execute(
+        sql.SQL("GRANT SELECT ON etl.ingest_state, etl.available_dates TO {}").format(etl_role)
+    )
+    for table, privileges in FLOWETL_WRITES:
+        if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is not None:
+            conn.execute(
+                sql.SQL("GRANT {} ON TABLE {} TO {}").format(
+                    sql.SQL(privileges), sql.Identifier(*table.split(".")), etl_role
+                )
+            )
+    conn.execute(sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA etl TO {}").format(etl_role))
+    # The day partitions FlowETL makes (in etl, then moved to events) are readable by FlowMachine.
+    conn.execute(
+        sql.SQL(
+            "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA etl GRANT SELECT ON TABLES TO {}"
+        ).format(etl_role, fm)
+    )
 
 
 def record_version_and_cache_config(conn: psycopg.Connection, settings: Settings) -> None:

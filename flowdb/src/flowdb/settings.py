@@ -19,6 +19,10 @@ DEV_SUPERUSER_PASSWORD = "flowflow"
 DEV_ROLE_PASSWORD = "foo"
 DATABASE = "flowdb"
 FLOWMACHINE_ROLE = "flowmachine"
+# FlowETL's login role, and the NOLOGIN role owning the partitioned event tables (FlowETL is a member: PostgreSQL
+# lets only a parent's owner attach or drop its partitions).
+FLOWETL_ROLE = "flowetl"
+EVENTS_OWNER_ROLE = "events_owner"
 SECRETS_DIR = Path("/run/secrets")
 # The settings a Docker secret may provide (each file named after its variable).
 SECRET_NAMES = (
@@ -27,6 +31,7 @@ SECRET_NAMES = (
     "FLOWMACHINE_FLOWDB_PASSWORD",
     "FLOWAPI_FLOWDB_USER",
     "FLOWAPI_FLOWDB_PASSWORD",
+    "FLOWETL_FLOWDB_PASSWORD",
 )
 # PostgreSQL's listen_addresses: host names, IP addresses, `*`, separated by commas.
 _LISTEN_ADDRESSES = re.compile(r"^\s*[\w.:*%-]+(\s*,\s*[\w.:*%-]+)*\s*$")
@@ -81,6 +86,7 @@ class Settings:
     flowmachine_password: str = DEV_ROLE_PASSWORD
     flowapi_user: str = "flowapi"
     flowapi_password: str = DEV_ROLE_PASSWORD
+    flowetl_password: str = DEV_ROLE_PASSWORD
     os_user: str = "postgres"
     pg_bindir: Path | None = None
     # A prebuilt native generator (flowdb.synthetic.native); unset: built on first use when FlowDB is local.
@@ -108,7 +114,12 @@ class Settings:
         if port > 65535:
             raise FlowDBError(f"FLOWDB_PORT must be between 1 and 65535, got {port}")
         flowapi_user = env.get("FLOWAPI_FLOWDB_USER") or "flowapi"
-        if flowapi_user in (FLOWMACHINE_ROLE, env.get("POSTGRES_USER") or "flowdb"):
+        if flowapi_user in (
+            FLOWMACHINE_ROLE,
+            FLOWETL_ROLE,
+            EVENTS_OWNER_ROLE,
+            env.get("POSTGRES_USER") or "flowdb",
+        ):
             raise FlowDBError(
                 f"FLOWAPI_FLOWDB_USER must be a role of its own, got {flowapi_user!r}"
             )
@@ -129,6 +140,7 @@ class Settings:
             flowmachine_password=env.get("FLOWMACHINE_FLOWDB_PASSWORD") or DEV_ROLE_PASSWORD,
             flowapi_user=flowapi_user,
             flowapi_password=env.get("FLOWAPI_FLOWDB_PASSWORD") or DEV_ROLE_PASSWORD,
+            flowetl_password=env.get("FLOWETL_FLOWDB_PASSWORD") or DEV_ROLE_PASSWORD,
             os_user=env.get("FLOWDB_OS_USER") or "postgres",
             pg_bindir=Path(env["FLOWDB_PG_BINDIR"]) if env.get("FLOWDB_PG_BINDIR") else None,
             synthetic_library=(
@@ -156,6 +168,7 @@ class Settings:
             self.superuser: self.superuser_password,
             FLOWMACHINE_ROLE: self.flowmachine_password,
             self.flowapi_user: self.flowapi_password,
+            FLOWETL_ROLE: self.flowetl_password,
         }
         try:
             return passwords[role]

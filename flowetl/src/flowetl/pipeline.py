@@ -1,0 +1,120 @@
+"""One (cdr_type, day) through every step in FlowKit's order, without an orchestrator.
+
+    wait_for_data -> check_not_in_flux -> extract -> add_constraints -> cluster -> add_indexes -> analyze
+    -> attach (+ records) -> QA checks
+
+Each step is a plain function of (conn, config, day) in its own module, so an orchestrator can run them as
+separate tasks; `load_day` is the reference sequence (the `flowetl load` command). It holds a session advisory
+lock on the day while it runs, drops the leftovers of an earlier interrupted run first, and on any failure
+records it (etl.etl_records 'failed', etl.quarantine) and drops what it made: the day's previous partition,
+if any, is untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psycopg
+
+from flowetl import attach, extract, records, sources, tables
+from flowetl.config import SourceConfig
+from flowetl.errors import LoadFailed
+
+ETL_LOCK = 0x45544C  # advisory-lock namespace: one load per (cdr_type, day) at a time
+
+QACheck = Callable[[psycopg.Connection, SourceConfig, dt.date], None]
+
+
+@dataclass
+class LoadResult:
+    cdr_type: str
+    day: dt.date
+    rows: int = 0
+    set_aside: dict[str, int] = field(default_factory=dict)
+    leftovers_dropped: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class StepFailed(LoadFailed):
+    """A step failed for a reason other than the input (e.g. the database went away)."""
+
+    def __init__(self, step: str, detail: str) -> None:
+        super().__init__(detail, reason="error")
+        self.step = step
+
+
+def run_qa_checks(conn: psycopg.Connection, config: SourceConfig, day: dt.date) -> None:
+    """Call site for the QA checks (etl.post_etl_queries), run after the day is attached. The checks
+    themselves are another module's (issue 18 point 4); until it lands this does nothing."""
+
+
+def load_day(
+    conn: psycopg.Connection,
+    config: SourceConfig,
+    day: dt.date,
+    *,
+    qa: QACheck | None = run_qa_checks,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[str], None] | None = None,
+) -> LoadResult:
+    """Load `day` of `config.cdr_type`; raise LoadFailed (recorded) if it cannot. `conn` is autocommit."""
+    result = LoadResult(config.cdr_type, day)
+    name = tables.name(config.cdr_type, day)
+    key = zlib.crc32(name.encode()) & 0x7FFFFFFF
+    if not conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (ETL_LOCK, key)).fetchone()[0]:
+        raise StepFailed("load", f"another load of {name} is running")
+    step = "cleanup"
+    try:
+        result.leftovers_dropped = records.cleanup(conn, config.cdr_type, day)
+        steps: list[tuple[str, Callable[[], object]]] = [
+            ("wait_for_data", lambda: sources.wait_for_data(conn, config, day, sleep=sleep)),
+            (
+                "check_not_in_flux",
+                lambda: sources.check_not_in_flux(conn, config, day, sleep=sleep),
+            ),
+            ("extract", lambda: extract.extract(conn, config, day)),
+            ("add_constraints", lambda: attach.add_constraints(conn, config, day)),
+            ("cluster", lambda: attach.cluster(conn, config, day)),
+            ("add_indexes", lambda: attach.add_indexes(conn, config, day)),
+            ("analyze", lambda: attach.analyze(conn, config, day)),
+            ("attach", lambda: attach.attach(conn, config, day)),
+        ]
+        if qa is not None:
+            steps.append(("qa_checks", lambda: qa(conn, config, day)))
+        for step, run in steps:
+            started = time.monotonic()
+            if progress is not None:
+                progress(step)
+            outcome = run()
+            result.seconds[step] = time.monotonic() - started
+            if isinstance(outcome, extract.ExtractResult):
+                result.rows = outcome.rows
+            elif isinstance(outcome, attach.ConstraintResult):
+                result.set_aside = outcome.set_aside
+                result.rows -= sum(outcome.set_aside.values())
+        return result
+    except LoadFailed as failure:
+        if failure.step == "load":
+            failure.step = step
+        _fail(conn, config, day, failure)
+        raise
+    except psycopg.Error as exc:
+        failure = StepFailed(step, str(exc).strip().splitlines()[0] if str(exc) else repr(exc))
+        _fail(conn, config, day, failure)
+        raise failure from exc
+    finally:
+        if not conn.closed and not conn.broken:
+            conn.execute("SELECT pg_advisory_unlock(%s, %s)", (ETL_LOCK, key))
+
+
+def _fail(
+    conn: psycopg.Connection, config: SourceConfig, day: dt.date, failure: LoadFailed
+) -> None:
+    if conn.closed or conn.broken:
+        return  # the next run drops the leftovers; nothing can be recorded now
+    records.cleanup(conn, config.cdr_type, day)
+    records.record_failure(conn, config.cdr_type, day, failure)
