@@ -384,3 +384,18 @@ def test_flowapi_still_cannot_read_events(su) -> None:
     assert not su.execute("SELECT has_schema_privilege('flowapi', 'events', 'USAGE')").fetchone()[0]
     assert not su.execute("SELECT pg_has_role('flowapi', 'events_owner', 'MEMBER')").fetchone()[0]
     assert su.execute("SELECT pg_has_role('flowetl', 'events_owner', 'USAGE')").fetchone()[0]
+
+
+def test_leftovers_of_an_interrupted_run_are_dropped_first(etl, su, landing) -> None:
+    """A run stopped after extract committed (e.g. killed while indexing) left etl tables: the next run drops them."""
+    day = dt.date(2016, 2, 9)
+    write_csv(landing / "calls_20160209.csv", calls_rows(day, 5), header=list(CALLS_FIELDS))
+    etl.execute("CREATE TABLE etl.extract_calls_20160209 (LIKE events.calls)")
+    etl.execute("CREATE VIEW etl.stg_calls_20160209 AS SELECT 1 AS x")
+    result = load_day(etl, config_for("calls", file_config(landing)).source("calls"), day)
+    assert sorted(result.leftovers_dropped) == [
+        "etl.extract_calls_20160209",
+        "etl.stg_calls_20160209",
+    ]
+    assert partition_rows(su, "calls", day) == 5
+    assert stray_etl_tables(su) == []

@@ -22,17 +22,19 @@ _DROP = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "f":
 def cleanup(conn: psycopg.Connection, cdr_type: str, day: dt.date) -> list[str]:
     """Drop what an interrupted or failed load of (cdr_type, day) left in `etl`; return what was dropped."""
     dropped = []
+    name = tables.name(cdr_type, day)
     with conn.transaction():
-        for relation in (tables.extract(cdr_type, day), tables.staging(cdr_type, day)):
-            text = relation.as_string(conn)
+        for prefix in ("extract_", "stg_"):
+            relation = sql.Identifier("etl", prefix + name)
             kind = conn.execute(
-                "SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass(%s)", (text,)
+                "SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)",
+                (relation.as_string(conn),),
             ).fetchone()
             if kind is not None:
                 conn.execute(
                     sql.SQL("DROP {} {}").format(sql.SQL(_DROP.get(kind[0], "TABLE")), relation)
                 )
-                dropped.append(text)
+                dropped.append(f"etl.{prefix}{name}")
     return dropped
 
 
