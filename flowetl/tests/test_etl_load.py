@@ -399,3 +399,22 @@ def test_leftovers_of_an_interrupted_run_are_dropped_first(etl, su, landing) -> 
     ]
     assert partition_rows(su, "calls", day) == 5
     assert stray_etl_tables(su) == []
+
+
+def test_flowetl_cannot_log_in_with_the_dev_password_on_a_reachable_flowdb(cluster, su) -> None:
+    from dataclasses import replace
+
+    from flowdb import roles
+
+    exposed = replace(cluster.settings, listen_addresses="*", env={})
+    try:
+        roles.reconcile(su, exposed)
+        assert not su.execute(
+            "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'flowetl'"
+        ).fetchone()[0]
+        roles.reconcile(su, replace(exposed, env={"FLOWETL_FLOWDB_PASSWORD": "s3cret"}))
+        assert su.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'flowetl'").fetchone()[
+            0
+        ]
+    finally:
+        roles.reconcile(su, cluster.settings)

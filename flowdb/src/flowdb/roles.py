@@ -182,6 +182,10 @@ def reconcile_flowetl(conn: psycopg.Connection, settings: Settings) -> None:
             )
         )
     _ensure_login_role(conn, FLOWETL_ROLE, settings.flowetl_password)
+    if not settings.env.get("FLOWETL_FLOWDB_PASSWORD") and not settings.loopback_only:
+        # A FlowDB reachable from other machines never accepts the development password: without
+        # FLOWETL_FLOWDB_PASSWORD the role cannot log in.
+        conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN PASSWORD NULL").format(etl_role))
     conn.execute(sql.SQL("GRANT {} TO {}").format(events_owner, etl_role))
     conn.execute(
         sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
