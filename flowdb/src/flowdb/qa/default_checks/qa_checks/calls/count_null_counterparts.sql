@@ -1,0 +1,1 @@
+SELECT count(*) FROM {{ final_table }} WHERE msisdn_counterpart IS NULL

@@ -1,0 +1,1 @@
+SELECT max(duration) FROM {{ final_table }}

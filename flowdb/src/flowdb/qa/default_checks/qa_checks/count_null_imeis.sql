@@ -1,0 +1,1 @@
+SELECT count(*) FROM {{ final_table }} WHERE imei IS NULL

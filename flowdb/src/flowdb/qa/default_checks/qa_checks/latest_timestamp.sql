@@ -1,0 +1,1 @@
+SELECT max(datetime) FROM {{ final_table }}

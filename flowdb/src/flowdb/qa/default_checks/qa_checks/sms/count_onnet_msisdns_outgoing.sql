@@ -1,0 +1,1 @@
+SELECT count(*) FROM (SELECT msisdn FROM {{ final_table }} WHERE outgoing GROUP BY msisdn) AS onnet
