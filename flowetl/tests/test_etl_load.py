@@ -443,3 +443,53 @@ def test_a_day_loaded_by_flowdbs_superuser_loader_can_be_replaced_by_flowetl(
     write_csv(landing / "calls_20160210.csv", calls_rows(day, 5), header=list(CALLS_FIELDS))
     load_day(etl, config_for("calls", file_config(landing)).source("calls"), day)
     assert partition_rows(su, "calls", day) == 5
+
+
+def test_table_mode_from_a_remote_table_through_postgres_fdw(cluster, etl, su) -> None:
+    """A foreign table (postgres_fdw, set up once by the superuser) is a source like any other."""
+    day = dt.date(2016, 2, 11)
+    su.execute("DROP TABLE IF EXISTS public.operator_sms")
+    su.execute("CREATE TABLE public.operator_sms (a_party TEXT, sent TIMESTAMPTZ, cell TEXT)")
+    su.execute(
+        """INSERT INTO public.operator_sms
+           SELECT 'm' || i, '2016-02-11'::timestamptz + i * interval '1 hour', 'cell' || (i % 2)
+           FROM generate_series(0, 23) i"""
+    )
+    su.execute("GRANT SELECT ON public.operator_sms TO flowmachine")
+    su.execute("CREATE EXTENSION IF NOT EXISTS postgres_fdw")
+    su.execute("DROP SERVER IF EXISTS operator CASCADE")
+    su.execute(
+        psycopg.sql.SQL(
+            "CREATE SERVER operator FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port {}, dbname 'flowdb')"
+        ).format(psycopg.sql.Literal(str(cluster.status().port)))
+    )
+    for local_role in ("flowetl", "CURRENT_USER"):  # who reads it, and who imports its definition
+        su.execute(
+            psycopg.sql.SQL(
+                "CREATE USER MAPPING FOR {} SERVER operator OPTIONS (user 'flowmachine', password {})"
+            ).format(
+                psycopg.sql.SQL(local_role),
+                psycopg.sql.Literal(cluster.settings.flowmachine_password),
+            )
+        )
+    su.execute("CREATE SCHEMA IF NOT EXISTS remote")
+    su.execute(
+        "IMPORT FOREIGN SCHEMA public LIMIT TO (operator_sms) FROM SERVER operator INTO remote"
+    )
+    su.execute("GRANT USAGE ON SCHEMA remote TO flowetl")
+    su.execute("GRANT SELECT ON remote.operator_sms TO flowetl")
+    spec = {
+        "source": {
+            "table": {
+                "source_table": "remote.operator_sms",
+                "staging_view_sql": """SELECT * FROM {{ source_table }}
+                    WHERE sent >= '{{ ds }}' AND sent < '{{ tomorrow_ds }}'""",
+            }
+        },
+        "columns": {"msisdn": "a_party", "datetime": "sent", "location_id": "cell"},
+    }
+    load_day(etl, config_for("sms", spec).source("sms"), day)
+    assert su.execute(
+        "SELECT count(*), count(DISTINCT location_id) FROM events.sms_20160211"
+    ).fetchone() == (24, 2)
+    assert stray_etl_tables(su) == []
