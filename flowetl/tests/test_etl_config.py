@@ -126,3 +126,21 @@ def test_a_table_source_needs_its_staging_sql() -> None:
                 }
             }
         )
+
+
+def test_cli_check_config_reports_mistakes_with_exit_code_2(tmp_path: Path, capsys) -> None:
+    from flowetl.cli import main
+
+    good = tmp_path / "good.yml"
+    good.write_text(
+        "cdr_types:\n  calls:\n    source:\n      file:\n        path: /x/{{ ds_nodash }}.csv\n"
+        "        fields: {msisdn: TEXT, datetime: TIMESTAMPTZ}\n        encoding: utf-8\n"
+    )
+    assert main(["check-config", "--config", str(good)]) == 0
+    assert load_config(good).source("calls").source.encoding == "UTF8"
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "cdr_types:\n  calls:\n    source: {file: {path: /x.csv, fields: {msisdn: TEXT}}}\n"
+    )
+    assert main(["check-config", "--config", str(bad)]) == 2
+    assert "cdr_types.calls.source.file.fields: must include 'datetime'" in capsys.readouterr().err

@@ -325,8 +325,8 @@ def _file_source(c: _Checker, raw: Any, path: str) -> FileSource | None:
             fields.append((name, canonical))
     encoding = c.string(value.get("encoding"), f"{path}.encoding")
     if encoding is not None:
-        normal = encoding.upper().replace("-", "").replace("UTF8", "UTF8")
-        normal = {"UTF8": "UTF8", "LATIN1": "LATIN1", "ISO88591": "LATIN1"}.get(normal, normal)
+        normal = encoding.upper().replace("-", "")
+        normal = {"UTF8": "UTF8", "ISO88591": "LATIN1"}.get(normal, normal)
         if normal not in ENCODINGS:
             c.error(
                 f"{path}.encoding",
