@@ -27,6 +27,15 @@ from flowetl.errors import LoadFailed
 ETL_LOCK = 0x45544C  # advisory-lock namespace: one load per (cdr_type, day) at a time
 
 QACheck = Callable[[psycopg.Connection, SourceConfig, dt.date], None]
+# How a step is run: `run_step(name, step)` calls `step()` and returns its result; an orchestrator passes one
+# that runs each step as a task of its own (flowetl.flows).
+StepRunner = Callable[[str, Callable[[], object]], object]
+# The steps FlowKit runs in its `postgres_etl` pool: the heavy ones, limited together across loads.
+POOL_STEPS = frozenset({"extract", "add_constraints", "cluster", "add_indexes", "analyze"})
+
+
+def run_directly(name: str, step: Callable[[], object]) -> object:
+    return step()
 
 
 @dataclass
@@ -60,6 +69,7 @@ def load_day(
     qa: QACheck | None = run_qa_checks,
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[str], None] | None = None,
+    run_step: StepRunner = run_directly,
 ) -> LoadResult:
     """Load `day` of `config.cdr_type`; raise LoadFailed (recorded) if it cannot. `conn` is autocommit."""
     result = LoadResult(config.cdr_type, day)
@@ -89,7 +99,7 @@ def load_day(
             started = time.monotonic()
             if progress is not None:
                 progress(step)
-            outcome = run()
+            outcome = run_step(step, run)
             result.seconds[step] = time.monotonic() - started
             if isinstance(outcome, extract.ExtractResult):
                 result.rows = outcome.rows

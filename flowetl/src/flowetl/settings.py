@@ -20,6 +20,8 @@ class Settings:
     flowdb_port: int = 9000
     flowdb_user: str = FLOWETL_ROLE
     flowdb_password: str = DEV_ROLE_PASSWORD
+    # FlowKit's postgres_etl pool: heavy steps running at once across every load (a Prefect concurrency limit)
+    pool_slots: int = 4
 
     @classmethod
     def from_env(
@@ -32,6 +34,7 @@ class Settings:
                 env[name] = secret
         try:
             port = env_int(env, "FLOWDB_PORT", 9000, minimum=1)
+            slots = env_int(env, "FLOWETL_PG_POOL_SLOT_COUNT", 4, minimum=1)
         except FlowDBError as exc:
             raise ConfigError(str(exc)) from None
         return cls(
@@ -39,6 +42,7 @@ class Settings:
             flowdb_port=port,
             flowdb_user=env.get("FLOWETL_FLOWDB_USER") or FLOWETL_ROLE,
             flowdb_password=env.get("FLOWETL_FLOWDB_PASSWORD") or DEV_ROLE_PASSWORD,
+            pool_slots=slots,
         )
 
     def connect(self) -> psycopg.Connection:
