@@ -121,6 +121,15 @@ def run_flowapi(
     return Running([settings], settings.port, settings.bind_address)
 
 
+def run_flowetl(
+    env: Mapping[str, str], secrets_dir: Path, args: list[str], image: Image | None
+) -> Running:
+    from flowetl.settings import Settings
+
+    settings = Settings.from_env(env, secrets_dir=secrets_dir)
+    return Running([settings], None, None)
+
+
 def run_flowauth(
     env: Mapping[str, str], secrets_dir: Path, args: list[str], image: Image | None
 ) -> Running:
@@ -154,6 +163,7 @@ COMPONENTS = {
     ),
     "flowapi": Component("flowapi", ("flowapi.settings",), run_flowapi),
     "flowauth": Component("flowauth", ("flowauth.settings",), run_flowauth),
+    "flowetl": Component("flowetl", ("flowetl.settings", "flowetl.flows"), run_flowetl),
 }
 
 
