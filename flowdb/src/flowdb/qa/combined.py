@@ -210,13 +210,17 @@ def default_checks_statement(cdr_type: str, table: sql.Composable) -> sql.Compos
     FROM {table}
     GROUP BY GROUPING SETS ({group_sets})
 )""",
-        # A duplicate repeats (msisdn, datetime): only the rows of pairs seen twice are grouped by every column.
+        # A duplicate repeats (msisdn, datetime): only the rows of pairs seen twice are grouped by every column
+        # (materialised, so that parallel workers do not each group the day again; with no such pair, the hash
+        # join reads no row of the day).
+        """repeated_keys AS MATERIALIZED (
+    SELECT msisdn, datetime FROM {table} GROUP BY msisdn, datetime HAVING count(*) > 1
+)""",
         """repeats AS (
     SELECT count(*) AS groups, coalesce(sum(copies - 1), 0) AS surplus FROM (
         SELECT count(*) AS copies
-        FROM {table} AS e JOIN (
-            SELECT msisdn, datetime FROM {table} GROUP BY msisdn, datetime HAVING count(*) > 1
-        ) AS k ON e.msisdn = k.msisdn AND e.datetime = k.datetime
+        FROM {table} AS e
+        WHERE EXISTS (SELECT FROM repeated_keys AS k WHERE k.msisdn = e.msisdn AND k.datetime = e.datetime)
         GROUP BY {duplicate_columns}
         HAVING count(*) > 1
     ) AS repeated
