@@ -92,6 +92,7 @@ def cleanup(conn: psycopg.Connection, config: SyntheticConfig) -> None:
                 table = sql.Identifier("events", day_table_name(cdr_type, day))
                 conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
         conn.execute("DELETE FROM etl.etl_records WHERE cdr_date = ANY(%s)", (config.dates,))
+        conn.execute("DELETE FROM etl.post_etl_queries WHERE cdr_date = ANY(%s)", (config.dates,))
         conn.execute("DELETE FROM events.location_ids WHERE location_id LIKE 'pyg%%'")
 
 
@@ -265,6 +266,25 @@ def test_available_dates_and_tables(conn: psycopg.Connection, loaded: dict[str, 
         "SELECT count(*) FROM events.location_ids WHERE location_id LIKE 'pyg%%' AND cdr_type = 'calls'"
     ).fetchone()[0]
     assert n_locations == len(WORLD.cell_ids)
+
+
+def test_every_day_has_the_default_qa_checks(
+    conn: psycopg.Connection, loaded: dict[str, int]
+) -> None:
+    outcomes = conn.execute(
+        """SELECT cdr_type, cdr_date, type_of_query_or_check, outcome FROM etl.deduped_post_etl_queries
+           WHERE cdr_date = ANY(%s)""",
+        (BASE.dates,),
+    ).fetchall()
+    checks = {"calls": 24, "sms": 21, "mds": 16, "topups": 16}
+    per_day = {(t, d): 0 for t in TYPES for d in BASE.dates}
+    for cdr_type, day, _, _ in outcomes:
+        per_day[cdr_type, day] += 1
+    assert per_day == {(t, d): checks[t] for t, d in per_day}
+    counted = {(t, d): int(o) for t, d, c, o in outcomes if c == "count_added_rows"}
+    assert counted == {(t, d): loaded[t] // BASE.n_days for t, d in per_day}
+    # the world's cells are not in infrastructure.cells: no event is locatable
+    assert {o for _, _, c, o in outcomes if c == "count_locatable_events"} == {"0"}
 
 
 def test_location_ids_are_those_the_rows_use(

@@ -112,6 +112,20 @@ def test_every_type_and_day_is_available(generated, db):
     assert flags["mds"] == (True, True, False)
 
 
+def test_every_day_has_the_default_qa_checks(generated, db):
+    """FlowKit's synthetic image records the QA checks of what it made: 24/21/16/16 checks per type and day."""
+    config, _, _ = generated
+    per_day = db.execute(
+        """SELECT cdr_type, cdr_date, count(*), max(outcome) FILTER (WHERE type_of_query_or_check = 'count_added_rows')
+           FROM etl.deduped_post_etl_queries GROUP BY 1, 2"""
+    ).fetchall()
+    rows = {"calls": 40_000, "sms": 10_000, "mds": 5_000, "topups": 1_000}
+    checks = {"calls": 24, "sms": 21, "mds": 16, "topups": 16}
+    assert sorted(per_day) == sorted(
+        (t, d, checks[t], str(rows[t])) for t in checks for d in config.dates
+    )
+
+
 def test_partitions_and_parents_have_statistics(generated, db):
     rows = db.execute(
         "SELECT tablename, inherited FROM pg_stats WHERE schemaname = 'events' AND attname = 'msisdn' "

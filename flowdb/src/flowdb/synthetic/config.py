@@ -47,6 +47,8 @@ class SyntheticConfig:
     n_admin3: int = 150
     country_code: str = "SYN"
     event_indexes: str = ",".join(INDEX_COLUMNS)
+    # FlowKit's synthetic image runs the default QA checks on the data it made unless this is true.
+    skip_test_qa_check: bool = False
 
     @property
     def index_columns(self) -> tuple[str, ...]:
@@ -156,7 +158,15 @@ def parse_value(name: str, type_name: str, raw: str) -> Any:
             return float(raw)
         if "date" in type_name:
             return dt.date.fromisoformat(raw)
-    except ValueError:
-        kind = {"int": "a whole number", "float": "a number"}.get(type_name, "a date (YYYY-MM-DD)")
+        if type_name == "bool":
+            return {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}[
+                raw.lower()
+            ]
+    except (ValueError, KeyError):
+        kind = {
+            "int": "a whole number",
+            "float": "a number",
+            "bool": "true or false",
+        }.get(type_name, "a date (YYYY-MM-DD)")
         raise FlowDBError(f"{env_name} must be {kind}, got {raw!r}") from None
     return raw

@@ -50,6 +50,7 @@ import psycopg
 from psycopg import sql
 
 from flowdb.errors import FlowDBError
+from flowdb.qa import record_default_checks
 from flowdb.synthetic import pgbinary as pb
 from flowdb.synthetic.config import TWO_ROW_TYPES, SyntheticConfig
 from flowdb.synthetic.loading import day_partition
@@ -432,21 +433,30 @@ def location_ids_of(columns: list[pb.Column]) -> list[str]:
     return [] if values is None else [v.decode() for v in np.unique(values)]
 
 
-def _load(conn: psycopg.Connection, batch: Batch, indexes: tuple[str, ...]) -> None:
-    with day_partition(
-        conn,
-        batch.cdr_type,
-        batch.day,
-        indexes=indexes,
-        analyze=False,
-        location_ids=lambda: batch.location_ids,
-    ) as table:
-        with (
-            conn.cursor() as cur,
-            cur.copy(pb.copy_statement(table, batch.names, freeze=True)) as copy,
-        ):
-            for chunk in pb.iter_chunks(batch.parts):
-                copy.write(chunk)
+def _load(
+    conn: psycopg.Connection, batch: Batch, indexes: tuple[str, ...], *, qa_checks: bool = False
+) -> float:
+    """COPY one batch into its day partition; with `qa_checks`, record the day's default QA checks in the
+    same transaction. Returns the seconds the QA checks took."""
+    with conn.transaction():
+        with day_partition(
+            conn,
+            batch.cdr_type,
+            batch.day,
+            indexes=indexes,
+            analyze=False,
+            location_ids=lambda: batch.location_ids,
+        ) as table:
+            with (
+                conn.cursor() as cur,
+                cur.copy(pb.copy_statement(table, batch.names, freeze=True)) as copy,
+            ):
+                for chunk in pb.iter_chunks(batch.parts):
+                    copy.write(chunk)
+        started = time.monotonic()
+        if qa_checks:
+            record_default_checks(conn, batch.cdr_type, batch.day)
+    return time.monotonic() - started
 
 
 def generate_python(
@@ -477,15 +487,16 @@ def generate_python(
         c = idle.get()
         try:
             started = time.monotonic()
-            _load(c, batch, config.index_columns)
+            qa = _load(c, batch, config.index_columns, qa_checks=not config.skip_test_qa_check)
         finally:
             idle.put(c)
         with lock:
             totals[batch.cdr_type] += batch.rows
             done = sum(totals.values())
+        checked = "" if config.skip_test_qa_check else f", QA checks {qa:.1f} s"
         say(
             f"{batch.cdr_type} {batch.day}: {batch.rows:,} rows, generated in {batch.seconds:.1f} s, "
-            f"loaded in {time.monotonic() - started:.1f} s ({done:,} rows so far)"
+            f"loaded in {time.monotonic() - started:.1f} s{checked} ({done:,} rows so far)"
         )
 
     try:

@@ -39,6 +39,7 @@ import psycopg
 from psycopg import sql
 
 from flowdb.errors import FlowDBError
+from flowdb.qa import record_default_checks
 from flowdb.synthetic.config import SyntheticConfig
 from flowdb.synthetic.loading import day_partition
 
@@ -437,7 +438,10 @@ def _generate_day(
     day: dt.date,
     homes: str,
     native: bool = False,
-) -> int:
+    qa_checks: bool = False,
+) -> tuple[int, float]:
+    """Load one day of one type; with `qa_checks`, record its default QA checks in the same transaction.
+    Returns the rows and the seconds the QA checks took."""
     config = world.config
     regime = 1 if config.in_disaster(day) else 0
     epoch = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
@@ -476,7 +480,10 @@ def _generate_day(
                 used.extend(fill.fetchone()[0])
             else:
                 rows = conn.execute(_insert_statement(cdr_type, table), params).rowcount
-    return rows
+        qa_started = time.monotonic()
+        if qa_checks:
+            record_default_checks(conn, cdr_type, day)
+    return rows, time.monotonic() - qa_started
 
 
 def generate_sql(
@@ -540,15 +547,26 @@ def generate_sql(
     def run(job: tuple[str, int, dt.date]) -> None:
         cdr_type, k, day = job
         t0 = time.monotonic()
-        rows = _generate_day(connection(), world, cdr_type, k, day, homes_of(k, day), native)
+        rows, qa = _generate_day(
+            connection(),
+            world,
+            cdr_type,
+            k,
+            day,
+            homes_of(k, day),
+            native,
+            qa_checks=not config.skip_test_qa_check,
+        )
         with lock:
             totals[cdr_type] += rows
             done = sum(totals.values())
             jobs_left[k] -= 1
             if jobs_left[k] == 0:
                 homes.pop(k, None)
+        checked = "" if config.skip_test_qa_check else f", QA checks {qa:.1f} s"
         say(
-            f"{cdr_type} {day}: {rows:,} rows in {time.monotonic() - t0:.1f} s ({done:,} rows so far)"
+            f"{cdr_type} {day}: {rows:,} rows in {time.monotonic() - t0:.1f} s{checked} "
+            f"({done:,} rows so far)"
         )
 
     try:
