@@ -154,6 +154,8 @@ class SourceConfig:
     flux_check: Polling = field(default_factory=Polling)
     max_bad_rows: int = 0
     additional_macros: tuple[tuple[str, str], ...] = ()
+    # FlowKit's additional_qa_check_paths: folders holding qa_checks/*.sql and qa_checks/<cdr_type>/*.sql
+    qa_check_paths: tuple[Path, ...] = ()
 
     @property
     def mode(self) -> str:
@@ -375,7 +377,7 @@ def _source_config(c: _Checker, cdr_type: str, raw: Any, base: Path) -> SourceCo
         raw,
         path,
         ("source", "extract_sql", "columns", "indexes", "cluster_field", "data_present", "flux_check",
-         "max_bad_rows", "additional_macros"),
+         "max_bad_rows", "additional_macros", "qa_check_paths"),
     )  # fmt: skip
     columns_of_type = EVENTS_COLUMNS[cdr_type]
     source_raw = c.mapping(value.get("source", {}), f"{path}.source", ("file", "table"))
@@ -455,6 +457,16 @@ def _source_config(c: _Checker, cdr_type: str, raw: Any, base: Path) -> SourceCo
             c.error(f"{path}.additional_macros.{key}", "must be a name with a string value")
         else:
             additional.append((key, str(val)))
+    qa_paths = []
+    raw_paths = value.get("qa_check_paths", [])
+    if not isinstance(raw_paths, list) or not all(isinstance(p, str) for p in raw_paths):
+        c.error(f"{path}.qa_check_paths", "must be a list of folders")
+    else:
+        for i, folder in enumerate(raw_paths):
+            resolved = (base / folder).resolve()
+            if not resolved.is_dir():
+                c.error(f"{path}.qa_check_paths[{i}]", f"no such folder: {resolved}")
+            qa_paths.append(resolved)
     if source is None:
         return None
     config = SourceConfig(
@@ -468,6 +480,7 @@ def _source_config(c: _Checker, cdr_type: str, raw: Any, base: Path) -> SourceCo
         flux_check=_polling(c, value.get("flux_check"), f"{path}.flux_check", flux=True),
         max_bad_rows=max_bad,
         additional_macros=tuple(additional),
+        qa_check_paths=tuple(qa_paths),
     )
     sample = config.macros(dt.date(2016, 1, 1))
     if isinstance(source, FileSource):

@@ -13,6 +13,7 @@ if any, is untouched.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 import zlib
 from collections.abc import Callable
@@ -23,6 +24,8 @@ import psycopg
 from flowetl import attach, extract, records, sources, tables
 from flowetl.config import SourceConfig
 from flowetl.errors import LoadFailed
+
+log = logging.getLogger(__name__)
 
 ETL_LOCK = 0x45544C  # advisory-lock namespace: one load per (cdr_type, day) at a time
 
@@ -57,8 +60,24 @@ class StepFailed(LoadFailed):
 
 
 def run_qa_checks(conn: psycopg.Connection, config: SourceConfig, day: dt.date) -> None:
-    """Call site for the QA checks (etl.post_etl_queries), run after the day is attached. The checks
-    themselves are another module's (issue 18 point 4); until it lands this does nothing."""
+    """The day's QA checks, recorded in etl.post_etl_queries (flowdb.qa: FlowKit's defaults in one statement,
+    and the templates of `config.qa_check_paths`). Checks describe the data; as in FlowKit they never fail a
+    load: a check that fails is reported and left without an outcome."""
+    from flowdb.qa import run_qa_checks as run_checks
+
+    try:
+        result = run_checks(
+            conn,
+            config.cdr_type,
+            day,
+            extra_directories=config.qa_check_paths,
+            extra_macros=dict(config.additional_macros),
+        )
+    except psycopg.Error as exc:
+        log.warning("QA checks of %s %s failed: %s", config.cdr_type, day, exc)
+        return
+    for name, error in result.errors.items():
+        log.warning("QA check %s of %s %s failed: %s", name, config.cdr_type, day, error)
 
 
 def load_day(
