@@ -15,6 +15,7 @@ import pytest
 from psycopg import sql
 
 from flowdb.cluster import Cluster
+from flowdb.errors import FlowDBError
 from flowdb.qa import (
     QA_CDR_TYPES,
     default_check_names,
@@ -23,7 +24,9 @@ from flowdb.qa import (
     flowkit_default_outcomes,
     run_qa_checks,
 )
+from flowdb.synthetic.config import SyntheticConfig
 from flowdb.synthetic.loading import day_partition
+from flowdb.synthetic.python_generator import World, generate_python
 
 DAY = dt.date(2031, 6, 1)  # every type, every edge
 SMALL_DAY = dt.date(
@@ -197,7 +200,9 @@ def expected(cdr_type: str, day: dt.date) -> dict[str, str | None]:
         return str(int(n))
 
     compared = [c for c in frame.columns if c != "id"]
-    sizes = frame.groupby(compared, dropna=False).size() if len(frame) else pd.Series([], dtype="int64")
+    sizes = (
+        frame.groupby(compared, dropna=False).size() if len(frame) else pd.Series([], dtype="int64")
+    )
     versions = {}
     for cell_id, _, first, last, point in CELLS:
         in_service = (first is None or first <= day) and (last is None or last >= day)
@@ -383,3 +388,42 @@ def test_the_latest_run_is_what_flowapi_serves(conn, tmp_path) -> None:
     _write(tmp_path / "qa_checks" / "count_added_rows.sql", "SELECT 7")
     run_qa_checks(conn, "topups", DAY, extra_directories=[tmp_path])
     assert _stored(conn, "topups", DAY) == {**first, "count_added_rows": "7"}
+
+
+def test_synthetic_days_skip_their_checks_when_asked(cluster: Cluster) -> None:
+    assert SyntheticConfig.from_env({"SKIP_TEST_QA_CHECK": "true"}).skip_test_qa_check is True
+    assert SyntheticConfig.from_env({}).skip_test_qa_check is False
+    with pytest.raises(FlowDBError, match="SKIP_TEST_QA_CHECK must be true or false"):
+        SyntheticConfig.from_env({"SKIP_TEST_QA_CHECK": "sometimes"})
+    day = dt.date(2031, 7, 1)
+    world = World.from_cells(["qa-w1", "qa-w2"], ["A3_1", "A3_2"], ["A2_1", "A2_1"], [35_000_001])
+    config = SyntheticConfig(
+        generator="python",
+        n_days=1,
+        n_subscribers=20,
+        n_calls=10,
+        n_sms=0,
+        n_mds=5,
+        n_topups=0,
+        start_date=day,
+        skip_test_qa_check=True,
+    ).validate()
+    with cluster.connect() as c:
+        try:
+            assert generate_python(c, config, world) == {"calls": 20, "mds": 5}
+            ingested = c.execute(
+                "SELECT count(*) FROM etl.available_dates WHERE cdr_date = %s", (day,)
+            ).fetchone()[0]
+            checks = c.execute(
+                "SELECT count(*) FROM etl.post_etl_queries WHERE cdr_date = %s", (day,)
+            ).fetchone()[0]
+            assert (ingested, checks) == (2, 0)
+        finally:
+            for cdr_type in ("calls", "mds"):
+                c.execute(
+                    sql.SQL("DROP TABLE IF EXISTS {}").format(
+                        sql.Identifier("events", f"{cdr_type}_{day:%Y%m%d}")
+                    )
+                )
+            c.execute("DELETE FROM etl.etl_records WHERE cdr_date = %s", (day,))
+            c.execute("DELETE FROM events.location_ids WHERE location_id LIKE 'qa-w%%'")
