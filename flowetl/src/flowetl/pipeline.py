@@ -73,7 +73,7 @@ def run_qa_checks(conn: psycopg.Connection, config: SourceConfig, day: dt.date) 
             extra_directories=config.qa_check_paths,
             extra_macros=dict(config.additional_macros),
         )
-    except psycopg.Error as exc:
+    except (psycopg.Error, ValueError) as exc:  # ValueError: two checks of one name, a bad macro
         log.warning("QA checks of %s %s failed: %s", config.cdr_type, day, exc)
         return
     for name, error in result.errors.items():
