@@ -22,39 +22,10 @@ from typing import Any
 
 import yaml
 
+from flowdb.events_columns import CDR_TYPES, EVENTS_COLUMNS
 from flowetl.errors import ConfigError
 from flowetl.macros import macros, render
 
-CDR_TYPES = ("calls", "sms", "mds", "topups")
-# The columns of events.<cdr_type> in table order (flowdb migration 0001; FlowKit's DDL).
-_COMMON_TAIL = ("location_id", "imsi", "imei", "tac", "operator_code", "country_code")
-EVENTS_COLUMNS: dict[str, tuple[str, ...]] = {
-    "calls": ("id", "outgoing", "datetime", "duration", "network", "msisdn", "msisdn_counterpart")
-    + _COMMON_TAIL,
-    "sms": ("id", "outgoing", "datetime", "network", "msisdn", "msisdn_counterpart") + _COMMON_TAIL,
-    "mds": (
-        "id",
-        "datetime",
-        "duration",
-        "volume_total",
-        "volume_upload",
-        "volume_download",
-        "msisdn",
-    )
-    + _COMMON_TAIL,
-    "topups": (
-        "id",
-        "datetime",
-        "type",
-        "recharge_amount",
-        "airtime_fee",
-        "tax_and_fee",
-        "pre_event_balance",
-        "post_event_balance",
-        "msisdn",
-    )
-    + _COMMON_TAIL,
-}
 DEFAULT_INDEXES = ("msisdn_counterpart", "location_id", "datetime", "tac")
 FORMATS = ("csv", "csv.gz", "parquet")
 WEEK = 7 * 24 * 3600.0

@@ -34,6 +34,7 @@ import datetime as dt
 import psycopg
 from psycopg import sql
 
+from flowdb.events_columns import EVENTS_COLUMNS
 from flowdb.qa.macros import check_cdr_type, day_table_name
 
 # Each type's default checks, FlowKit 1.34's names (16 for every type, +5 for calls and sms, +3 for calls).
@@ -66,28 +67,8 @@ DURATION_CHECKS = ("count_null_durations", "max_duration", "median_duration")
 
 # Every column of each type but id: a duplicate repeats all of them (FlowETL's count_duplicate* grouping).
 DUPLICATE_COLUMNS = {
-    "calls": ("outgoing", "duration", "msisdn_counterpart", "network"),
-    "sms": ("outgoing", "msisdn_counterpart", "network"),
-    "mds": ("duration", "volume_total", "volume_upload", "volume_download"),
-    "topups": (
-        "type",
-        "recharge_amount",
-        "airtime_fee",
-        "tax_and_fee",
-        "pre_event_balance",
-        "post_event_balance",
-    ),
+    cdr_type: tuple(c for c in columns if c != "id") for cdr_type, columns in EVENTS_COLUMNS.items()
 }
-COMMON_DUPLICATE_COLUMNS = (
-    "datetime",
-    "msisdn",
-    "location_id",
-    "imsi",
-    "imei",
-    "tac",
-    "operator_code",
-    "country_code",
-)
 
 
 def _two_party(cdr_type: str) -> bool:
@@ -118,8 +99,7 @@ def default_checks_statement(cdr_type: str, table: sql.Composable) -> sql.Compos
     two_party = _two_party(cdr_type)
     ident = sql.Identifier
     duplicate_columns = sql.SQL(", ").join(
-        sql.SQL("e.{}").format(ident(c))
-        for c in (*DUPLICATE_COLUMNS[cdr_type], *COMMON_DUPLICATE_COLUMNS)
+        sql.SQL("e.{}").format(ident(c)) for c in DUPLICATE_COLUMNS[cdr_type]
     )
     suffix = {name: f".{cdr_type}" for name in (*TWO_PARTY_CHECKS, *DURATION_CHECKS)}
 
