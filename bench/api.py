@@ -53,6 +53,7 @@ import asyncpg
 import httpx
 import psycopg
 from psycopg.conninfo import make_conninfo
+from results_file import write_section
 
 from flowapi.zmq_client import FlowmachineClient
 from flowdb.cluster import Cluster
@@ -63,7 +64,6 @@ from flowdb.testing import free_port, start_redis
 from flowdb.tuning import machine_cores, machine_memory_bytes
 from flowkit_jwt_generator import generate_keypair, generate_token
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 BEGIN, END = "<!-- api:begin -->", "<!-- api:end -->"
 COLD_BEGIN, COLD_END = "<!-- api-cold:begin -->", "<!-- api-cold:end -->"
 AUDIENCE = "bench-flowapi"
@@ -432,16 +432,6 @@ def format_cold(d: dict, size: str, args: argparse.Namespace) -> str:
     if kinds:
         lines += ["", "Errors in (d): " + "; ".join(sorted(set(kinds)))]
     return "\n".join(lines)
-
-
-def write_section(begin: str, end: str, text: str, heading: str) -> None:
-    current = RESULTS.read_text() if RESULTS.exists() else ""
-    if begin in current and end in current:
-        head, rest = current.split(begin, 1)
-        tail = rest.split(end, 1)[1]
-        RESULTS.write_text(f"{head}{begin}\n{text}\n{end}{tail}")
-    else:
-        RESULTS.write_text(current.rstrip("\n") + f"\n\n{heading}\n\n{begin}\n{text}\n{end}\n")
 
 
 def wait_http(url: str, proc: subprocess.Popen, log: Path) -> None:

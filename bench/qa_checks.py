@@ -31,6 +31,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from results_file import write_section
 
 from flowdb.cluster import Cluster, find_bindir
 from flowdb.qa import QA_CDR_TYPES, day_table, default_outcomes, flowkit_default_outcomes
@@ -41,7 +42,6 @@ from flowdb.synthetic.native import build
 from flowdb.synthetic.run import generate
 from flowdb.tuning import machine_cores, machine_memory_bytes
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 BEGIN, END = "<!-- qa:begin -->", "<!-- qa:end -->"
 DEMO = dict(
     n_days=7, n_subscribers=20_000, n_calls=100_000, n_sms=50_000, n_mds=40_000, n_topups=5_000
@@ -172,13 +172,7 @@ def main() -> None:
     text = "\n".join(lines)
     print("\n" + text)
     if not args.no_write:
-        current = RESULTS.read_text() if RESULTS.exists() else ""
-        if BEGIN in current and END in current:
-            head, rest = current.split(BEGIN, 1)
-            tail = rest.split(END, 1)[1]
-            RESULTS.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
-        else:
-            RESULTS.write_text(current + f"\n{BEGIN}\n{text}\n{END}\n")
+        write_section(BEGIN, END, text)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ from pathlib import Path
 
 import psycopg
 from baseline_data import load_baseline_dataset
+from results_file import write_section
 
 from flowdb.cluster import Cluster
 from flowdb.settings import Settings as FlowDBSettings
@@ -78,7 +79,6 @@ from flowmachine.features.subscriber.meaningful_locations import MeaningfulLocat
 from flowmachine.features.subscriber.modal_location import ModalLocation
 from flowmachine.features.subscriber.radius_of_gyration import RadiusOfGyration
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 BEGIN, END = "<!-- queries:begin -->", "<!-- queries:end -->"
 
 # FlowKit 1.34 server mode (store with dependencies), median seconds, from the baseline document.
@@ -862,13 +862,7 @@ def main() -> None:
     text = format_table(results, args, sizes, pg)
     print("\n" + text)
     if not args.no_write:
-        current = RESULTS.read_text() if RESULTS.exists() else ""
-        if BEGIN in current and END in current:
-            head, rest = current.split(BEGIN, 1)
-            tail = rest.split(END, 1)[1]
-            RESULTS.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
-        else:
-            RESULTS.write_text(current + f"\n{BEGIN}\n{text}\n{END}\n")
+        write_section(BEGIN, END, text)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from functools import partial
 from pathlib import Path
 
 import psycopg
+from results_file import write_section
 
 from flowdb.cluster import Cluster, find_bindir
 from flowdb.settings import Settings
@@ -42,7 +43,6 @@ from flowdb.synthetic.native import build
 from flowdb.synthetic.run import generate
 from flowdb.tuning import machine_cores, machine_memory_bytes
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 BEGIN, END = "<!-- synthetic:begin -->", "<!-- synthetic:end -->"
 
 
@@ -180,13 +180,7 @@ def main() -> None:
     text = "\n".join(table)
     print("\n" + text)
     if not args.no_write:
-        current = RESULTS.read_text() if RESULTS.exists() else ""
-        if BEGIN in current and END in current:
-            head, rest = current.split(BEGIN, 1)
-            tail = rest.split(END, 1)[1]
-            RESULTS.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
-        else:
-            RESULTS.write_text(current + f"\n{BEGIN}\n{text}\n{END}\n")
+        write_section(BEGIN, END, text)
 
 
 if __name__ == "__main__":
