@@ -46,6 +46,7 @@ def make_secrets(directory: Path) -> list[str]:
         "POSTGRES_PASSWORD": _password,
         "FLOWMACHINE_FLOWDB_PASSWORD": _password,
         "FLOWAPI_FLOWDB_PASSWORD": _password,
+        "FLOWETL_FLOWDB_PASSWORD": _password,
         "REDIS_PASSWORD": _password,
         "FLOWAUTH_ADMIN_PASSWORD": _password,
         "FLOWAUTH_FERNET_KEY": lambda: Fernet.generate_key().decode(),

@@ -81,8 +81,8 @@ class Running:
     """What a service's code made of its environment: settings objects, listen port and address."""
 
     settings: list[Any]
-    port: int
-    address: str
+    port: int | None  # None: the service listens on no port (FlowETL)
+    address: str | None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -124,10 +124,13 @@ def run_flowapi(
 def run_flowetl(
     env: Mapping[str, str], secrets_dir: Path, args: list[str], image: Image | None
 ) -> Running:
+    from flowetl.cli import build_parser
     from flowetl.settings import Settings
 
     settings = Settings.from_env(env, secrets_dir=secrets_dir)
-    return Running([settings], None, None)
+    cli = build_parser().parse_args(args[1:])
+    assert cli.command == "serve", f"flowetl's container must run `flowetl serve`, not {args}"
+    return Running([settings], None, None, {"cli": cli, "home": env.get("FLOWETL_HOME")})
 
 
 def run_flowauth(
@@ -142,12 +145,25 @@ def run_flowauth(
     return Running([settings], cli.port, cli.host)
 
 
+def is_prefect_setting(name: str) -> bool:
+    """`name` is one of Prefect's own settings (Prefect reads it from the environment when imported)."""
+    import prefect.settings
+
+    try:
+        getattr(prefect.settings, name)
+    except AttributeError:
+        return False
+    return name.startswith("PREFECT_")
+
+
 @dataclass(frozen=True)
 class Component:
     folder: str
     settings_modules: tuple[str, ...]
     run: Callable[[Mapping[str, str], Path, list[str], Any], Running]
     extra_names: Callable[[], set[str]] = set
+    # names read by a library the component runs (not by its own settings): accepted in the deployment
+    library_setting: Callable[[str], bool] = lambda name: False
 
 
 FLOWDB_MODULES = ("flowdb.settings", "flowdb.tuning")
@@ -163,7 +179,12 @@ COMPONENTS = {
     ),
     "flowapi": Component("flowapi", ("flowapi.settings",), run_flowapi),
     "flowauth": Component("flowauth", ("flowauth.settings",), run_flowauth),
-    "flowetl": Component("flowetl", ("flowetl.settings", "flowetl.flows"), run_flowetl),
+    "flowetl": Component(
+        "flowetl",
+        ("flowetl.settings", "flowetl.flows"),
+        run_flowetl,
+        library_setting=is_prefect_setting,
+    ),
 }
 
 
@@ -345,7 +366,7 @@ class Service:
     def command(self) -> list[str]:
         if "command" in self.spec:
             cmd = self.spec["command"]
-            return shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
+            return [interpolate(a) for a in (shlex.split(cmd) if isinstance(cmd, str) else cmd)]
         if self.image is None:
             return []
         return self.image.entrypoint + self.image.cmd
@@ -362,6 +383,28 @@ class Service:
             int(str(interpolate(p)).split(":")[-1].split("/")[0])
             for p in self.spec.get("ports", [])
         ]
+
+    @property
+    def mounts(self) -> list[tuple[str, str, bool]]:
+        """(source, target, read-only) of each volume; a source starting with . or / is a host path."""
+        out = []
+        for v in self.spec.get("volumes") or []:
+            if isinstance(v, str):
+                source, target, *mode = str(interpolate(v)).split(":")
+                out.append((source, target, "ro" in (mode[0].split(",") if mode else [])))
+            else:
+                out.append((interpolate(v["source"]), v["target"], bool(v.get("read_only"))))
+        return out
+
+    def host_path(self, container_path: str) -> Path | None:
+        """Where a path inside the container comes from on the host (a bind mount), or None."""
+        for source, target, _ in self.mounts:
+            inside = Path(container_path)
+            if inside == Path(target) or Path(target) in inside.parents:
+                if not source.startswith((".", "/")):
+                    return None  # a named volume
+                return ROOT / source / inside.relative_to(target)
+        return None
 
     @property
     def aliases(self) -> set[str]:
@@ -453,7 +496,11 @@ def test_environment_names_are_read_by_the_code(services):
         if service.component is None:
             continue
         read = env_names_read(*service.component.settings_modules) | service.component.extra_names()
-        compose_env = set(service.spec.get("environment") or {})
+        compose_env = {
+            n
+            for n in service.spec.get("environment") or {}
+            if not service.component.library_setting(n)
+        }
         image_env = set(service.image.env) if service.image else set()
         for var in sorted(compose_env - read):
             problems.append(f"{name}: docker-compose.yml sets {var}, which its code never reads")
@@ -532,7 +579,7 @@ def test_ports_are_the_ones_the_services_listen_on(services, running):
         for published in service.container_ports:
             if published != port:
                 problems.append(f"{name}: publishes container port {published}, listens on {port}")
-        if service.image and service.image.expose != [port]:
+        if service.image and service.image.expose != ([] if port is None else [port]):
             problems.append(f"{name}: Dockerfile EXPOSEs {service.image.expose}, listens on {port}")
     assert not problems, "\n".join(problems)
 
@@ -590,7 +637,11 @@ def test_health_checks_use_existing_executables_and_the_right_port(services, run
         ]
         ports = {int(p) for p in re.findall(r"(?<![\w.])(\d{4,5})(?![\w.])", json.dumps(check))}
         port = listen_port(service, running)
-        if port not in ports or ports & known_ports - {port}:
+        if port is None and ports:
+            problems.append(
+                f"{name}: health check probes ports {sorted(ports)}, it listens on none"
+            )
+        elif port is not None and (port not in ports or ports & known_ports - {port}):
             problems.append(
                 f"{name}: health check probes ports {sorted(ports)}, service listens on {port}"
             )
@@ -651,11 +702,46 @@ def test_each_profile_runs_exactly_one_flowdb_that_clients_reach(
     assert _fingerprint(api.public_jwt_signing_key) == _fingerprint(auth.private_jwt_signing_key), (
         "FlowAPI's public key is not the public half of FlowAuth's signing key"
     )
+    from flowdb.settings import FLOWETL_ROLE
+
+    etl = running["flowetl"].settings[0]
+    assert etl.flowdb_host in flowdbs[0].aliases and etl.flowdb_port == db.port
+    assert (etl.flowdb_user, etl.flowdb_password) == (FLOWETL_ROLE, db.flowetl_password), (
+        "FlowETL's FlowDB credentials differ from the ones FlowDB gives its `flowetl` role"
+    )
     for service in active.values():
         for target, how in (service.spec.get("depends_on") or {}).items():
             assert target in active or how.get("required") is False, (
                 f"profile {profile}: {service.name} depends on inactive {target}"
             )
+
+
+def test_flowetl_reads_its_config_and_landing_files_from_mounts(services, running):
+    """The config `flowetl serve` is given is a file mounted from the repository (or FLOWETL_CONFIG_DIR) that
+    `flowetl check-config` accepts; each file source's folder is mounted; FlowETL's home is a writable volume."""
+    from flowetl.cli import main as flowetl_main
+    from flowetl.config import FileSource, load_config
+
+    service, cli = services["flowetl"], running["flowetl"].extra["cli"]
+    config_file = service.host_path(cli.config)
+    assert config_file is not None and config_file.is_file(), (
+        f"flowetl: --config {cli.config} is not a file mounted from the host ({service.mounts})"
+    )
+    assert flowetl_main(["check-config", "--config", str(config_file)]) == 0
+    config = load_config(config_file)
+    for cdr_type in cli.cdr_type or config.cdr_types:
+        source = config.source(cdr_type).source
+        if isinstance(source, FileSource):
+            folder = str(Path(source.path).parent)
+            landing = service.host_path(folder)
+            assert landing is not None and landing.is_dir(), (
+                f"flowetl: {cdr_type} files are read from {folder}, which is not a mounted host folder"
+            )
+    home = running["flowetl"].extra["home"]
+    assert home and any(
+        target == home and not read_only and not source.startswith((".", "/"))
+        for source, target, read_only in service.mounts
+    ), f"flowetl: FLOWETL_HOME ({home}) must be a writable named volume (Prefect's state)"
 
 
 def test_admin_guide_documents_every_environment_variable() -> None:
