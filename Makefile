@@ -7,7 +7,8 @@ export FLOWDB_PORT ?= 9000
 UV = $(shell cat .tools/uv-path 2>/dev/null)
 RUN = $(UV) run --locked --all-packages
 
-# Synthetic data for `make up`/`make demo` when FlowDB is empty: a week for 20,000 subscribers, ~2.4 M events.
+# Synthetic data for `make up`/`make demo` when FlowDB is empty: a week for 20,000 subscribers, ~2.4 M events,
+# and the next day as an operator's CSV.gz files in .stack/landing, which `make demo` ingests with FlowETL.
 # Any N_* / P_* / DISASTER_* variable set in the environment wins; `flowdb synthetic` regenerates.
 DEMO_ENV = N_DAYS=$${N_DAYS:-7} N_SUBSCRIBERS=$${N_SUBSCRIBERS:-20000} N_CALLS=$${N_CALLS:-100000} \
            N_SMS=$${N_SMS:-50000} N_MDS=$${N_MDS:-40000} N_TOPUPS=$${N_TOPUPS:-5000}
@@ -29,7 +30,7 @@ test: lint  ## install everything needed and run every test
 
 up: deps  ## start FlowDB (synthetic data if it has none), Redis, FlowMachine, FlowAPI and FlowAuth; logs/PIDs in .stack/
 	$(RUN) flowdb start
-	$(DEMO_ENV) $(RUN) flowdb synthetic --if-empty
+	$(DEMO_ENV) $(RUN) flowdb synthetic --if-empty --operator-files "$${STACK_DIR:-.stack}/landing"
 	$(RUN) python scripts/stack.py up
 
 down:  ## stop what `make up` started
@@ -39,7 +40,8 @@ status: deps
 	-$(RUN) flowdb status
 	$(RUN) python scripts/stack.py status
 
-demo: up  ## bring up the stack with synthetic data, print summary counts, run an example analysis via flowclient, load FlowAuth's demo users
+demo: up  ## bring up the stack with synthetic data, ingest one more day through FlowETL, print summary counts, run an example analysis via flowclient, load FlowAuth's demo users
+	$(RUN) python scripts/demo_etl.py
 	$(RUN) flowdb psql -q -c "\\i scripts/demo_summary.sql"
 	$(RUN) python scripts/demo_api.py
 	@echo

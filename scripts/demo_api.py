@@ -2,7 +2,8 @@
 
 Mints a token with the stack's development key (`.stack/keys/private.pem`, made by `make up`) for every scope
 FlowAPI publishes (valid for a day, saved owner-only in `.stack/demo-token` for `make demo` to print), then asks for the number of subscribers per admin1 region by their last location on the
-first and last day of data, and how many moved between the two.
+first and last day of data (the last one ingested by FlowETL from operator files: scripts/demo_etl.py), and
+how many moved between the two; then a few QA check outcomes per day.
 """
 
 from __future__ import annotations
@@ -69,6 +70,21 @@ def main() -> None:
     print(
         "\nRows resting on 15 or fewer subscribers are redacted by FlowMachine before they are stored."
     )
+    show_qa_checks(conn, first, last)
+
+
+def show_qa_checks(conn: flowclient.Connection, first: str, last: str) -> None:
+    """A few QA check outcomes per day, as FlowETL (the last day) and the synthetic generator recorded them."""
+    available = flowclient.get_available_qa_checks(connection=conn)
+    checks = ("count_added_rows", "count_null_imeis", "count_duplicates", "max_duration")
+    columns = {
+        check: flowclient.get_qa_check_outcomes_df(
+            connection=conn, event_type="calls", check_type=check, start_date=first, end_date=last
+        ).set_index("cdr_date")["outcome"]
+        for check in checks
+    }
+    print(f"\nQA checks through flowclient ({len(available)} on record); calls per day:\n")
+    print(pd.DataFrame(columns).to_string())
 
 
 if __name__ == "__main__":

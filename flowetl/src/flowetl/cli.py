@@ -109,10 +109,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def _print_outcome(outcome) -> None:  # type: ignore[no-untyped-def]
     if outcome.state == "ingested":
         print(f"{outcome.day} {outcome.cdr_type}: ingested {outcome.rows} rows", flush=True)
@@ -168,3 +164,7 @@ def _status(args: argparse.Namespace) -> int:
         return 1
     print(render(statuses))
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

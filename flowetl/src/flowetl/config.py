@@ -91,6 +91,8 @@ class FileSource:
     quote: str = '"'
     escape: str = '"'
     encoding: str | None = None
+    # The folder a relative path is read from: the configuration file's
+    base: Path = Path(".")
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -248,7 +250,7 @@ def _sql_text(c: _Checker, raw: Any, path: str, base: Path) -> str | None:
     return text
 
 
-def _file_source(c: _Checker, raw: Any, path: str) -> FileSource | None:
+def _file_source(c: _Checker, raw: Any, path: str, base: Path) -> FileSource | None:
     value = c.mapping(
         raw,
         path,
@@ -317,6 +319,7 @@ def _file_source(c: _Checker, raw: Any, path: str) -> FileSource | None:
         quote=c.string(value.get("quote"), f"{path}.quote", default='"', chars=1) or '"',
         escape=c.string(value.get("escape"), f"{path}.escape", default='"', chars=1) or '"',
         encoding=encoding,
+        base=base,
     )
     if source.format == "parquet" and (
         value.get("null") is not None or value.get("delimiter") is not None
@@ -357,7 +360,7 @@ def _source_config(c: _Checker, cdr_type: str, raw: Any, base: Path) -> SourceCo
         return None
     source: FileSource | TableSource | None
     if "file" in source_raw:
-        source = _file_source(c, source_raw["file"], f"{path}.source.file")
+        source = _file_source(c, source_raw["file"], f"{path}.source.file", base)
     else:
         source = _table_source(c, source_raw["table"], f"{path}.source.table", base)
     extract_sql = _sql_text(c, value.get("extract_sql"), f"{path}.extract_sql", base)
@@ -482,7 +485,7 @@ def parse_config(data: Any, *, base: Path = Path(".")) -> Config:
 
 
 def load_config(path: Path | str) -> Config:
-    """Read and validate a YAML config file (SQL file names in it are relative to its folder)."""
+    """Read and validate a YAML config file (SQL files and file paths in it are relative to its folder)."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text())
@@ -490,4 +493,4 @@ def load_config(path: Path | str) -> Config:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-    return parse_config(data, base=path.parent)
+    return parse_config(data, base=path.parent.resolve())

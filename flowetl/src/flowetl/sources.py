@@ -31,10 +31,11 @@ Snapshot = tuple[int, ...]
 
 
 def file_path(config: SourceConfig, day: dt.date) -> Path:
-    """The day's file (file mode): the path template rendered with the day's macros."""
+    """The day's file (file mode): the path template rendered with the day's macros; a relative path is in the
+    configuration file's folder."""
     assert isinstance(config.source, FileSource)
     where = f"cdr_types.{config.cdr_type}.source.file.path"
-    return Path(render(config.source.path, config.macros(day), where=where))
+    return config.source.base / render(config.source.path, config.macros(day), where=where)
 
 
 def staging_query(config: SourceConfig, day: dt.date) -> sql.Composable:

@@ -57,6 +57,7 @@ def cmd_synthetic(settings: Settings, args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=lambda m: print(m, flush=True),
         native_library=library,
+        operator_files=args.operator_files,
     )
     rate = report.total_rows / report.events_seconds if report.events_seconds else float("inf")
     print(
@@ -65,6 +66,13 @@ def cmd_synthetic(settings: Settings, args: argparse.Namespace) -> int:
         f"events {report.events_seconds:.1f} s = {rate:,.0f} events/s",
         flush=True,
     )
+    if args.operator_files is not None:
+        print(
+            f"operator files for the next day in {args.operator_files}; ingest them with "
+            f"`flowetl serve --once --config {args.operator_files / 'flowetl.yml'} "
+            f"--start {config.start_date}`",
+            flush=True,
+        )
     return 0
 
 
@@ -109,6 +117,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default=default_workers(),
         help="database connections loading days side by side (default: the number of cores plus one, so "
         "that while one job's commit waits for the disk the others keep every core busy)",
+    )
+    synthetic.add_argument(
+        "--operator-files",
+        type=Path,
+        metavar="DIR",
+        help="also generate the day after the last one and write it to DIR as an operator would deliver it "
+        "(one <type>_<YYYYMMDD>.csv.gz per CDR type, a few bad rows included) with the FlowETL "
+        "configuration DIR/flowetl.yml that ingests it; that day is not loaded. Operator files an earlier "
+        "run left in DIR are removed",
     )
     synthetic.add_argument(
         "--if-empty",

@@ -54,6 +54,7 @@ from flowdb.qa import record_default_checks
 from flowdb.synthetic import pgbinary as pb
 from flowdb.synthetic.config import TWO_ROW_TYPES, SyntheticConfig
 from flowdb.synthetic.loading import day_partition
+from flowdb.synthetic.operator_files import OperatorFiles, day_file
 
 Progress = Callable[[str], None]
 ConnectionFactory = Callable[[], psycopg.Connection]
@@ -434,19 +435,31 @@ def location_ids_of(columns: list[pb.Column]) -> list[str]:
 
 
 def _load(
-    conn: psycopg.Connection, batch: Batch, indexes: tuple[str, ...], *, qa_checks: bool = False
+    conn: psycopg.Connection,
+    batch: Batch,
+    indexes: tuple[str, ...],
+    *,
+    qa_checks: bool = False,
+    files: OperatorFiles | None = None,
 ) -> float:
     """COPY one batch into its day partition; with `qa_checks`, record the day's default QA checks in the
-    same transaction. Returns the seconds the QA checks took."""
-    with conn.transaction():
-        with day_partition(
+    same transaction. A day of `files` is written as an operator file instead. Returns the seconds the QA
+    checks took."""
+    exported = files is not None and batch.day in files.days
+    sink = (
+        day_file(conn, batch.cdr_type, batch.day, files)
+        if exported
+        else day_partition(
             conn,
             batch.cdr_type,
             batch.day,
             indexes=indexes,
             analyze=False,
             location_ids=lambda: batch.location_ids,
-        ) as table:
+        )
+    )
+    with conn.transaction():
+        with sink as table:
             with (
                 conn.cursor() as cur,
                 cur.copy(pb.copy_statement(table, batch.names, freeze=True)) as copy,
@@ -454,7 +467,7 @@ def _load(
                 for chunk in pb.iter_chunks(batch.parts):
                     copy.write(chunk)
         started = time.monotonic()
-        if qa_checks:
+        if qa_checks and not exported:
             record_default_checks(conn, batch.cdr_type, batch.day)
     return time.monotonic() - started
 
@@ -467,8 +480,10 @@ def generate_python(
     progress: Progress | None = None,
     connect: ConnectionFactory | None = None,
     loaders: int = 2,
+    files: OperatorFiles | None = None,
 ) -> dict[str, int]:
-    """Generate and load every day and type; return the rows loaded per type (types with events only).
+    """Generate and load every day and type; return the rows loaded per type (types with events only; the
+    days of `files` are written as operator files instead, and not counted).
 
     The main thread generates batch k+1 while batch k is COPYed and indexed. With `connect` (a factory of
     superuser connections), up to `loaders` batches load at once, on `conn` and loaders - 1 new
@@ -487,16 +502,25 @@ def generate_python(
         c = idle.get()
         try:
             started = time.monotonic()
-            qa = _load(c, batch, config.index_columns, qa_checks=not config.skip_test_qa_check)
+            qa = _load(
+                c,
+                batch,
+                config.index_columns,
+                qa_checks=not config.skip_test_qa_check,
+                files=files,
+            )
         finally:
             idle.put(c)
+        exported = files is not None and batch.day in files.days
         with lock:
-            totals[batch.cdr_type] += batch.rows
+            if not exported:
+                totals[batch.cdr_type] += batch.rows
             done = sum(totals.values())
-        checked = "" if config.skip_test_qa_check else f", QA checks {qa:.1f} s"
+        checked = "" if config.skip_test_qa_check or exported else f", QA checks {qa:.1f} s"
+        where = f"written to {files.path(batch.cdr_type, batch.day)}" if exported else "loaded"
         say(
             f"{batch.cdr_type} {batch.day}: {batch.rows:,} rows, generated in {batch.seconds:.1f} s, "
-            f"loaded in {time.monotonic() - started:.1f} s{checked} ({done:,} rows so far)"
+            f"{where} in {time.monotonic() - started:.1f} s{checked} ({done:,} rows so far)"
         )
 
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psycopg
@@ -90,12 +90,16 @@ def generate(
     workers: int = 2,
     progress: Progress | None = None,
     native_library: str | Path | None = None,
+    operator_files: Path | None = None,
 ) -> Report:
     """Build the world and the events described by `config`. `connect` opens superuser connections. The SQL
-    generator makes its rows with `native_library` when given (flowdb.synthetic.native)."""
+    generator makes its rows with `native_library` when given (flowdb.synthetic.native). With
+    `operator_files`, the day after the configured days is generated too and written to that folder as an
+    operator's files, with the FlowETL configuration that ingests them (flowdb.synthetic.operator_files)."""
     from flowdb.synthetic.dfs import build_dfs
     from flowdb.synthetic.geography import build_geography
     from flowdb.synthetic.infrastructure import CELL_REGIONS_SQL, build_infrastructure
+    from flowdb.synthetic.operator_files import OperatorFiles
 
     say = progress or (lambda message: None)
     started = time.monotonic()
@@ -118,6 +122,12 @@ def generate(
         f"{config.generator} generator: {config.n_days} days x {config.rows_per_day:,} rows/day "
         f"for {config.n_subscribers:,} subscribers"
     )
+    files = None
+    loaded_config = config
+    if operator_files is not None:
+        config = replace(config, n_days=config.n_days + 1)
+        files = OperatorFiles(Path(operator_files), frozenset({config.dates[-1]}))
+        files.prepare(tuple(t for t, n in config.events_per_day.items() if n > 0))
     try:
         if config.generator == "sql":
             from flowdb.synthetic.sql_generator import generate_sql
@@ -129,6 +139,7 @@ def generate(
                 workers=workers,
                 progress=say,
                 native_library=native_library,
+                files=files,
             )
         else:
             from flowdb.synthetic.python_generator import World, generate_python
@@ -136,11 +147,17 @@ def generate(
             with connect() as conn:
                 world = World.from_db(conn, CELL_REGIONS_SQL)
                 rows = generate_python(
-                    conn, config, world, progress=say, connect=connect, loaders=max(1, workers)
+                    conn,
+                    config,
+                    world,
+                    progress=say,
+                    connect=connect,
+                    loaders=max(1, workers),
+                    files=files,
                 )
         events_done = time.monotonic()
         with connect() as conn, conn.transaction():
-            n_dfs = build_dfs(conn, config)
+            n_dfs = build_dfs(conn, loaded_config)
         if n_dfs:
             say(f"dfs: {n_dfs:,} mobile-money transactions")
         _analyze(connect, [t for t in CDR_TYPES if rows.get(t)], workers)

@@ -42,6 +42,7 @@ from flowdb.errors import FlowDBError
 from flowdb.qa import record_default_checks
 from flowdb.synthetic.config import SyntheticConfig
 from flowdb.synthetic.loading import day_partition
+from flowdb.synthetic.operator_files import OperatorFiles, day_file
 
 SCRATCH = "synthetic_scratch"
 Progress = Callable[[str], None]
@@ -439,9 +440,11 @@ def _generate_day(
     homes: str,
     native: bool = False,
     qa_checks: bool = False,
+    files: OperatorFiles | None = None,
 ) -> tuple[int, float]:
     """Load one day of one type; with `qa_checks`, record its default QA checks in the same transaction.
-    Returns the rows and the seconds the QA checks took."""
+    A day of `files` is written as an operator file instead (no QA checks: FlowETL records them when it
+    ingests the file). Returns the rows and the seconds the QA checks took."""
     config = world.config
     regime = 1 if config.in_disaster(day) else 0
     epoch = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
@@ -461,15 +464,21 @@ def _generate_day(
     for stream in range(1, 8):
         params[f"s{stream}"] = stream_seed(config.calls_seed, cdr_type, k, stream)
     used: list[str] = []
-    with conn.transaction():
-        with day_partition(
+    exported = files is not None and day in files.days
+    sink = (
+        day_file(conn, cdr_type, day, files)
+        if exported
+        else day_partition(
             conn,
             cdr_type,
             day,
             indexes=config.index_columns,
             analyze=False,
             location_ids=(lambda: used) if native else None,
-        ) as table:
+        )
+    )
+    with conn.transaction():
+        with sink as table:
             if native:
                 params["native"] = [int(params[name]) for name in NATIVE_PARAMS]
                 params["cdr_type"] = cdr_type
@@ -481,7 +490,7 @@ def _generate_day(
             else:
                 rows = conn.execute(_insert_statement(cdr_type, table), params).rowcount
         qa_started = time.monotonic()
-        if qa_checks:
+        if qa_checks and not exported:
             record_default_checks(conn, cdr_type, day)
     return rows, time.monotonic() - qa_started
 
@@ -494,9 +503,11 @@ def generate_sql(
     workers: int = 2,
     progress: Progress | None = None,
     native_library: str | Path | None = None,
+    files: OperatorFiles | None = None,
 ) -> dict[str, int]:
-    """Generate every day and type; return rows loaded per type. `connect` opens superuser connections.
-    With `native_library` (flowdb.synthetic.native) the rows are made in C, else by SQL expressions."""
+    """Generate every day and type; return rows loaded per type (the days of `files` are written as
+    operator files instead, and not counted). `connect` opens superuser connections. With `native_library`
+    (flowdb.synthetic.native) the rows are made in C, else by SQL expressions."""
     say = progress or (lambda message: None)
     started = time.monotonic()
     with connect() as conn:
@@ -556,16 +567,20 @@ def generate_sql(
             homes_of(k, day),
             native,
             qa_checks=not config.skip_test_qa_check,
+            files=files,
         )
+        exported = files is not None and day in files.days
         with lock:
-            totals[cdr_type] += rows
+            if not exported:
+                totals[cdr_type] += rows
             done = sum(totals.values())
             jobs_left[k] -= 1
             if jobs_left[k] == 0:
                 homes.pop(k, None)
-        checked = "" if config.skip_test_qa_check else f", QA checks {qa:.1f} s"
+        checked = "" if config.skip_test_qa_check or exported else f", QA checks {qa:.1f} s"
+        where = f" written to {files.path(cdr_type, day)}" if exported else ""
         say(
-            f"{cdr_type} {day}: {rows:,} rows in {time.monotonic() - t0:.1f} s{checked} "
+            f"{cdr_type} {day}: {rows:,} rows{where} in {time.monotonic() - t0:.1f} s{checked} "
             f"({done:,} rows so far)"
         )
 
