@@ -76,7 +76,7 @@ def main() -> None:
 def show_qa_checks(conn: flowclient.Connection, first: str, last: str) -> None:
     """A few QA check outcomes per day, as FlowETL (the last day) and the synthetic generator recorded them."""
     available = flowclient.get_available_qa_checks(connection=conn)
-    checks = ("count_added_rows", "count_null_imeis", "count_duplicates", "max_duration")
+    checks = ("count_added_rows", "count_msisdns", "count_location_ids", "latest_timestamp")
     columns = {
         check: flowclient.get_qa_check_outcomes_df(
             connection=conn, event_type="calls", check_type=check, start_date=first, end_date=last

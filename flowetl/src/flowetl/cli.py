@@ -111,7 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _print_outcome(outcome) -> None:  # type: ignore[no-untyped-def]
     if outcome.state == "ingested":
-        print(f"{outcome.day} {outcome.cdr_type}: ingested {outcome.rows} rows", flush=True)
+        aside = f", {outcome.set_aside} bad rows set aside (etl.quarantine)" if outcome.set_aside else ""
+        print(f"{outcome.day} {outcome.cdr_type}: ingested {outcome.rows} rows{aside}", flush=True)
     else:
         print(f"{outcome.day} {outcome.cdr_type}: FAILED: {outcome.detail}", flush=True)
 

@@ -47,6 +47,7 @@ class DayOutcome:
     state: str  # "ingested" or "failed"
     rows: int = 0
     detail: str = ""
+    set_aside: int = 0  # bad rows quarantined and left out of an ingested day
 
 
 def _ensure_pool(slots: int) -> None:
@@ -121,7 +122,9 @@ def ingest_day_flow():  # type: ignore[no-untyped-def]
             return DayOutcome(cdr_type, day, "failed", detail=str(failure))
         finally:
             steps.release()
-        return DayOutcome(cdr_type, day, "ingested", rows=result.rows)
+        return DayOutcome(
+            cdr_type, day, "ingested", rows=result.rows, set_aside=sum(result.set_aside.values())
+        )
 
     return ingest_day
 
