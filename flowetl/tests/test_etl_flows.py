@@ -110,6 +110,9 @@ def test_run_serve_and_status_through_prefect(prefect_env, tmp_path, su, capsys)
         "ORDER BY 1"
     ).fetchall()
     assert [d for (d,) in available] == DAYS
+    # another look finds nothing waiting, and says so
+    assert main(["serve", "--config", str(config), "--start", "2016-04-01", "--once"]) == 0
+    assert "nothing to load" in capsys.readouterr().out
 
     code = main(["status", "--start", "2016-04-01", "--end", "2016-04-03"])
     out = capsys.readouterr().out

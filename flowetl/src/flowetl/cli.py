@@ -111,7 +111,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _print_outcome(outcome) -> None:  # type: ignore[no-untyped-def]
     if outcome.state == "ingested":
-        aside = f", {outcome.set_aside} bad rows set aside (etl.quarantine)" if outcome.set_aside else ""
+        aside = (
+            f", {outcome.set_aside} bad rows set aside (etl.quarantine)"
+            if outcome.set_aside
+            else ""
+        )
         print(f"{outcome.day} {outcome.cdr_type}: ingested {outcome.rows} rows{aside}", flush=True)
     else:
         print(f"{outcome.day} {outcome.cdr_type}: FAILED: {outcome.detail}", flush=True)
@@ -138,7 +142,7 @@ def _serve(args: argparse.Namespace, types: list[str], settings: Settings) -> in
     from flowetl.serve import serve
 
     prefect_environment()
-    serve(
+    outcomes = serve(
         args.config,
         types,
         args.start,
@@ -147,6 +151,8 @@ def _serve(args: argparse.Namespace, types: list[str], settings: Settings) -> in
         once=args.once,
         report=_print_outcome,
     )
+    if not outcomes:
+        print(f"nothing to load: no day from {args.start} on has landed and is waiting")
     return 0
 
 

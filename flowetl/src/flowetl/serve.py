@@ -60,12 +60,15 @@ def serve(
     report: Callable[[DayOutcome], None] | None = None,
     today: Callable[[], dt.date] = lambda: dt.datetime.now(dt.UTC).date(),
 ) -> list[DayOutcome]:
-    """Look, load what is due, sleep `interval` seconds, again (only once with `once`); the outcomes."""
-    _ensure_pool(settings.pool_slots)
-    ingest_day = ingest_day_flow()
+    """Look, load what is due, sleep `interval` seconds, again (only once with `once`); the outcomes. Prefect
+    is first contacted (in ephemeral mode: started, 10-20 s) when something is due."""
+    ingest_day = None
     outcomes: list[DayOutcome] = []
     while True:
         for cdr_type, day in due(config_path, cdr_types, start, today(), settings):
+            if ingest_day is None:
+                _ensure_pool(settings.pool_slots)
+                ingest_day = ingest_day_flow()
             outcome = ingest_day(config_path, cdr_type, day)
             outcomes.append(outcome)
             if report is not None:
