@@ -68,6 +68,55 @@ def quarantined(su: psycopg.Connection, cdr_type: str, day: dt.date) -> list[tup
     ).fetchall()
 
 
+def test_a_reload_waits_for_analysts_queries_without_blocking_others(
+    cluster, etl, su, landing
+) -> None:
+    """Replacing a day needs events.calls exclusively: while a reader holds it, the attach gives way (lock
+    timeout, pause, again) instead of queueing every new query behind it; if the reader outlasts the retry
+    window the reload fails, recorded, and the old partition stays."""
+    from flowetl import attach
+
+    day = dt.date(2016, 2, 6)
+    header = list(CALLS_FIELDS)
+    path = write_csv(landing / "calls_20160206.csv", calls_rows(day, 20), header=header)
+    config = config_for("calls", file_config(landing)).source("calls")
+    load_day(etl, config, day)
+    write_csv(path, calls_rows(day, 30, tag="b"), header=header)
+
+    reader = cluster.connect()
+    reader.autocommit = False
+    reader.execute("SELECT count(*) FROM events.calls")  # an analyst's query, still open
+    pauses: list[float] = []
+
+    def analyst_finishes(seconds: float) -> None:
+        pauses.append(seconds)
+        # Meanwhile another analyst's query of events.calls is not held up by the waiting reload.
+        assert su.execute("SELECT count(*) FROM events.calls_20160206").fetchone()[0] == 20
+        reader.commit()
+
+    def steps(retry_seconds: float, sleep):  # the pipeline's steps, with the attach step's knobs
+        def run(name, step):
+            if name == "attach":
+                return attach.attach(etl, config, day, retry_seconds=retry_seconds, sleep=sleep)
+            return step()
+
+        return run
+
+    load_day(etl, config, day, run_step=steps(60, analyst_finishes))
+    assert pauses == [attach.ATTACH_RETRY_PAUSE]
+    assert partition_rows(su, "calls", day) == 30
+
+    reader.execute("SELECT count(*) FROM events.calls")  # a query that outlasts the retry window
+    write_csv(path, calls_rows(day, 40, tag="c"), header=header)
+    with pytest.raises(attach.ParentBusy):
+        load_day(etl, config, day, run_step=steps(0, pauses.append))
+    reader.close()
+    assert partition_rows(su, "calls", day) == 30
+    (latest_state, detail), available = state(su, "calls", day)
+    assert latest_state == "failed" and detail.startswith("attach: events table busy") and available
+    assert stray_etl_tables(su) == []
+
+
 def test_csv_end_to_end_as_the_flowetl_role(etl, su, landing) -> None:
     day = dt.date(2016, 2, 1)
     header = list(CALLS_FIELDS)

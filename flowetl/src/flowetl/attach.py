@@ -9,6 +9,7 @@ need no scan of their own.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from flowdb.synthetic.loading import CDR_TYPES as LOADER_TYPES
 from flowdb.synthetic.loading import REPLACE_LOCK, record_ingested
 from flowetl import errors, quarantine, tables
 from flowetl.config import SourceConfig
-from flowetl.errors import MalformedInput
+from flowetl.errors import LoadFailed, MalformedInput
 
 
 @dataclass(frozen=True)
@@ -109,42 +110,74 @@ def analyze(conn: psycopg.Connection, config: SourceConfig, day: dt.date) -> Non
     conn.execute(sql.SQL("ANALYZE {}").format(tables.extract(config.cdr_type, day)))
 
 
+# Replacing a day drops its old partition, which needs `events.<cdr_type>` exclusively: while it waits for
+# analysts' queries to finish, every new query of the type would queue behind it. So it waits at most
+# ATTACH_LOCK_TIMEOUT, gives way for ATTACH_RETRY_PAUSE seconds, and tries again until ATTACH_RETRY_SECONDS.
+ATTACH_LOCK_TIMEOUT = "3s"
+ATTACH_RETRY_PAUSE = 5.0
+ATTACH_RETRY_SECONDS = 1800.0
+
+
+class ParentBusy(LoadFailed):
+    step = "attach"
+    reason = "events table busy"
+
+
 def attach(
     conn: psycopg.Connection,
     config: SourceConfig,
     day: dt.date,
     *,
     location_ids: Callable[[], Collection[str]] | None = None,
+    retry_seconds: float = ATTACH_RETRY_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> None:
     """Replace the day's partition with the extract table and record the day, atomically: drop the old
     partition, rename and move the extract table into `events`, ATTACH it FOR VALUES FROM (ds) TO
     (tomorrow_ds), then `etl.etl_records` ('ingested'), `available_tables` and `events.location_ids`
-    (flowdb's record_ingested). Any failure leaves the old partition attached."""
+    (flowdb's record_ingested). Any failure leaves the old partition attached. A lock not granted within
+    ATTACH_LOCK_TIMEOUT is asked for again after a pause, for `retry_seconds` (then ParentBusy)."""
     cdr_type = config.cdr_type
     name = tables.name(cdr_type, day)
     final = tables.final(cdr_type, day)
     start, end = tables.bounds(day)
-    with conn.transaction():
-        # Replacing a day needs the parent exclusively: take turns with other loaders of this type (flowdb's).
-        conn.execute(
-            "SELECT pg_advisory_xact_lock(%s, %s)", (REPLACE_LOCK, LOADER_TYPES.index(cdr_type))
-        )
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(final))
-        conn.execute(
-            sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-                tables.extract(cdr_type, day), sql.Identifier(name)
-            )
-        )
-        conn.execute(
-            sql.SQL("ALTER TABLE {} SET SCHEMA events").format(sql.Identifier("etl", name))
-        )
-        conn.execute(
-            sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
-                tables.parent(cdr_type), final, sql.Literal(start), sql.Literal(end)
-            )
-        )
-        record_ingested(
-            conn, cdr_type, day, final, None if location_ids is None else location_ids()
-        )
+    deadline = clock() + retry_seconds
+    while True:
+        try:
+            with conn.transaction():
+                # Replacing a day needs the parent exclusively: take turns with other loaders of this type.
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock(%s, %s)",
+                    (REPLACE_LOCK, LOADER_TYPES.index(cdr_type)),
+                )
+                conn.execute(
+                    sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(ATTACH_LOCK_TIMEOUT))
+                )
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(final))
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                        tables.extract(cdr_type, day), sql.Identifier(name)
+                    )
+                )
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} SET SCHEMA events").format(sql.Identifier("etl", name))
+                )
+                conn.execute(
+                    sql.SQL(
+                        "ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})"
+                    ).format(tables.parent(cdr_type), final, sql.Literal(start), sql.Literal(end))
+                )
+                record_ingested(
+                    conn, cdr_type, day, final, None if location_ids is None else location_ids()
+                )
+            break
+        except psycopg.errors.LockNotAvailable:
+            if clock() >= deadline:
+                raise ParentBusy(
+                    f"{tables.parent(cdr_type).as_string(conn)} stayed in use by other sessions for "
+                    f"{retry_seconds:.0f} s; the day's previous partition is still served"
+                ) from None
+            sleep(ATTACH_RETRY_PAUSE)
     if conn.autocommit:
         conn.execute(sql.SQL("VACUUM {}").format(final))  # visibility map: index-only scans
