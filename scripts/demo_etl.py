@@ -42,7 +42,7 @@ def main() -> int:
         "FLOWETL_HOME": os.environ.get("FLOWETL_HOME") or str(STACK_DIR / "flowetl"),
     }
     span = ["--start", days[0].isoformat()]
-    print(f"FlowETL: ingesting the operator files in {LANDING} (flowetl serve --once)", flush=True)
+    print(f"FlowETL: loading what has landed in {LANDING} (flowetl serve --once)", flush=True)
     served = subprocess.run(
         ["flowetl", "serve", "--once", "--config", str(CONFIG), *span], env=env, check=False
     )
