@@ -67,8 +67,9 @@ FIELDS = {
     "imei": "TEXT",
     "tac": "NUMERIC",
 }
+# early_qa_wait: the attach waiting for FlowKit's default checks, computed beside the indexes (flowetl.early_checks)
 STEPS = ("wait_for_data", "check_not_in_flux", "extract", "add_constraints", "cluster", "add_indexes",
-         "analyze", "attach", "qa_checks")  # fmt: skip
+         "analyze", "early_qa_wait", "attach", "qa_checks")  # fmt: skip
 
 
 def source_config(landing: Path) -> SourceConfig:

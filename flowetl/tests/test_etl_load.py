@@ -117,6 +117,43 @@ def test_a_reload_waits_for_analysts_queries_without_blocking_others(
     assert stray_etl_tables(su) == []
 
 
+def test_default_checks_run_beside_the_indexes_and_stop_with_a_failed_load(
+    etl, su, landing
+) -> None:
+    """FlowKit's default checks are computed on a second connection from the end of `cluster` (flowetl.
+    early_checks): a load that fails later stops them before its cleanup, leaving no connection or table."""
+    from flowetl.pipeline import run_directly
+
+    day = dt.date(2016, 2, 7)
+    write_csv(landing / "calls_20160207.csv", calls_rows(day, 40), header=list(CALLS_FIELDS))
+    config = config_for("calls", file_config(landing)).source("calls")
+
+    def fail_at_analyze(name, step):
+        if name == "analyze":
+            raise psycopg.errors.QueryCanceled("the operator stopped it")
+        return run_directly(name, step)
+
+    with pytest.raises(errors.LoadFailed, match="analyze: error"):
+        load_day(etl, config, day, run_step=fail_at_analyze)
+    assert stray_etl_tables(su) == []
+    assert (
+        su.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'flowetl-qa'"
+        ).fetchone()[0]
+        == 0
+    )
+    assert partition_rows(su, "calls", day) is None
+    # A load that succeeds records them, as computed on the extract table.
+    result = load_day(etl, config, day)
+    assert "early_qa_wait" in result.seconds
+    added = su.execute(
+        "SELECT outcome FROM etl.deduped_post_etl_queries WHERE cdr_type = 'calls' AND cdr_date = %s "
+        "AND type_of_query_or_check = 'count_added_rows'",
+        (day,),
+    ).fetchone()[0]
+    assert added == "40"
+
+
 def test_csv_end_to_end_as_the_flowetl_role(etl, su, landing) -> None:
     day = dt.date(2016, 2, 1)
     header = list(CALLS_FIELDS)

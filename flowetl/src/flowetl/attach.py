@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 
 from flowdb.synthetic.loading import CDR_TYPES as LOADER_TYPES
-from flowdb.synthetic.loading import REPLACE_LOCK, record_ingested
+from flowdb.synthetic.loading import PARTITION_STATISTICS_TARGET, REPLACE_LOCK, record_ingested
 from flowetl import errors, quarantine, tables
 from flowetl.config import SourceConfig
 from flowetl.errors import LoadFailed, MalformedInput
@@ -107,7 +107,16 @@ def add_indexes(conn: psycopg.Connection, config: SourceConfig, day: dt.date) ->
 
 
 def analyze(conn: psycopg.Connection, config: SourceConfig, day: dt.date) -> None:
-    conn.execute(sql.SQL("ANALYZE {}").format(tables.extract(config.cdr_type, day)))
+    """ANALYZE the extract table at the statistics target FlowDB's own loaders use for a day partition
+    (flowdb's PARTITION_STATISTICS_TARGET, 100): FlowDB's default (STATS_TARGET, 1000) samples 300,000 rows
+    and took 2.3 s of a 3 M-row day's 19 s load; a day's estimates are as good at 100 (docs/flowdb.md)."""
+    with conn.transaction():
+        conn.execute(
+            sql.SQL("SET LOCAL default_statistics_target = {}").format(
+                sql.Literal(PARTITION_STATISTICS_TARGET)
+            )
+        )
+        conn.execute(sql.SQL("ANALYZE {}").format(tables.extract(config.cdr_type, day)))
 
 
 # Replacing a day drops its old partition, which needs `events.<cdr_type>` exclusively: while it waits for

@@ -3,6 +3,9 @@
     wait_for_data -> check_not_in_flux -> extract -> add_constraints -> cluster -> add_indexes -> analyze
     -> attach (+ records) -> QA checks
 
+FlowKit's default QA checks are computed from the end of `cluster` on a second connection, beside the indexes
+and ANALYZE (flowetl.early_checks); the attach waits for them and the `qa_checks` step records them.
+
 Each step is a plain function of (conn, config, day) in its own module, so an orchestrator can run them as
 separate tasks; `load_day` is the reference sequence (the `flowetl load` command). It holds a session advisory
 lock on the day while it runs, drops the leftovers of an earlier interrupted run first, and on any failure
@@ -16,13 +19,14 @@ import datetime as dt
 import logging
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import psycopg
 
 from flowetl import attach, extract, records, sources, tables
 from flowetl.config import SourceConfig
+from flowetl.early_checks import EarlyDefaultChecks
 from flowetl.errors import LoadFailed
 
 log = logging.getLogger(__name__)
@@ -59,10 +63,16 @@ class StepFailed(LoadFailed):
         self.step = step
 
 
-def run_qa_checks(conn: psycopg.Connection, config: SourceConfig, day: dt.date) -> None:
+def run_qa_checks(
+    conn: psycopg.Connection,
+    config: SourceConfig,
+    day: dt.date,
+    *,
+    defaults: Mapping[str, str | None] | None = None,
+) -> None:
     """The day's QA checks, recorded in etl.post_etl_queries (flowdb.qa: FlowKit's defaults in one statement,
-    and the templates of `config.qa_check_paths`). Checks describe the data; as in FlowKit they never fail a
-    load: a check that fails is reported and left without an outcome."""
+    unless given as `defaults`, and the templates of `config.qa_check_paths`). Checks describe the data; as in
+    FlowKit they never fail a load: a check that fails is reported and left without an outcome."""
     from flowdb.qa import run_qa_checks as run_checks
 
     try:
@@ -72,6 +82,7 @@ def run_qa_checks(conn: psycopg.Connection, config: SourceConfig, day: dt.date) 
             day,
             extra_directories=config.qa_check_paths,
             extra_macros=dict(config.additional_macros),
+            defaults=defaults,
         )
     except (psycopg.Error, ValueError) as exc:  # ValueError: two checks of one name, a bad macro
         log.warning("QA checks of %s %s failed: %s", config.cdr_type, day, exc)
@@ -97,6 +108,8 @@ def load_day(
     if not conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (ETL_LOCK, key)).fetchone()[0]:
         raise StepFailed("load", f"another load of {name} is running")
     step = "cleanup"
+    early: EarlyDefaultChecks | None = None
+    computed: dict[str, Mapping[str, str | None] | None] = {"defaults": None}
     try:
         result.leftovers_dropped = records.cleanup(conn, config.cdr_type, day)
         steps: list[tuple[str, Callable[[], object]]] = [
@@ -112,14 +125,28 @@ def load_day(
             ("analyze", lambda: attach.analyze(conn, config, day)),
             ("attach", lambda: attach.attach(conn, config, day)),
         ]
-        if qa is not None:
+        if qa is run_qa_checks:
+            # FlowKit's default checks run beside the indexes (flowetl.early_checks), recorded after the attach.
+            steps.append(
+                (
+                    "qa_checks",
+                    lambda: run_qa_checks(conn, config, day, defaults=computed["defaults"]),
+                )
+            )
+        elif qa is not None:
             steps.append(("qa_checks", lambda: qa(conn, config, day)))
         for step, run in steps:
             started = time.monotonic()
+            if step == "attach" and early is not None:
+                computed["defaults"] = early.wait()  # the attach renames the table they read
+                result.seconds["early_qa_wait"] = time.monotonic() - started
+                started = time.monotonic()
             if progress is not None:
                 progress(step)
             outcome = run_step(step, run)
             result.seconds[step] = time.monotonic() - started
+            if step == "cluster" and qa is run_qa_checks:
+                early = EarlyDefaultChecks(conn, config.cdr_type, day)
             if isinstance(outcome, extract.ExtractResult):
                 result.rows = outcome.rows
             elif isinstance(outcome, attach.ConstraintResult):
@@ -129,15 +156,24 @@ def load_day(
     except LoadFailed as failure:
         if failure.step == "load":
             failure.step = step
+        _stop(early)
         _fail(conn, config, day, failure)
         raise
     except psycopg.Error as exc:
         failure = StepFailed(step, str(exc).strip().splitlines()[0] if str(exc) else repr(exc))
+        _stop(early)
         _fail(conn, config, day, failure)
         raise failure from exc
     finally:
+        _stop(early)
         if not conn.closed and not conn.broken:
             conn.execute("SELECT pg_advisory_unlock(%s, %s)", (ETL_LOCK, key))
+
+
+def _stop(early: EarlyDefaultChecks | None) -> None:
+    """Let go of the extract table: the early checks are cancelled unless done (before a cleanup drops it)."""
+    if early is not None:
+        early.cancel()
 
 
 def _fail(

@@ -72,12 +72,14 @@ def run_qa_checks(
     extra_macros: Mapping[str, Any] | None = None,
     table: sql.Identifier | None = None,
     store: bool = True,
+    defaults: Mapping[str, str | None] | None = None,
 ) -> QAResult:
     """Every check that applies to one day of `cdr_type`: FlowKit's defaults (in one statement) and the user's
     templates found in `extra_directories` (qa_checks/*.sql, qa_checks/<cdr_type>/*.sql, one query each; a
     user template with a default's path replaces it). With `store`, the outcomes are recorded in
     `etl.post_etl_queries`. `table` is the relation holding the day (default `events.<type>_<YYYYMMDD>`); the
-    `final_table` macro then names it."""
+    `final_table` macro then names it. `defaults` are FlowKit's default checks of the day computed already
+    (by `default_outcomes`, e.g. while the loader was still indexing the day); they are then not computed again."""
     started = time.monotonic()
     checks = find_qa_checks(cdr_type, extra_directories)
     builtin = set(default_check_names(cdr_type))
@@ -85,7 +87,9 @@ def run_qa_checks(
     rest = [c for c in checks if not (c.is_default and c.name in builtin)]
     outcomes: dict[str, str | None] = {}
     if fast:
-        computed = default_outcomes(conn, cdr_type, day, table=table)
+        computed = (
+            defaults if defaults is not None else default_outcomes(conn, cdr_type, day, table=table)
+        )
         outcomes.update({c.name: computed[c.name] for c in fast})
     user, errors = template_outcomes(
         conn,
