@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 # chromium: the browser FlowAuth's Playwright tests drive (flowauth/tests/test_browser.py).
 # postgresql-server-dev-15, gcc, libc6-dev: to compile the SQL generator's native function
 # (flowdb/src/flowdb/synthetic/native/), which `flowdb synthetic` builds on first use.
+# ruby-asciidoctor-pdf: AutoFlow's PDF reports (notebook -> AsciiDoc -> PDF, as FlowKit's AutoFlow);
+# poppler-utils: pdftoppm, which the tests use to render every page of a report.
 APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-client-15 postgresql-server-dev-15 gcc libc6-dev
-              redis-server chromium)
+              redis-server chromium ruby-asciidoctor-pdf poppler-utils)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
