@@ -10,8 +10,12 @@ RUN = $(UV) run --locked --all-packages
 # Synthetic data for `make up`/`make demo` when FlowDB is empty: a week for 20,000 subscribers, ~2.4 M events,
 # and the next day as an operator's CSV.gz files in .stack/landing, which `make demo` ingests with FlowETL.
 # Any N_* / P_* / DISASTER_* variable set in the environment wins; `flowdb synthetic` regenerates.
+# A disaster takes the cells of admin2 SYN.4.2_1 (Padraimkot, 84 cells) down from 2016-01-05 to the FlowETL day,
+# and its residents move away (what AutoFlow's example report shows). Setting the three DISASTER_* empty turns it off.
 DEMO_ENV = N_DAYS=$${N_DAYS:-7} N_SUBSCRIBERS=$${N_SUBSCRIBERS:-20000} N_CALLS=$${N_CALLS:-100000} \
-           N_SMS=$${N_SMS:-50000} N_MDS=$${N_MDS:-40000} N_TOPUPS=$${N_TOPUPS:-5000}
+           N_SMS=$${N_SMS:-50000} N_MDS=$${N_MDS:-40000} N_TOPUPS=$${N_TOPUPS:-5000} \
+           DISASTER_REGION_PCOD=$${DISASTER_REGION_PCOD-SYN.4.2_1} DISASTER_START=$${DISASTER_START-2016-01-05} \
+           DISASTER_END=$${DISASTER_END-2016-01-08}
 
 .PHONY: help deps test lint demo up down status bench bench-queries bench-api bench-etl clean
 
