@@ -17,3 +17,8 @@ class NotebookFailed(WorkflowFailed):
 
 class RenderFailed(WorkflowFailed):
     """An executed notebook could not be turned into a PDF (nbconvert or asciidoctor-pdf failed)."""
+
+
+class DatesUnavailable(RuntimeError):
+    """The sensor could not get the available dates from FlowAPI (unreachable, token refused or expired):
+    nothing ran this time; the next look tries again."""
