@@ -64,12 +64,13 @@ def _exporter(template: Path) -> ASCIIDocExporter:
         template_settings = {
             "template_name": template.name,
             "extra_template_basedirs": [str(template.parent), str(TEMPLATES_DIR)],
+            "extra_template_paths": [str(TEMPLATES_DIR)],
         }
     else:
         template_settings = {
             "template_file": str(template),
             "extra_template_basedirs": [str(TEMPLATES_DIR)],
-            "extra_template_paths": [str(template.parent)],
+            "extra_template_paths": [str(template.parent), str(TEMPLATES_DIR)],
         }
     exporter = ASCIIDocExporter(config=config, **template_settings)
     exporter.register_filter("markdown2asciidoc", MarkdownToAsciidoc())
