@@ -1,0 +1,104 @@
+"""AutoFlow's Prefect 3 flows: the available-dates sensor (a flow with a `get_available_dates` task) and each
+workflow run (a sub-flow named after the workflow, run name = its tag, a task per notebook and per report).
+
+The logic lives in plain functions (autoflow.sensor, autoflow.workflow); this module only wraps them. Prefect
+reads its settings when it is imported: call `prefect_environment()` first (the CLI does), so Prefect runs in
+ephemeral mode under AutoFlow's home unless `PREFECT_API_URL` names a server, and sends no telemetry. The
+ephemeral API runs no scheduler, so `autoflow serve` is the schedule (autoflow.serve).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from autoflow.config import Config, WorkflowSpec
+from autoflow.runs import RunStore
+from autoflow.sensor import (
+    FetchDates,
+    Outcome,
+    SensorResult,
+    fetch_available_dates,
+    run_sensor,
+)
+from autoflow.settings import Settings
+from autoflow.workflow import RunResult, run_tag, run_workflow
+
+SENSOR_FLOW_NAME = "Available dates sensor"  # FlowKit's
+
+
+def prefect_environment(home: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Set Prefect's settings in `os.environ` where the operator has not: no telemetry, Prefect's state
+    under `<home>/prefect` (AUTOFLOW_HOME), quiet logs. Returns what it set."""
+    env = os.environ if env is None else env
+    defaults = {
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_HOME": str(home / "prefect"),
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+    }
+    chosen = {name: value for name, value in defaults.items() if not env.get(name)}
+    os.environ.update(chosen)
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+    return chosen
+
+
+def _as_task(name: str, step: Callable[[], Any]) -> Any:
+    from prefect import task
+    from prefect.cache_policies import NO_CACHE
+
+    return task(step, name=name, cache_policy=NO_CACHE, persist_result=False)()
+
+
+def prefect_run(settings: Settings) -> Callable[[WorkflowSpec, Mapping[str, Any]], RunResult]:
+    """Run one workflow as a Prefect sub-flow, each notebook and report a task."""
+    from prefect import flow
+
+    def run(spec: WorkflowSpec, parameters: Mapping[str, Any]) -> RunResult:
+        def body() -> RunResult:
+            return run_workflow(spec, parameters, settings, run_step=_as_task)
+
+        workflow_flow = flow(
+            body,
+            name=spec.name,
+            flow_run_name=run_tag(spec.name, parameters),
+            persist_result=False,
+            validate_parameters=False,
+        )
+        return workflow_flow()
+
+    return run
+
+
+def sensor_with_prefect(
+    config: Config,
+    settings: Settings,
+    store: RunStore,
+    *,
+    fetch_dates: FetchDates = fetch_available_dates,
+    report: Callable[[Outcome], None] | None = None,
+) -> SensorResult:
+    """One look of the sensor as a Prefect flow run."""
+    from prefect import flow, task
+    from prefect.cache_policies import NO_CACHE
+
+    get_dates = task(
+        fetch_available_dates,
+        name="get_available_dates",
+        cache_policy=NO_CACHE,
+        persist_result=False,
+    )
+
+    def body() -> SensorResult:
+        return run_sensor(
+            config,
+            settings,
+            store,
+            fetch_dates=lambda s, types: get_dates(s, types),
+            run=prefect_run(settings),
+            report=report,
+        )
+
+    return flow(body, name=SENSOR_FLOW_NAME, persist_result=False, validate_parameters=False)()
