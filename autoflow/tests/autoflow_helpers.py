@@ -47,6 +47,8 @@ def settings_for(root: Path, **env: str) -> Settings:
             "AUTOFLOW_INPUTS_DIR": str(inputs),
             "AUTOFLOW_OUTPUTS_DIR": str(root / "outputs"),
             "FLOWAPI_TOKEN": DUMMY_TOKEN,
+            # never a FlowAPI someone runs on the default port
+            "FLOWAPI_URL": f"http://127.0.0.1:{closed_port()}",
             **env,
         },
         secrets_dir=None,

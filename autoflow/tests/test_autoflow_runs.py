@@ -11,9 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-
 from autoflow.runs import RunState, RunStore, parameters_hash, process_alive, this_process
+from sqlalchemy import text
 
 PARAMS = {
     "aggregation_unit": "admin2",

@@ -237,7 +237,7 @@ def _output(c: _Checker, raw: Any, path: str, base: Path) -> ReportSpec | None:
     template_path = None
     if template is not None and c.string(template, f"{path}.template"):
         inside = _inside(base, template)
-        if inside is None or not inside.is_file():
+        if inside is None or not inside.exists():  # a template file, or a folder of templates
             c.error(f"{path}.template", f"AsciiDoc template {template!r} not found in {base}")
         else:
             template_path = inside

@@ -85,7 +85,7 @@ def sensor_with_prefect(
     from prefect.cache_policies import NO_CACHE
 
     get_dates = task(
-        fetch_available_dates,
+        fetch_dates,
         name="get_available_dates",
         cache_policy=NO_CACHE,
         persist_result=False,
