@@ -11,7 +11,7 @@ import pytest
 
 from flowdb.synthetic.config import SyntheticConfig
 from flowdb.synthetic.operator_files import BAD_ROWS, CONFIG_NAME, FIELDS
-from flowdb.synthetic.run import generate
+from flowdb.synthetic.run import clear_events, generate
 
 START = dt.date(2016, 1, 1)
 EXTRA = START + dt.timedelta(days=1)
@@ -105,3 +105,11 @@ def test_operator_files_hold_the_next_day_with_a_few_bad_rows(
         matched = _as_text(expected).merge(written[~nulls & ~late], how="left", indicator=True)
         assert len(matched) == len(expected)
         assert (matched["_merge"] == "both").sum() == len(written) - sum(BAD_ROWS.values())
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_events(cluster):
+    """Modules after this one that load days without clearing first find no events of this one's."""
+    yield
+    with psycopg.connect(cluster.settings.url(), autocommit=True) as conn:
+        clear_events(conn)
