@@ -145,6 +145,20 @@ def run_flowauth(
     return Running([settings], cli.port, cli.host)
 
 
+def run_autoflow(
+    env: Mapping[str, str], secrets_dir: Path, args: list[str], image: Image | None
+) -> Running:
+    from autoflow.cli import build_parser
+    from autoflow.settings import Settings
+
+    settings = Settings.from_env(env, secrets_dir=secrets_dir)
+    cli = build_parser().parse_args(args[1:])
+    assert cli.command in (None, "serve"), (
+        f"autoflow's container must run `autoflow serve`, not {args}"
+    )
+    return Running([settings], None, None, {"cli": cli, "home": env.get("AUTOFLOW_HOME")})
+
+
 def is_prefect_setting(name: str) -> bool:
     """`name` is one of Prefect's own settings (Prefect reads it from the environment when imported)."""
     import prefect.settings
@@ -183,6 +197,12 @@ COMPONENTS = {
         "flowetl",
         ("flowetl.settings", "flowetl.flows"),
         run_flowetl,
+        library_setting=is_prefect_setting,
+    ),
+    "autoflow": Component(
+        "autoflow",
+        ("autoflow.settings", "autoflow.flows"),
+        run_autoflow,
         library_setting=is_prefect_setting,
     ),
 }
