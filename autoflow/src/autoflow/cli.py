@@ -12,6 +12,7 @@ Settings come from the environment (AUTOFLOW_*, FLOWAPI_URL, FLOWAPI_TOKEN; docs
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -103,6 +104,8 @@ def _look(settings: Settings, config, *, once: bool, prefect: bool) -> int:  # t
 
     settings.make_dirs()
     store = RunStore.open(settings.db_uri, running_timeout=settings.running_timeout)
+    # SIGTERM (docker stop) ends the process like Ctrl-C: the run in progress is recorded as interrupted
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
     def look():  # type: ignore[no-untyped-def]
         if prefect:
@@ -126,6 +129,7 @@ def _look(settings: Settings, config, *, once: bool, prefect: bool) -> int:  # t
     try:
         results = serve(config, look, once=once)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         store.close()
     last = results[-1]
     return 1 if last.error or last.failed else 0
