@@ -27,6 +27,11 @@ def escape(text: str) -> str:
     return text.translate(_ESCAPES).replace("<<", "&#60;&#60;")
 
 
+def _plain(token: Token) -> str:
+    """The text of a token and its children, without markup."""
+    return token.get("raw", "") + "".join(_plain(child) for child in token.get("children", []))
+
+
 def _escape_line_start(line: str) -> str:
     # A line starting with `.`, `:`, `//`, `=`, `-`, `'` or `!` may mean a block title, attribute, comment,
     # heading, list or delimiter to AsciiDoc.
@@ -124,7 +129,16 @@ class MarkdownToAsciidoc:
                 rows.extend(row["children"] for row in part["children"])
         align = {None: "<", "left": "<", "right": ">", "center": "^"}
         columns = head or (rows[0] if rows else [])
-        cols = ",".join(f"{align.get(cell['attrs'].get('align'), '<')}1" for cell in columns)
+        # Column widths in proportion to each column's longest text (within limits), so short numbers do not
+        # take as much room as names.
+        widths = [
+            min(max((len(_plain(row[i])) for row in [head, *rows] if i < len(row)), default=1), 40)
+            for i in range(len(columns))
+        ]
+        cols = ",".join(
+            f"{align.get(cell['attrs'].get('align'), '<')}{max(width, 3)}"
+            for cell, width in zip(columns, widths, strict=True)
+        )
         lines = [
             f'[cols="{cols}",options="header",width="100%"]' if head else f'[cols="{cols}"]',
             "|===",

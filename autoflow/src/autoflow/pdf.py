@@ -88,6 +88,7 @@ def notebook_to_asciidoc(
         notebook = nbformat.read(str(executed_notebook), as_version=4)
     except Exception as error:
         raise RenderFailed(f"cannot read executed notebook {executed_notebook}: {error}") from error
+    _drop_unrenderable(notebook)
     resources = {
         "unique_key": "figure",
         "output_files_dir": "images",
@@ -109,6 +110,24 @@ def notebook_to_asciidoc(
     adoc = directory / f"{executed_notebook.stem}.adoc"
     adoc.write_text(body, encoding="utf-8")
     return adoc
+
+
+def _drop_unrenderable(notebook: nbformat.NotebookNode) -> None:
+    """Remove data no report can show (scrapbook's glued values), so nbconvert does not warn about them."""
+    for cell in notebook.cells:
+        outputs = cell.get("outputs")
+        if not outputs:
+            continue
+        for output in outputs:
+            data = output.get("data")
+            if data:
+                for key in [key for key in data if key.startswith("application/scrapbook.")]:
+                    del data[key]
+        cell.outputs = [
+            o
+            for o in outputs
+            if o.get("output_type") not in ("display_data", "execute_result") or o.get("data")
+        ]
 
 
 def _stderr_tail(text: str, lines: int = 15, chars: int = 2000) -> str:
