@@ -11,12 +11,16 @@ them unchanged into containers that run as unprivileged users (see secrets/READM
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import os
 import secrets
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+TOKEN_DAYS = 90  # AutoFlow's FLOWAPI_TOKEN: delete the file and re-run to renew it
 
 
 def _password() -> str:
@@ -64,10 +68,31 @@ def make_secrets(directory: Path) -> list[str]:
         private.write_text(private_pem)
         public.write_text(public_pem)
         written += [private.name, public.name]
+    token = directory / "FLOWAPI_TOKEN"
+    if not token.exists():
+        token.write_text(_autoflow_token(private.read_text()) + "\n")
+        written.append(token.name)
     for path in directory.iterdir():
         if path.is_file() and path.name != "README.md":
             path.chmod(0o644)
     return written
+
+
+def _autoflow_token(private_pem: str) -> str:
+    """AutoFlow's FlowAPI token: signed with this deployment's key for every scope FlowAPI publishes (the
+    example reports run spatial aggregates and flows at several units), valid TOKEN_DAYS days. In production,
+    replace it with a token minted in FlowAuth for the scopes the workflows need (docs/autoflow.md)."""
+    from flowapi.permissions import all_scopes
+    from flowkit_jwt_generator import generate_token, load_private_key
+    from flowmachine.core.server.openapi import query_schemas_spec
+
+    return generate_token(
+        flowapi_identifier=os.environ.get("FLOWAPI_IDENTIFIER") or "flowapi",
+        username="autoflow",
+        private_key=load_private_key(private_pem),
+        lifetime=dt.timedelta(days=TOKEN_DAYS),
+        roles={"autoflow": all_scopes(query_schemas_spec())},
+    )
 
 
 def main() -> None:
