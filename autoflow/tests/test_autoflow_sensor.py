@@ -114,6 +114,11 @@ def test_dates_filtered_by_earliest_date_and_stencil(setup) -> None:  # type: ig
     later = type(entry)(entry.workflow_name, entry.parameters, DAYS[2], entry.date_stencil)
     config2 = type(config)(config.path, config.workflows, type(config.sensor)(None, None, (later,)))
     assert [p.parameters["reference_date"] for p in plan_runs(config2, DAYS)] == [DAYS[2]]
+    # --latest: only the newest available date, whose stencil still reaches back into the others
+    latest = plan_runs(config, DAYS, latest_only=True)
+    assert [(p.parameters["reference_date"], p.parameters["date_ranges"]) for p in latest] == [
+        (DAYS[2], [(DAYS[1], DAYS[2]), (DAYS[2], DAYS[2] + dt.timedelta(days=1))])
+    ]
 
 
 def test_runs_skips_and_retries(setup, monkeypatch) -> None:  # type: ignore[no-untyped-def]

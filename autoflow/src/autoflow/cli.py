@@ -42,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
             action="store_true",
             help="run in this process without Prefect (no flow runs recorded)",
         )
+        command.add_argument(
+            "--latest",
+            action="store_true",
+            help="only the runs for the newest available date (no backfill of earlier dates)",
+        )
     status = sub.add_parser(
         "status", help="per workflow and parameters: state, when, why it failed"
     )
@@ -76,7 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 0
         return _look(
-            settings, config, once=args.once or args.command == "run", prefect=not args.no_prefect
+            settings,
+            config,
+            once=args.once or args.command == "run",
+            prefect=not args.no_prefect,
+            latest_only=args.latest,
         )
     except ConfigError as exc:
         print(f"autoflow: {exc}", file=sys.stderr)
@@ -97,7 +106,9 @@ def _print_outcome(outcome) -> None:  # type: ignore[no-untyped-def]
         print(f"{day} {outcome.workflow_name}: skipped ({outcome.detail})", flush=True)
 
 
-def _look(settings: Settings, config, *, once: bool, prefect: bool) -> int:  # type: ignore[no-untyped-def]
+def _look(
+    settings: Settings, config, *, once: bool, prefect: bool, latest_only: bool = False
+) -> int:  # type: ignore[no-untyped-def]
     from autoflow.runs import RunStore
     from autoflow.sensor import run_sensor
     from autoflow.serve import serve
@@ -111,9 +122,13 @@ def _look(settings: Settings, config, *, once: bool, prefect: bool) -> int:  # t
         if prefect:
             from autoflow.flows import sensor_with_prefect
 
-            result = sensor_with_prefect(config, settings, store, report=_print_outcome)
+            result = sensor_with_prefect(
+                config, settings, store, report=_print_outcome, latest_only=latest_only
+            )
         else:
-            result = run_sensor(config, settings, store, report=_print_outcome)
+            result = run_sensor(
+                config, settings, store, report=_print_outcome, latest_only=latest_only
+            )
         if result.error:
             print(f"autoflow: {result.error}", file=sys.stderr, flush=True)
         else:

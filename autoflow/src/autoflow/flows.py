@@ -79,6 +79,7 @@ def sensor_with_prefect(
     *,
     fetch_dates: FetchDates = fetch_available_dates,
     report: Callable[[Outcome], None] | None = None,
+    latest_only: bool = False,
 ) -> SensorResult:
     """One look of the sensor as a Prefect flow run."""
     from prefect import flow, task
@@ -99,6 +100,7 @@ def sensor_with_prefect(
             fetch_dates=lambda s, types: get_dates(s, types),
             run=prefect_run(settings),
             report=report,
+            latest_only=latest_only,
         )
 
     return flow(body, name=SENSOR_FLOW_NAME, persist_result=False, validate_parameters=False)()

@@ -99,12 +99,18 @@ class PlannedRun:
         return run_tag(self.workflow.name, self.parameters)
 
 
-def plan_runs(config: Config, available: Sequence[dt.date]) -> list[PlannedRun]:
-    """Every (workflow, parameters) the sensor's entries ask for on these dates, in configuration order."""
+def plan_runs(
+    config: Config, available: Sequence[dt.date], *, latest_only: bool = False
+) -> list[PlannedRun]:
+    """Every (workflow, parameters) the sensor's entries ask for on these dates, in configuration order; with
+    `latest_only`, only those whose reference date is the newest available date (no backfill)."""
     runs = []
+    newest = max(available, default=None)
     for entry in config.sensor.workflows:
         spec = config.workflows[entry.workflow_name]
         for day in reference_dates(entry, available):
+            if latest_only and day != newest:
+                continue
             params = dict(entry.parameters)
             params["reference_date"] = day
             params["date_ranges"] = entry.date_stencil.date_ranges(day)
@@ -183,9 +189,11 @@ def run_sensor(
     fetch_dates: FetchDates = fetch_available_dates,
     run: RunOne | None = None,
     report: Callable[[Outcome], None] | None = None,
+    latest_only: bool = False,
 ) -> SensorResult:
     """One look: get the dates, run every due run one after another; what happened. A failure to get the
-    dates is returned as `error` (nothing ran); a failed run is recorded and the others still run."""
+    dates is returned as `error` (nothing ran); a failed run is recorded and the others still run. With
+    `latest_only`, only the runs for the newest available date."""
     if run is None:
 
         def run(spec: WorkflowSpec, params: Mapping[str, Any]) -> RunResult:
@@ -198,7 +206,7 @@ def run_sensor(
         result.error = str(exc)
         log.error("%s", exc)
         return result
-    for planned in plan_runs(config, result.dates):
+    for planned in plan_runs(config, result.dates, latest_only=latest_only):
         outcome = run_planned(planned, store, run)
         result.outcomes.append(outcome)
         if report is not None:
