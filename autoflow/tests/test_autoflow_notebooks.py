@@ -13,7 +13,7 @@ import pytest
 from autoflow.errors import NotebookFailed, RenderFailed
 from autoflow.markdown_asciidoc import MarkdownToAsciidoc
 from autoflow.notebooks import execute_notebook, json_normalised
-from autoflow.pdf import notebook_to_asciidoc, notebook_to_pdf
+from autoflow.pdf import image_pdfwidth, notebook_to_asciidoc, notebook_to_pdf
 
 needs_asciidoctor = pytest.mark.skipif(
     shutil.which("asciidoctor-pdf") is None or shutil.which("pdftoppm") is None,
@@ -222,3 +222,18 @@ def test_user_template_extends_the_default(executed: Path, tmp_path: Path) -> No
         ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert "Prepared by the analytics unit." in text and "Weekly report" in text
+
+
+def test_tall_images_are_narrower_so_they_fit_on_a_page() -> None:
+    def png(width: int, height: int) -> bytes:
+        return (
+            b"\x89PNG\r\n\x1a\n"
+            + b"\x00\x00\x00\rIHDR"
+            + width.to_bytes(4, "big")
+            + height.to_bytes(4, "big")
+        )
+
+    resources = {"outputs": {"wide.png": png(1200, 600), "tall.png": png(600, 1200)}}
+    assert image_pdfwidth("wide.png", resources) == "90%"
+    assert image_pdfwidth("tall.png", resources) == "34%"  # 90% x 0.75 x 600/1200
+    assert image_pdfwidth("unknown.png", resources) == "90%"

@@ -74,7 +74,28 @@ def _exporter(template: Path) -> ASCIIDocExporter:
         }
     exporter = ASCIIDocExporter(config=config, **template_settings)
     exporter.register_filter("markdown2asciidoc", MarkdownToAsciidoc())
+    exporter.register_filter("image_pdfwidth", image_pdfwidth)
     return exporter
+
+
+IMAGE_WIDTH = 90.0
+"""Per cent of the page width an image takes..."""
+MAX_HEIGHT_RATIO = 0.75
+"""...unless it is taller than this times that width: then narrower, so a tall figure still fits on a page."""
+
+
+def image_pdfwidth(filename: str, resources: dict[str, Any]) -> str:
+    """The `pdfwidth` of an extracted image: 90% of the page width, less for a tall PNG (its height at most
+    0.75 times 90% of the page width)."""
+    data = (resources.get("outputs") or {}).get(filename)
+    width = IMAGE_WIDTH
+    # A PNG's IHDR chunk, right after the signature, holds the width and height (big-endian 32-bit).
+    if isinstance(data, bytes) and data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        pixels_wide = int.from_bytes(data[16:20], "big")
+        pixels_high = int.from_bytes(data[20:24], "big")
+        if pixels_wide > 0 and pixels_high / pixels_wide > MAX_HEIGHT_RATIO:
+            width = IMAGE_WIDTH * MAX_HEIGHT_RATIO * pixels_wide / pixels_high
+    return f"{width:.0f}%"
 
 
 def notebook_to_asciidoc(
