@@ -32,7 +32,7 @@ lint: deps  ## ruff lint and format check
 test: lint  ## install everything needed and run every test
 	$(RUN) pytest
 
-up: deps  ## start FlowDB (synthetic data if it has none), Redis, FlowMachine, FlowAPI and FlowAuth; logs/PIDs in .stack/
+up: deps  ## start FlowDB (synthetic data if it has none), Redis, FlowMachine, FlowAPI and FlowAuth (AUTOFLOW_SENSOR=1: AutoFlow's sensor too); logs/PIDs in .stack/
 	$(RUN) flowdb start
 	$(DEMO_ENV) $(RUN) flowdb synthetic --if-empty --operator-files "$${STACK_DIR:-.stack}/landing"
 	$(RUN) python scripts/stack.py up
@@ -44,10 +44,11 @@ status: deps
 	-$(RUN) flowdb status
 	$(RUN) python scripts/stack.py status
 
-demo: up  ## bring up the stack with synthetic data, ingest one more day through FlowETL, print summary counts, run an example analysis via flowclient, load FlowAuth's demo users
+demo: up  ## bring up the stack with synthetic data, ingest one more day through FlowETL, print summary counts, run an example analysis via flowclient, AutoFlow's situation report as a PDF, load FlowAuth's demo users
 	$(RUN) python scripts/demo_etl.py
 	$(RUN) flowdb psql -q -c "\\i scripts/demo_summary.sql"
 	$(RUN) python scripts/demo_api.py
+	$(RUN) python scripts/demo_autoflow.py
 	@echo
 	@$(RUN) python scripts/stack.py demo
 	@echo "FlowAPI: http://127.0.0.1:$${FLOWAPI_PORT:-9090}/  (ReDoc: http://127.0.0.1:$${FLOWAPI_PORT:-9090}/api/0/spec/redoc)"

@@ -70,7 +70,10 @@ def make_secrets(directory: Path) -> list[str]:
         written += [private.name, public.name]
     token = directory / "FLOWAPI_TOKEN"
     if not token.exists():
-        token.write_text(_autoflow_token(private.read_text()) + "\n")
+        token.write_text(
+            autoflow_token(private.read_text(), os.environ.get("FLOWAPI_IDENTIFIER") or "flowapi")
+            + "\n"
+        )
         written.append(token.name)
     for path in directory.iterdir():
         if path.is_file() and path.name != "README.md":
@@ -78,19 +81,20 @@ def make_secrets(directory: Path) -> list[str]:
     return written
 
 
-def _autoflow_token(private_pem: str) -> str:
-    """AutoFlow's FlowAPI token: signed with this deployment's key for every scope FlowAPI publishes (the
-    example reports run spatial aggregates and flows at several units), valid TOKEN_DAYS days. In production,
-    replace it with a token minted in FlowAuth for the scopes the workflows need (docs/autoflow.md)."""
+def autoflow_token(private_pem: str, flowapi_identifier: str, days: int = TOKEN_DAYS) -> str:
+    """AutoFlow's FlowAPI token (also `make up`'s sensor's, scripts/stack.py): signed with this deployment's key
+    for every scope FlowAPI publishes (the example reports run spatial aggregates and flows at several units),
+    valid `days` days. In production, a token minted in FlowAuth for the scopes the workflows need
+    (docs/autoflow.md)."""
     from flowapi.permissions import all_scopes
     from flowkit_jwt_generator import generate_token, load_private_key
     from flowmachine.core.server.openapi import query_schemas_spec
 
     return generate_token(
-        flowapi_identifier=os.environ.get("FLOWAPI_IDENTIFIER") or "flowapi",
+        flowapi_identifier=flowapi_identifier,
         username="autoflow",
         private_key=load_private_key(private_pem),
-        lifetime=dt.timedelta(days=TOKEN_DAYS),
+        lifetime=dt.timedelta(days=days),
         roles={"autoflow": all_scopes(query_schemas_spec())},
     )
 

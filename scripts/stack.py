@@ -1,5 +1,6 @@
 """Run the whole stack natively in the background: Redis, the FlowMachine server, FlowAPI and FlowAuth (FlowDB
-itself is started by `flowdb start`). `make up` / `make down` / `make demo` call this.
+itself is started by `flowdb start`), and with AUTOFLOW_SENSOR=1 AutoFlow's sensor (`autoflow serve` on the
+example workflows, outputs in STACK_DIR/autoflow/outputs). `make up` / `make down` / `make demo` call this.
 
     python scripts/stack.py up | down | status | demo
 
@@ -85,7 +86,7 @@ def _flowauth_url() -> str:
     return f"http://127.0.0.1:{_port('FLOWAUTH_PORT', 9091)}"
 
 
-def _services(starting: bool = False) -> dict[str, tuple[list[str], dict[str, str], int]]:
+def _services(starting: bool = False) -> dict[str, tuple[list[str], dict[str, str], int | None]]:
     """name -> (command, extra environment, port it listens on), in start order (the environment is complete only
     when `starting`: stopping needs none of FlowAuth's secrets)."""
     db = FlowDBSettings.from_env()
@@ -132,7 +133,33 @@ def _services(starting: bool = False) -> dict[str, tuple[list[str], dict[str, st
         print(
             "flowauth: not started (PUBLIC_JWT_SIGNING_KEY is set without PRIVATE_JWT_SIGNING_KEY)"
         )
+    if os.environ.get("AUTOFLOW_SENSOR") == "1" or (
+        not starting and _pid_file("autoflow").exists()
+    ):
+        services["autoflow"] = (
+            [str(BIN / "autoflow"), "serve"],
+            _autoflow_env(private, api) if starting else {},
+            None,
+        )
     return services
+
+
+def _autoflow_env(private: str, api: dict[str, str]) -> dict[str, str]:
+    """AutoFlow's sensor (`AUTOFLOW_SENSOR=1 make up`): the example workflows, its outputs in
+    STACK_DIR/autoflow, a token for every scope signed with the stack's key (valid 30 days)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from compose_secrets import autoflow_token
+
+    home = STACK_DIR / "autoflow"
+    return {
+        "AUTOFLOW_HOME": str(home),
+        "AUTOFLOW_INPUTS_DIR": os.environ.get("AUTOFLOW_INPUTS_DIR")
+        or str(ROOT / "autoflow" / "examples" / "inputs"),
+        "AUTOFLOW_OUTPUTS_DIR": os.environ.get("AUTOFLOW_OUTPUTS_DIR") or str(home / "outputs"),
+        "FLOWAPI_URL": f"http://127.0.0.1:{api['FLOWAPI_PORT']}",
+        "FLOWAPI_TOKEN": os.environ.get("FLOWAPI_TOKEN")
+        or autoflow_token(private, api["FLOWAPI_IDENTIFIER"], days=30),
+    }
 
 
 def _pid_file(name: str) -> Path:
@@ -162,19 +189,22 @@ def up() -> None:
         if _running(name, cmd[0]):
             print(f"{name}: already running (port {port})")
             continue
-        if _listening(port):
+        if port is not None and _listening(port):
             sys.exit(f"{name}: port {port} is taken by another program; set its *_PORT variable")
         log = (STACK_DIR / "logs" / f"{name}.log").open("ab")
         proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log, stderr=log,
                                 stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
         _pid_file(name).write_text(str(proc.pid))
-        deadline = time.monotonic() + 60
-        while not _listening(port):
+        deadline = time.monotonic() + (60 if port is not None else 2)
+        while port is None or not _listening(port):
             if proc.poll() is not None or time.monotonic() > deadline:
+                if port is None and proc.poll() is None:
+                    break  # no port to wait for: alive after a moment is started
                 tail = (STACK_DIR / "logs" / f"{name}.log").read_text(errors="replace")[-2000:]
                 sys.exit(f"{name} did not start (log {STACK_DIR}/logs/{name}.log):\n{tail}")
             time.sleep(0.2)
-        print(f"{name}: running on 127.0.0.1:{port} (pid {proc.pid})")
+        where = f"on 127.0.0.1:{port}" if port is not None else f"(log {STACK_DIR}/logs/{name}.log)"
+        print(f"{name}: running {where} (pid {proc.pid})")
 
 
 def down() -> None:
@@ -221,7 +251,8 @@ def demo() -> None:
 def status() -> None:
     for name, (cmd, _, port) in _services().items():
         pid = _running(name, cmd[0])
-        print(f"{name}: " + (f"running on 127.0.0.1:{port} (pid {pid})" if pid else "stopped"))
+        where = f"on 127.0.0.1:{port} " if port is not None else ""
+        print(f"{name}: " + (f"running {where}(pid {pid})" if pid else "stopped"))
 
 
 if __name__ == "__main__":
