@@ -764,6 +764,31 @@ def test_flowetl_reads_its_config_and_landing_files_from_mounts(services, runnin
     ), f"flowetl: FLOWETL_HOME ({home}) must be a writable named volume (Prefect's state)"
 
 
+def test_autoflow_reads_its_workflows_from_a_mount_and_writes_to_volumes(services, running):
+    """AutoFlow's inputs folder is mounted from the repository (or AUTOFLOW_INPUTS_DIR), read-only, with a
+    workflows.yml that `autoflow check-config` accepts; its outputs (notebooks, PDFs, the SQLite run table) and
+    its home (Prefect's state) are writable named volumes, so nothing is lost when the container is replaced."""
+    from autoflow.cli import main as autoflow_main
+
+    service, settings = services["autoflow"], running["autoflow"].settings[0]
+    workflows = service.host_path(str(settings.workflows_file))
+    assert workflows is not None and workflows.is_file(), (
+        f"autoflow: {settings.workflows_file} is not a file mounted from the host ({service.mounts})"
+    )
+    assert any(
+        target == str(settings.inputs_dir) and read_only for _, target, read_only in service.mounts
+    ), f"autoflow: AUTOFLOW_INPUTS_DIR ({settings.inputs_dir}) should be mounted read-only"
+    assert autoflow_main(["check-config", str(workflows)]) == 0
+    for what, path in (
+        ("AUTOFLOW_OUTPUTS_DIR", settings.outputs_dir),
+        ("AUTOFLOW_HOME", settings.home),
+    ):
+        assert any(
+            target == str(path) and not read_only and not source.startswith((".", "/"))
+            for source, target, read_only in service.mounts
+        ), f"autoflow: {what} ({path}) must be a writable named volume"
+
+
 def test_admin_guide_documents_every_environment_variable() -> None:
     """docs/admin-guide.md names every variable a service's settings read (the same lists as above)."""
     guide = (ROOT / "docs" / "admin-guide.md").read_text()
