@@ -237,3 +237,12 @@ def test_tall_images_are_narrower_so_they_fit_on_a_page() -> None:
     assert image_pdfwidth("wide.png", resources) == "90%"
     assert image_pdfwidth("tall.png", resources) == "34%"  # 90% x 0.75 x 600/1200
     assert image_pdfwidth("unknown.png", resources) == "90%"
+
+
+def test_a_cell_running_too_long_fails_the_notebook(tmp_path: Path) -> None:
+    notebook = write_notebook(tmp_path / "slow.ipynb", "import time\ntime.sleep(60)")
+    with pytest.raises(
+        NotebookFailed, match=r"slow.ipynb .*CellTimeoutError: .*after 1 second"
+    ) as raised:
+        execute_notebook(notebook, tmp_path / "out.ipynb", {}, cell_timeout=1)
+    assert "\n" not in str(raised.value)

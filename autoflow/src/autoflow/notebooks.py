@@ -120,7 +120,8 @@ def execute_notebook(
     except NotebookFailed:
         raise
     except Exception as error:  # kernel start-up, timeouts, unreadable notebook: say which notebook
+        first_line = (str(error).strip().splitlines() or [""])[0]
         raise NotebookFailed(
-            f"notebook {input_path.name} could not be executed: {type(error).__name__}: {error}"
+            f"notebook {input_path.name} could not be executed: {type(error).__name__}: {first_line}"
         ) from error
     return output_path
