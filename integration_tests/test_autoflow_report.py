@@ -13,10 +13,10 @@ import matplotlib.image
 import numpy as np
 import pytest
 import scrapbook as sb
-from autoflow.notebooks import execute_notebook
-from autoflow.pdf import notebook_to_pdf
 
 import flowclient as fc
+from autoflow.notebooks import execute_notebook
+from autoflow.pdf import notebook_to_pdf
 from flowclient import aggregates
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "autoflow" / "examples" / "inputs"

@@ -9,6 +9,7 @@ from typing import Any
 
 import nbformat
 import yaml
+
 from autoflow.settings import Settings
 
 # A token flowclient accepts to connect with (it reads `sub`); no FlowAPI of ours would accept it.

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from autoflow.cli import main
 from autoflow.config import load_config
 from autoflow.errors import ConfigError

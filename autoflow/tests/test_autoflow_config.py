@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from autoflow.config import load_config
 from autoflow.errors import ConfigError
 

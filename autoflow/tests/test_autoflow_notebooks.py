@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
 from autoflow.errors import NotebookFailed, RenderFailed
 from autoflow.markdown_asciidoc import MarkdownToAsciidoc
 from autoflow.notebooks import execute_notebook, json_normalised

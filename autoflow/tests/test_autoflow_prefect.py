@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from autoflow.config import load_config
 from autoflow.runs import RunState, RunStore
 from autoflow_helpers import settings_for, write_notebook, write_workflows
@@ -29,8 +30,9 @@ def prefect_env(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
 
 
 def test_sensor_and_workflows_are_prefect_flow_runs(prefect_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from autoflow.flows import SENSOR_FLOW_NAME, sensor_with_prefect
     from prefect import get_client
+
+    from autoflow.flows import SENSOR_FLOW_NAME, sensor_with_prefect
 
     settings = settings_for(tmp_path)
     inputs = settings.inputs_dir

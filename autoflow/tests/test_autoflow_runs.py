@@ -1,4 +1,4 @@
-"""The run-state table on SQLite (PostgreSQL: integration_tests/test_autoflow_sensor.py): FlowKit's hash and
+"""The run-state table on SQLite (PostgreSQL: integration_tests/test_autoflow_stack_sensor.py): FlowKit's hash and
 columns, newest row decides, our parameters/error columns, stale `running` rows, a FlowKit table taken over."""
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from autoflow.runs import RunState, RunStore, parameters_hash, process_alive, this_process
 from sqlalchemy import text
+
+from autoflow.runs import RunState, RunStore, parameters_hash, process_alive, this_process
 
 PARAMS = {
     "aggregation_unit": "admin2",

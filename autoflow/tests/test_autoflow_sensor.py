@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from autoflow.config import load_config
 from autoflow.runs import RunState, RunStore, parameters_hash
 from autoflow.sensor import fetch_available_dates, plan_runs, run_sensor, union_of_dates

@@ -103,6 +103,9 @@ def execute_notebook(
         # whole process's working directory while the notebook runs).
         "resources": {"metadata": {"path": str(input_path.parent)}},
         "kernel_manager_class": _kernel_manager_with_env(env or {}),
+        # The kernel's own log (its TCP-transport warning on every start, the KeyboardInterrupt it logs when
+        # shut down) goes to our stderr and alarms operators: only critical messages.
+        "extra_arguments": ["--IPKernelApp.log_level=CRITICAL"],
     }
     try:
         papermill.execute_notebook(
