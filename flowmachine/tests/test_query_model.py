@@ -13,10 +13,10 @@ import pytest
 from psycopg import sql
 
 from flowmachine.core.cache import (
-    _dependency_levels,
     cancel,
     compute,
     compute_answer,
+    dependency_levels,
     recover,
     shrink_below_size,
     statement_settings,
@@ -83,7 +83,7 @@ class Summed(Query):
 
 def test_dependencies_are_stored_level_by_level():
     a, b, c = Numbers(1, method="lv"), Numbers(2, method="lv"), Numbers(3, method="lv")
-    levels = _dependency_levels(Summed(Doubled(a), Doubled(b), c, a))
+    levels = dependency_levels(Summed(Doubled(a), Doubled(b), c, a))
     assert [sorted(q.query_id for q in level) for level in levels] == [
         sorted([a.query_id, b.query_id, c.query_id]),
         sorted([Doubled(a).query_id, Doubled(b).query_id]),

@@ -17,6 +17,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from flowmachine.core.cache_tables import recover
 from flowmachine.core.connections import FlowDBConnections
 from flowmachine.core.errors import FlowMachineError
 from flowmachine.core.settings import Settings
@@ -97,8 +98,6 @@ class Context:
             conn_id=conn_id,
         )
         if repair:
-            from flowmachine.core.cache import recover
-
             recover(ctx)
         return ctx
 

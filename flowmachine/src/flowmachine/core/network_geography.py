@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING
 
 from psycopg import sql
 
+from flowmachine.core.cache_compute import compute
+from flowmachine.core.cache_eviction import invalidate
+from flowmachine.core.cache_tables import read_cached
 from flowmachine.core.errors import InvalidSpecError, QueryFailedError
 from flowmachine.core.query import Query
 
@@ -73,8 +76,6 @@ def stored_rows(ctx: Context, query: Query) -> sql.Composable:
     The read is recorded (FlowDB's `touch_cache`), so cache shrinking spares the table while a reader is
     about to use it. A computation that failed before (a transient database error) is forgotten and
     tried once more, rather than failing every later request."""
-    from flowmachine.core.cache import compute, invalidate, read_cached
-
     try:
         compute(ctx, query)
     except QueryFailedError:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from flowmachine.core.context import APPLICATION_PREFIX
+
 if TYPE_CHECKING:
     from flowmachine.core.context import Context
 
@@ -20,8 +22,6 @@ log = logging.getLogger(__name__)
 
 def terminate_orphaned_backends(ctx: Context) -> list[int]:
     """Terminate the FlowDB backends of FlowMachine processes whose owner lease has lapsed; their pids."""
-    from flowmachine.core.context import APPLICATION_PREFIX
-
     mine = APPLICATION_PREFIX + ctx.owner
     with ctx.pool.connection() as conn:
         rows = conn.execute(

@@ -12,7 +12,7 @@ reused wherever they appear.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -20,16 +20,19 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pandas as pd
 from psycopg import sql
 
-from flowmachine.core.query_id import canonical, make_query_id
+from flowmachine.core.cache_compute import compute
+from flowmachine.core.cache_eviction import invalidate
+from flowmachine.core.cache_tables import CACHE_SCHEMA, read_cached, table_exists
+from flowmachine.core.query_id import HasQueryId, canonical, make_query_id
 
 if TYPE_CHECKING:
     from flowmachine.core.context import Context
     from flowmachine.core.state import QueryState
 
-CACHE_SCHEMA = "cache"
+__all__ = ["CACHE_SCHEMA", "Query"]
 
 
-class Query(ABC):
+class Query(HasQueryId):
     """Base class of every query kind."""
 
     # False for queries that are only ever embedded in others (event subsets, unions): they are never stored.
@@ -120,8 +123,6 @@ class Query(ABC):
 
     def get_query(self, ctx: Context) -> sql.Composable:
         """SQL for this query's rows: its cache table if computed, else its own SQL."""
-        from flowmachine.core.cache import read_cached
-
         if self.storable and read_cached(ctx, self):
             return sql.SQL("SELECT {} FROM {}").format(self.columns_sql(), self.table_identifier)
         return self._make_query(ctx)
@@ -137,19 +138,13 @@ class Query(ABC):
         return ctx.states.state(self.query_id)
 
     def is_stored(self, ctx: Context) -> bool:
-        from flowmachine.core.cache import table_exists
-
         return self.storable and table_exists(ctx, self.table_name)
 
     def store(self, ctx: Context, *, store_dependencies: bool = True) -> Future[Query]:
         """Compute into `cache.x<query_id>` on the context's thread pool; the future gives this query back."""
-        from flowmachine.core.cache import compute
-
         return ctx.executor.submit(compute, ctx, self, store_dependencies=store_dependencies)
 
     def invalidate_db_cache(self, ctx: Context, *, cascade: bool = True) -> None:
-        from flowmachine.core.cache import invalidate
-
         invalidate(ctx, self.query_id, cascade=cascade)
 
     # data access ----------------------------------------------------------------------------------------------

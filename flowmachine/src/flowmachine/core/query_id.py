@@ -12,17 +12,24 @@ import enum
 import hashlib
 import json
 import math
+from abc import ABC, abstractmethod
 from typing import Any
 
 # Bumped whenever the layout of cache tables or the meaning of a parameter changes: old entries stop matching.
 CACHE_FORMAT_VERSION = "fm1"
 
 
+class HasQueryId(ABC):
+    """A value identified by a query id (every `Query`): as a parameter, it is a dependency, named by its id."""
+
+    @property
+    @abstractmethod
+    def query_id(self) -> str: ...
+
+
 def canonical(value: Any, dependencies: list[Any]) -> Any:
     """A JSON-able canonical form of one parameter value; Query values are collected into `dependencies`."""
-    from flowmachine.core.query import Query
-
-    if isinstance(value, Query):
+    if isinstance(value, HasQueryId):
         dependencies.append(value)
         return {"query_id": value.query_id}
     if value is None or isinstance(value, bool | int | str):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from psycopg import sql
 
+from flowmachine.core.cache_compute import compute
 from flowmachine.core.errors import InvalidSpecError
 from flowmachine.core.query import Query
 
@@ -86,8 +87,6 @@ class RandomSample(Query):
             ).fetchone()[0]
 
     def _make_query(self, ctx: Context) -> sql.Composable:
-        from flowmachine.core.cache import compute
-
         compute(ctx, self.query)
         table = self.query.table_identifier
         columns = self.query.columns_sql("t")

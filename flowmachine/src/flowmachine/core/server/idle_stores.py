@@ -17,7 +17,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from flowmachine.core.cache import _compute_one, storable_dependencies
+from flowmachine.core.cache_compute import compute_one
+from flowmachine.core.cache_plan import storable_dependencies
 from flowmachine.core.errors import FlowMachineError
 from flowmachine.core.state import QueryState
 
@@ -105,7 +106,7 @@ class IdleStores:
     def _loop(self) -> None:
         while (dep := self._next_dependency()) is not None:
             try:
-                _compute_one(self._ctx, dep)
+                compute_one(self._ctx, dep)
             except FlowMachineError as exc:
                 log.info("left %s unstored: %s", dep.query_id, exc)
                 self._skip(dep)

@@ -5,25 +5,29 @@ and dropped. Each request is answered from its own asyncio task, the handler run
 so a slow action never holds up the others and replies may leave out of order across peers.
 
     flowmachine            # console script: settings from the environment (FLOWMACHINE_PORT, ...)
+    flowmachine cache ...  # cache commands instead of the server (`flowmachine.core.cache_cli`)
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import zmq
 import zmq.asyncio
 
+from flowmachine.core import cache_cli
 from flowmachine.core.context import Context
 from flowmachine.core.errors import FlowMachineError
 from flowmachine.core.server.action_handlers import ACTION_HANDLERS, ServerContext, perform_action
+from flowmachine.core.server.cache_schedule import CacheShrinkSchedule
 from flowmachine.core.server.messages import InvalidRequest, parse_request
 from flowmachine.core.server.plugins import load_plugins
 from flowmachine.core.settings import Settings
@@ -33,6 +37,17 @@ log = logging.getLogger(__name__)
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() == "true"
+
+
+def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        raise FlowMachineError(f"{name} must be a whole number of seconds, got {raw!r}") from None
+    if value < 0:
+        raise FlowMachineError(f"{name} must not be negative, got {value}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -47,6 +62,9 @@ class ServerSettings:
     # FlowKit's order (every dependency stored before the query) instead of answering first (ADR 7).
     dependencies_first: bool = False
     log_level: str = "error"
+    # Seconds between cache shrinks (0: never) and the longest one shrink may evict for (FlowKit's names).
+    cache_shrink_interval: int = 86400
+    cache_shrink_time_limit: int = 600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
@@ -62,6 +80,13 @@ class ServerSettings:
             threads: int | None = int(env.get("FLOWMACHINE_SERVER_THREADPOOL_SIZE", ""))
         except ValueError:
             threads = None
+        intervals = {
+            name: _seconds(env, name, default)
+            for name, default in (
+                ("FLOWMACHINE_CACHE_PRUNING_FREQUENCY", 86400),
+                ("FLOWMACHINE_CACHE_PRUNING_TIMEOUT", 600),
+            )
+        }
         return cls(
             port=port,
             bind_address=env.get("FLOWMACHINE_SERVER_BIND_ADDRESS", "").strip() or "127.0.0.1",
@@ -70,6 +95,8 @@ class ServerSettings:
             store_dependencies=not _flag(env, "FLOWMACHINE_SERVER_DISABLE_DEPENDENCY_CACHING"),
             dependencies_first=_flag(env, "FLOWMACHINE_SERVER_STORE_DEPENDENCIES_FIRST"),
             log_level=env.get("FLOWMACHINE_LOG_LEVEL", "").strip() or "error",
+            cache_shrink_interval=intervals["FLOWMACHINE_CACHE_PRUNING_FREQUENCY"],
+            cache_shrink_time_limit=intervals["FLOWMACHINE_CACHE_PRUNING_TIMEOUT"],
         )
 
     @property
@@ -88,6 +115,9 @@ class FlowmachineServer:
             dependencies_first=settings.dependencies_first,
         )
         self.server.resume_abandoned()  # runs a dead process had taken on, e.g. this server's before a crash
+        self.cache_schedule = CacheShrinkSchedule(
+            ctx, settings.cache_shrink_interval, settings.cache_shrink_time_limit
+        )
         self._executor = ThreadPoolExecutor(
             max_workers=settings.threadpool_size, thread_name_prefix="flowmachine-server"
         )
@@ -106,6 +136,7 @@ class FlowmachineServer:
             socket.bind(self.settings.endpoint)
             log.info("flowmachine server listening on %s", self.settings.endpoint)
             self.bound.set()
+            self.cache_schedule.start()
             while not self._stopping.is_set():
                 if not await socket.poll(timeout=200):
                     continue
@@ -118,6 +149,7 @@ class FlowmachineServer:
                 task.cancel()
             socket.close(linger=0)
             zctx.term()
+            self.cache_schedule.stop()
             self._executor.shutdown(wait=False, cancel_futures=True)
             self.server.close()
 
@@ -155,7 +187,21 @@ def run_server(ctx: Context, settings: ServerSettings) -> None:
     asyncio.run(serve_until_signalled(), debug=settings.debug_mode)
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The `flowmachine` command line: no arguments runs the server; `flowmachine cache ...` a cache command."""
+    parser = argparse.ArgumentParser(
+        prog="flowmachine",
+        description="The FlowMachine server (settings from the environment), or a cache command.",
+    )
+    cache_cli.add_parser(parser.add_subparsers(dest="component", metavar="COMMAND"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The `flowmachine` console script."""
+    args = build_parser().parse_args(argv)
+    if args.component == "cache":
+        raise SystemExit(cache_cli.run(args))
     settings = ServerSettings.from_env()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
