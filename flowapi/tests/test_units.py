@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from flowapi.auth import ExpiredToken, InvalidToken, MissingToken, User, bearer_token, verify_token
 from flowapi.logs import JSONFormatter
-from flowapi.messages import MalformedReply, QueryState, Reply, ReplyStatus
 from flowapi.permissions import all_scopes, is_allowed, query_kinds_in, query_scopes
 from flowapi.settings import Settings, SettingsError
 from flowkit_jwt_generator import generate_token
+from flowkit_protocol import MalformedReply, QueryState, Reply, ReplyStatus
 
 
 @pytest.fixture(scope="module")

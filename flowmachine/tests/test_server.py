@@ -14,12 +14,12 @@ from zmq_client import ZMQClient, spawn_server, wait_for_ping
 
 from flowdb.testing import free_port
 from flowmachine.core.query import Query
-from flowmachine.core.server.action_handlers import ServerContext
 from flowmachine.core.server.messages import ZMQRequest, parse_request
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
 from flowmachine.core.server.query_schemas.flowmachine_query import FlowmachineQuerySchema
 from flowmachine.core.server.server import ServerSettings
+from flowmachine.core.server.server_context import ServerContext
 from flowmachine.core.state import QueryEvent, QueryState
 
 DAILY = {

@@ -24,12 +24,12 @@ from flowapi.auth import TokenError, User, VerifiedTokens, bearer_token
 from flowapi.errors import APIError
 from flowapi.headers import add_security_headers
 from flowapi.logs import ACCESS_LOGGER, DEBUG_LOGGER
-from flowapi.messages import DEFAULT_RETRY_AFTER, MalformedReply
 from flowapi.query_facts import QueryFacts
 from flowapi.results import ResultStore
 from flowapi.settings import Settings
 from flowapi.spec_cache import SpecCache, fetch_document
 from flowapi.zmq_client import FlowmachineClient, FlowmachineUnavailable
+from flowkit_protocol import DEFAULT_RETRY_AFTER, MalformedReply
 
 API_PREFIX = "/api/0"
 

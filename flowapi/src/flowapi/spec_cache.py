@@ -25,6 +25,7 @@ from flowapi import __version__
 from flowapi.errors import APIError
 from flowapi.openapi import build_spec
 from flowapi.zmq_client import FlowmachineClient
+from flowkit_protocol.payloads import QuerySchemas
 
 Document = dict[str, Any]
 
@@ -38,8 +39,8 @@ async def fetch_document(flowmachine: FlowmachineClient, *, audience: str) -> Do
     reply = await flowmachine.get_query_schemas(
         request_id=f"spec-{uuid.uuid4()}", timeout=FETCH_TIMEOUT
     )
-    schemas = reply.payload.get("query_schemas")
-    if not reply.ok or not isinstance(schemas, dict):
+    schemas = QuerySchemas.from_payload(reply.payload).query_schemas
+    if not reply.ok or schemas is None:
         raise APIError(500, reply.msg or "FlowMachine gave no query schemas.")
     return build_spec(schemas, audience=audience, version=__version__)
 

@@ -20,7 +20,8 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from flowapi.messages import DEFAULT_RETRY_AFTER, Action, MalformedReply, Reply, Request
+from flowkit_protocol import DEFAULT_RETRY_AFTER, Action, MalformedReply, Reply, Request
+from flowkit_protocol.payloads import GeographyParams, QaChecksParams, QueryIdParams, QuerySpec
 
 __all__ = ["FlowmachineClient", "FlowmachineUnavailable", "MalformedReply"]
 
@@ -140,33 +141,41 @@ class FlowmachineClient:
     async def get_query_schemas(self, *, request_id: str, timeout: float | None = None) -> Reply:
         return await self.request(Action.GET_QUERY_SCHEMAS, request_id=request_id, timeout=timeout)
 
-    async def run_query(self, spec: dict[str, Any], *, request_id: str) -> Reply:
+    async def run_query(self, spec: QuerySpec, *, request_id: str) -> Reply:
         return await self.request(Action.RUN_QUERY, spec, request_id=request_id)
 
     async def poll_query(self, query_id: str, *, request_id: str) -> Reply:
-        return await self.request(Action.POLL_QUERY, {"query_id": query_id}, request_id=request_id)
+        return await self.request(
+            Action.POLL_QUERY, QueryIdParams(query_id).as_params(), request_id=request_id
+        )
 
     async def get_query_params(self, query_id: str, *, request_id: str) -> Reply:
         return await self.request(
-            Action.GET_QUERY_PARAMS, {"query_id": query_id}, request_id=request_id
+            Action.GET_QUERY_PARAMS, QueryIdParams(query_id).as_params(), request_id=request_id
         )
 
-    async def get_aggregation_unit(self, spec: dict[str, Any], *, request_id: str) -> Reply:
+    async def get_aggregation_unit(self, spec: QuerySpec, *, request_id: str) -> Reply:
         return await self.request(Action.GET_AGGREGATION_UNIT, spec, request_id=request_id)
 
     async def get_sql_for_query_result(self, query_id: str, *, request_id: str) -> Reply:
         return await self.request(
-            Action.GET_SQL_FOR_QUERY_RESULT, {"query_id": query_id}, request_id=request_id
+            Action.GET_SQL_FOR_QUERY_RESULT,
+            QueryIdParams(query_id).as_params(),
+            request_id=request_id,
         )
 
     async def get_geo_sql_for_query_result(self, query_id: str, *, request_id: str) -> Reply:
         return await self.request(
-            Action.GET_GEO_SQL_FOR_QUERY_RESULT, {"query_id": query_id}, request_id=request_id
+            Action.GET_GEO_SQL_FOR_QUERY_RESULT,
+            QueryIdParams(query_id).as_params(),
+            request_id=request_id,
         )
 
     async def get_geography(self, aggregation_unit: str, *, request_id: str) -> Reply:
         return await self.request(
-            Action.GET_GEOGRAPHY, {"aggregation_unit": aggregation_unit}, request_id=request_id
+            Action.GET_GEOGRAPHY,
+            GeographyParams(aggregation_unit).as_params(),
+            request_id=request_id,
         )
 
     async def get_available_dates(self, *, request_id: str) -> Reply:
@@ -178,17 +187,12 @@ class FlowmachineClient:
     async def get_qa_checks(
         self, *, cdr_type: str, check_type: str, start_date: str, end_date: str, request_id: str
     ) -> Reply:
-        params = {
-            "cdr_type": cdr_type,
-            "check_type": check_type,
-            "start_date": start_date,
-            "end_date": end_date,
-        }
-        return await self.request(Action.GET_QA_CHECKS, params, request_id=request_id)
+        params = QaChecksParams(cdr_type, check_type, start_date, end_date)
+        return await self.request(Action.GET_QA_CHECKS, params.as_params(), request_id=request_id)
 
     async def cancel_query(self, query_id: str, *, request_id: str) -> Reply:
         return await self.request(
-            Action.CANCEL_QUERY, {"query_id": query_id}, request_id=request_id
+            Action.CANCEL_QUERY, QueryIdParams(query_id).as_params(), request_id=request_id
         )
 
 

@@ -14,6 +14,7 @@ from flowapi.errors import bad_request, forbidden, not_found
 from flowapi.json_body import NotJSON, TooDeep, parse_json
 from flowapi.permissions import is_allowed, query_scopes
 from flowapi.results import RowStream, stream_csv, stream_json
+from flowkit_protocol.payloads import AggregationUnit, QueryParams
 
 CONTENT_TYPES = {
     "json": "application/json",
@@ -50,12 +51,8 @@ async def stored_spec(query_id: str) -> dict[str, Any]:
     spec = app_state.facts.spec(query_id)
     if spec is None:
         reply = await app_state.flowmachine.get_query_params(query_id, request_id=request_id())
-        spec = reply.payload.get("query_params")
-        if (
-            not reply.ok
-            or not isinstance(spec, dict)
-            or not isinstance(spec.get("query_kind"), str)
-        ):
+        spec = QueryParams.from_payload(reply.payload).query_params
+        if not reply.ok or spec is None or not isinstance(spec.get("query_kind"), str):
             raise not_found(f"Unknown query id: '{query_id}'")
         app_state.facts.remember_spec(query_id, spec)
     g.query_kind = spec["query_kind"]
@@ -71,8 +68,7 @@ async def aggregation_unit(spec: dict[str, Any]) -> str | None:
     reply = await app_state.flowmachine.get_aggregation_unit(spec, request_id=request_id())
     if not reply.ok:
         raise bad_request(reply.msg, payload=reply.payload)
-    answer = reply.payload.get("aggregation_unit")
-    unit = answer if isinstance(answer, str) else None
+    unit = AggregationUnit.from_payload(reply.payload).aggregation_unit
     app_state.facts.remember_unit(spec, unit)
     return unit
 

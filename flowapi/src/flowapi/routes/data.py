@@ -6,9 +6,10 @@ from quart import Blueprint, Response, g
 
 from flowapi.app import authenticate, json_response, request_id, state
 from flowapi.errors import APIError, bad_request
-from flowapi.messages import QueryState
 from flowapi.permissions import GET_AVAILABLE_DATES, GET_RESULT, geography_scopes
 from flowapi.routes.common import open_rows, require, streamed
+from flowkit_protocol import QueryState
+from flowkit_protocol.payloads import AvailableDates, GeographySql
 
 bp = Blueprint("geography", __name__)
 
@@ -22,8 +23,8 @@ async def get_geography(aggregation_unit: str) -> Response:
         if reply.msg.startswith("Parameter validation failed"):
             raise bad_request(reply.msg, payload=reply.payload)
         raise APIError(500, reply.msg or "Internal server error", status="Error")
-    sql = reply.payload.get("sql")
-    if reply.query_state is not QueryState.COMPLETED or not isinstance(sql, str):
+    sql = GeographySql.from_payload(reply.payload).sql
+    if reply.query_state is not QueryState.COMPLETED or sql is None:
         raise APIError(500, "No query state.", status="Error")
     rows = await open_rows(sql, "geojson", what=f"geography '{aggregation_unit}'")
     g.outcome = "streamed"
@@ -43,4 +44,4 @@ async def get_available_dates() -> Response:
     reply = await state().flowmachine.get_available_dates(request_id=request_id())
     if not reply.ok:
         raise APIError(500, reply.msg or "Could not get the available dates.")
-    return json_response({"available_dates": reply.payload}, 200)
+    return json_response({"available_dates": AvailableDates.from_payload(reply.payload).dates}, 200)

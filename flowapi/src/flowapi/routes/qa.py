@@ -11,6 +11,7 @@ from flowapi.app import authenticate, json_response, request_id, state
 from flowapi.errors import APIError
 from flowapi.permissions import GET_QA_CHECKS
 from flowapi.routes.common import require
+from flowkit_protocol.payloads import QaCheckList, QaChecks
 
 bp = Blueprint("qa", __name__)
 
@@ -34,8 +35,8 @@ async def _checks(cdr_type: str, check_id: str, start: str, end: str) -> list[di
         end_date=end,
         request_id=request_id(),
     )
-    checks = reply.payload.get("qa_checks")
-    if not reply.ok or not isinstance(checks, list):
+    checks = QaChecks.from_payload(reply.payload).qa_checks
+    if not reply.ok or checks is None:
         raise APIError(500, reply.msg or "Could not get the qa checks.")
     return checks
 
@@ -44,8 +45,8 @@ async def _checks(cdr_type: str, check_id: str, start: str, end: str) -> list[di
 async def list_qa_checks() -> Response:
     require(authenticate(), [GET_QA_CHECKS])
     reply = await state().flowmachine.list_qa_checks(request_id=request_id())
-    checks = reply.payload.get("available_qa_checks")
-    if not reply.ok or not isinstance(checks, list):
+    checks = QaCheckList.from_payload(reply.payload).available_qa_checks
+    if not reply.ok or checks is None:
         raise APIError(500, reply.msg or "Could not list the qa checks.")
     return json_response(checks, 200)
 

@@ -6,7 +6,6 @@ from quart import Blueprint, Response, g
 
 from flowapi.app import API_PREFIX, authenticate, json_response, request_id, state
 from flowapi.errors import APIError, bad_request, not_found
-from flowapi.messages import QueryState
 from flowapi.permissions import GET_RESULT, RUN, geography_scopes
 from flowapi.routes.common import (
     CONTENT_TYPES,
@@ -17,6 +16,8 @@ from flowapi.routes.common import (
     stored_spec,
     streamed,
 )
+from flowkit_protocol import QueryState
+from flowkit_protocol.payloads import Cancellation, GeoResultSql, QueryRun, ResultSql
 
 bp = Blueprint("query", __name__)
 
@@ -27,11 +28,12 @@ async def run_query() -> Response:
     spec = await query_spec_from_body()
     await require_query_access(user, spec, [RUN])
     reply = await state().flowmachine.run_query(spec, request_id=request_id())
-    query_id = reply.payload.get("query_id")
-    if not reply.ok or not isinstance(query_id, str):
+    run = QueryRun.from_payload(reply.payload)
+    query_id = run.query_id
+    if not reply.ok or query_id is None:
         raise APIError(400, reply.msg, outcome="rejected", status="Error", payload=reply.payload)
     g.query_id, g.outcome = query_id, "accepted"
-    body = {"query_id": query_id, "progress": reply.progress.as_dict()}
+    body = {"query_id": query_id, "progress": run.progress.as_dict()}
     return json_response(body, 202, {"Location": f"{API_PREFIX}/poll/{query_id}"})
 
 
@@ -79,12 +81,16 @@ async def get_query_result(query_ref: str) -> Response:
         reply = await fm.get_sql_for_query_result(query_id, request_id=request_id())
     if not reply.ok:
         raise _not_ready(reply.query_state, reply.msg)
-    sql = reply.payload.get("sql")
-    if not isinstance(sql, str):
+    result = (
+        GeoResultSql.from_payload(reply.payload)
+        if filetype == "geojson"
+        else ResultSql.from_payload(reply.payload)
+    )
+    sql = result.sql
+    if sql is None:
         raise APIError(500, "FlowMachine gave no SQL for the result.")
-    if filetype == "geojson":
-        unit = reply.payload.get("aggregation_unit")
-        require(user, [GET_RESULT], geography_scopes(str(unit)))
+    if isinstance(result, GeoResultSql):
+        require(user, [GET_RESULT], geography_scopes(str(result.aggregation_unit)))
     rows = await open_rows(sql, filetype, what=f"query '{query_id}'")
     g.outcome = "streamed"
     if filetype == "geojson":
@@ -136,11 +142,11 @@ async def cancel_query(query_id: str) -> Response:
         if reply.query_state is QueryState.AWOL:
             raise not_found(f"Unknown query id: '{query_id}'")
         raise APIError(500, reply.msg or "Could not cancel the query.")
-    cancelled = bool(reply.payload.get("cancelled"))
-    g.outcome = "cancelled" if cancelled else "not_cancelled"
+    cancellation = Cancellation.from_payload(reply.payload)
+    g.outcome = "cancelled" if cancellation.cancelled else "not_cancelled"
     body = {
         "query_id": query_id,
-        "query_state": str(reply.payload.get("query_state")),
-        "cancelled": cancelled,
+        "query_state": str(cancellation.query_state),
+        "cancelled": cancellation.cancelled,
     }
     return json_response(body, 200)
