@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autoflow.errors import ConfigError
+from flowkit_protocol.docker_secrets import SECRETS_DIR, read_secret
 
-SECRETS_DIR = Path("/run/secrets")
 SECRET_NAMES = ("AUTOFLOW_DB_PASSWORD", "FLOWAPI_TOKEN")
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 DEFAULT_FLOWAPI_URL = "http://127.0.0.1:9090"
@@ -21,13 +21,9 @@ DB_FILE = "autoflow.db"
 
 
 def _lookup(env: Mapping[str, str], name: str, secrets_dir: Path | None) -> str | None:
-    if secrets_dir is not None and name in SECRET_NAMES:
-        try:
-            secret = (secrets_dir / name).read_text().strip()
-        except OSError:
-            secret = ""
-        if secret:
-            return secret
+    secret = read_secret(name, secrets_dir) if name in SECRET_NAMES else None
+    if secret:  # an empty or unreadable secret file: the environment variable
+        return secret
     value = env.get(name)
     return value if value else None
 

@@ -17,8 +17,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from flowapi.keys import load_public_key
-
-SECRETS_DIR = Path("/run/secrets")
+from flowkit_protocol.docker_secrets import SECRETS_DIR, read_secret
 
 
 class SettingsError(Exception):
@@ -26,12 +25,9 @@ class SettingsError(Exception):
 
 
 def _lookup(env: Mapping[str, str], name: str, secrets_dir: Path | None) -> str | None:
-    if secrets_dir is not None:
-        secret = secrets_dir / name
-        try:
-            return secret.read_text().strip()
-        except OSError:
-            pass
+    secret = read_secret(name, secrets_dir)
+    if secret is not None:  # a secret file wins over the environment, even an empty one
+        return secret
     value = env.get(name, "").strip()
     return value or None
 

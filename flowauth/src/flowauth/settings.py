@@ -19,22 +19,12 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from flowauth.api_spec import SpecError, origin
 from flowauth.crypto import MAX_PASSWORD_LENGTH
 from flowkit_jwt_generator import load_private_key
-
-SECRETS_DIR = Path("/run/secrets")
+from flowkit_protocol.docker_secrets import SECRETS_DIR
+from flowkit_protocol.docker_secrets import lookup as _lookup
 
 
 class SettingsError(Exception):
     """A required option is missing or an option has a value that cannot be used."""
-
-
-def _lookup(env: Mapping[str, str], name: str, secrets_dir: Path | None) -> str | None:
-    if secrets_dir is not None:
-        try:
-            return (secrets_dir / name).read_text().strip() or None
-        except OSError:
-            pass
-    value = env.get(name, "").strip()
-    return value or None
 
 
 def _int(env: Mapping[str, str], name: str, default: int, secrets_dir: Path | None) -> int:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flowdb.errors import FlowDBError
+from flowkit_protocol.docker_secrets import SECRETS_DIR, read_secret
 
 DEV_SUPERUSER_PASSWORD = "flowflow"
 DEV_ROLE_PASSWORD = "foo"
@@ -23,7 +24,6 @@ FLOWMACHINE_ROLE = "flowmachine"
 # lets only a parent's owner attach or drop its partitions).
 FLOWETL_ROLE = "flowetl"
 EVENTS_OWNER_ROLE = "events_owner"
-SECRETS_DIR = Path("/run/secrets")
 # The settings a Docker secret may provide (each file named after its variable).
 SECRET_NAMES = (
     "POSTGRES_USER",
@@ -108,7 +108,7 @@ class Settings:
         env = dict(os.environ if env is None else env)
         for name in SECRET_NAMES:
             secret = read_secret(name, secrets_dir)
-            if secret is not None:
+            if secret:  # an empty secret file is no secret
                 env[name] = secret
         port = env_int(env, "FLOWDB_PORT", 9000, minimum=1)
         if port > 65535:
@@ -184,13 +184,3 @@ class Settings:
         role = role or self.superuser
         password = quote(self.role_password(role), safe="")
         return f"postgresql://{quote(role, safe='')}:{password}@{self.host}:{self.port}/{DATABASE}"
-
-
-def read_secret(name: str, secrets_dir: Path | None) -> str | None:
-    """The Docker secret `secrets_dir/name`, stripped, or None if there is none."""
-    if secrets_dir is None:
-        return None
-    try:
-        return (secrets_dir / name).read_text().strip() or None
-    except OSError:
-        return None

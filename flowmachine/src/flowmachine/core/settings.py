@@ -11,19 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from flowkit_protocol.docker_secrets import SECRETS_DIR
+from flowkit_protocol.docker_secrets import lookup as _lookup
 from flowmachine.core.errors import FlowMachineError
-
-SECRETS_DIR = Path("/run/secrets")
-
-
-def _lookup(env: Mapping[str, str], name: str, secrets_dir: Path | None) -> str | None:
-    if secrets_dir is not None:
-        try:
-            return (secrets_dir / name).read_text().strip() or None
-        except OSError:
-            pass
-    value = env.get(name, "").strip()
-    return value or None
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
