@@ -1,10 +1,12 @@
 """`make demo`'s AutoFlow step: the example situation report for the newest date of data, as a PDF.
 
-Runs `autoflow run --latest` on AutoFlow's example workflows (`autoflow/examples/inputs/workflows.yml`: two
+Runs `autoflow run --latest --no-prefect` on AutoFlow's example workflows (`autoflow/examples/inputs/workflows.yml`: two
 notebooks, the second rendered as a PDF) with the demo token `scripts/demo_api.py` saved, against the stack's
 FlowAPI. The newest date is the day FlowETL ingested from operator files when there is one. AutoFlow's outputs
 (executed notebooks, PDFs, its run table) go to `$STACK_DIR/autoflow/outputs`; running `make demo` again skips
-a report already made. Prints where the PDF is.
+a report already made. Prints where the PDF is. The run is in-process (`--no-prefect`): the same code as under
+Prefect, without the 10-20 s start of Prefect's ephemeral API, which the FlowETL step has already shown;
+`AUTOFLOW_SENSOR=1 make up` runs the sensor with Prefect.
 """
 
 from __future__ import annotations
