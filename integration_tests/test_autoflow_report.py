@@ -1,7 +1,8 @@
-"""AutoFlow's example workflow (autoflow/examples/inputs) against the real stack: run_queries and
-situation_report executed by papermill with the stack's FlowAPI and a token from the environment, the report
-rendered by asciidoctor-pdf; every page renders, the map page has a map, no code shows, and the numbers the
-notebooks glued equal what flowclient returns for the same queries."""
+"""AutoFlow's example workflow (autoflow/examples/inputs) against the real stack, run by AutoFlow's own sensor
+and run table: the notebooks executed by papermill with the stack's FlowAPI and a token from the environment,
+the report rendered by asciidoctor-pdf; the run recorded as a success and skipped by the next look; every page
+renders, the map page has a map, no code shows, and the numbers the notebooks glued equal what flowclient
+returns for the same queries."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ import pytest
 import scrapbook as sb
 
 import flowclient as fc
-from autoflow.notebooks import execute_notebook
-from autoflow.pdf import notebook_to_pdf
+from autoflow.config import load_config
+from autoflow.runs import RunStore
+from autoflow.sensor import run_sensor
+from autoflow.settings import Settings
 from flowclient import aggregates
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "autoflow" / "examples" / "inputs"
-REFERENCE_DATE = "2016-03-05"
+REFERENCE_DATE = "2016-03-05"  # the stack's newest date
 BASELINE = ["2016-03-01", "2016-03-05"]  # half-open: 1 to 4 March
 
 pytestmark = pytest.mark.skipif(
@@ -29,34 +32,56 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def _inputs(folder: Path) -> Path:
+    """The example's inputs, with a stencil that fits the stack's five March days ([-4, 0) then the day)."""
+    shutil.copytree(EXAMPLES, folder)
+    workflows = folder / "workflows.yml"
+    text = workflows.read_text()
+    assert "date_stencil: [[-6, -2], 0]" in text and 'schedule: "0 6 * * *"' in text
+    text = text.replace("date_stencil: [[-6, -2], 0]", "date_stencil: [[-4, 0], 0]")
+    workflows.write_text(text.replace('schedule: "0 6 * * *"', "schedule: null"))
+    return folder
+
+
 @pytest.fixture(scope="module")
 def report(stack, universal_token, tmp_path_factory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("autoflow")
-    env = {"FLOWAPI_TOKEN": universal_token}
-    queries = execute_notebook(
-        EXAMPLES / "run_queries.ipynb",
-        out / "notebooks" / "run_queries.ipynb",
-        {
-            "flowapi_url": stack.flowapi_url,
-            "reference_date": REFERENCE_DATE,
-            "date_ranges": [BASELINE, [REFERENCE_DATE, "2016-03-06"]],
-            "aggregation_unit": "admin2",
-            "flows_aggregation_unit": "admin1",
-        },
-        env=env,
+    settings = Settings(
+        inputs_dir=_inputs(out / "inputs"),
+        outputs_dir=out / "outputs",
+        home=out / "home",
+        db_uri=f"sqlite:///{out / 'runs.db'}",
+        flowapi_url=stack.flowapi_url,
+        flowapi_token=universal_token,
     )
-    executed = execute_notebook(
-        EXAMPLES / "situation_report.ipynb",
-        out / "notebooks" / "situation_report.ipynb",
-        {
-            "flowapi_url": stack.flowapi_url,
-            "reference_date": REFERENCE_DATE,
-            "queries_notebook": queries,
-        },
-        env=env,
-    )
-    pdf = notebook_to_pdf(executed, out / "reports" / "situation_report.pdf")
-    return {"queries": queries, "report": executed, "pdf": pdf, "out": out}
+    settings.make_dirs()
+    config = load_config(settings.workflows_file)
+    store = RunStore.open(settings.db_uri)
+    try:
+        first = run_sensor(config, settings, store)
+        again = run_sensor(config, settings, store)
+        latest = store.latest("situation_report", first.outcomes[0].parameters)
+    finally:
+        store.close()
+    assert first.error is None
+    assert [(o.parameters["reference_date"].isoformat(), o.state) for o in first.outcomes] == [
+        (REFERENCE_DATE, "success")
+    ], [o.detail for o in first.outcomes]
+    assert latest is not None and latest.state.name == "success"
+    assert [o.state for o in again.outcomes] == [
+        "skipped"
+    ]  # a report already made is not made again
+    (outcome,) = first.outcomes
+    (pdf,) = outcome.reports
+    assert pdf.parent == settings.reports_dir
+    executed = {path.name.split("__")[0]: path for path in outcome.notebooks}
+    assert all(path.parent == settings.notebooks_dir for path in executed.values())
+    return {
+        "queries": executed["run_queries"],
+        "report": executed["situation_report"],
+        "pdf": pdf,
+        "out": out,
+    }
 
 
 def _pages(pdf: Path) -> int:
