@@ -24,10 +24,6 @@ def same_unit(data, a: str, b: str) -> None:
 class ActiveAtReferenceLocationCountsExposed(BaseExposedQuery):
     query_kind = "active_at_reference_location_counts"
 
-    def __init__(self, *, unique_locations, reference_locations):
-        self.unique_locations = unique_locations
-        self.reference_locations = reference_locations
-
     @property
     def aggregation_unit(self):
         return self.unique_locations.aggregation_unit

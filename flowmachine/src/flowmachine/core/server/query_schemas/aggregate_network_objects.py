@@ -18,11 +18,6 @@ from flowmachine.features.location.total_network_objects import (
 class AggregateNetworkObjectsExposed(BaseExposedQuery):
     query_kind = "aggregate_network_objects"
 
-    def __init__(self, *, total_network_objects, statistic, aggregate_by):
-        self.total_network_objects = total_network_objects
-        self.statistic = statistic
-        self.aggregate_by = aggregate_by
-
     @property
     def aggregation_unit(self):
         return self.total_network_objects.aggregation_unit

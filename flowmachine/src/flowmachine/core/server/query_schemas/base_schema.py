@@ -15,6 +15,13 @@ class BaseSchema(Schema):
     class Meta:
         unknown = RAISE
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A schema naming a `__model__` declares that exposed query's parameters (see BaseExposedQuery)."""
+        super().__init_subclass__(**kwargs)
+        model = cls.__dict__.get("__model__")
+        if isinstance(model, type) and "__schema__" not in model.__dict__:
+            model.__schema__ = cls
+
     @post_load
     def make_query_object(self, params: dict[str, Any], **kwargs: Any) -> BaseExposedQuery:
         params.pop("query_kind", None)

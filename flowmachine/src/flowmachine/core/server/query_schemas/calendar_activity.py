@@ -25,27 +25,6 @@ from flowmachine.features.subscriber.calendar_activity import CalendarActivity
 class CalendarActivityExposed(BaseExposedQueryWithSampling):
     query_kind = "calendar_activity"
 
-    def __init__(
-        self,
-        *,
-        start_date,
-        total_periods,
-        period_length=1,
-        period_unit="days",
-        event_types=None,
-        subscriber_subset=None,
-        hours=None,
-        sampling=None,
-    ):
-        self.start_date = start_date
-        self.total_periods = total_periods
-        self.period_length = period_length
-        self.period_unit = period_unit
-        self.event_types = event_types
-        self.subscriber_subset = subscriber_subset
-        self.hours = hours
-        self.sampling = sampling
-
     @property
     def _calendar_activity(self) -> CalendarActivity:
         return CalendarActivity(

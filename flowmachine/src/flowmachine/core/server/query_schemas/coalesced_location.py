@@ -19,21 +19,6 @@ from flowmachine.features.subscriber.coalesced_location import CoalescedLocation
 class CoalescedLocationExposed(BaseExposedQueryWithSampling):
     query_kind = "coalesced_location"
 
-    def __init__(
-        self,
-        *,
-        preferred_location,
-        fallback_location,
-        subscriber_location_weights,
-        weight_threshold,
-        sampling=None,
-    ):
-        self.preferred_location = preferred_location
-        self.fallback_location = fallback_location
-        self.subscriber_location_weights = subscriber_location_weights
-        self.weight_threshold = weight_threshold
-        self.sampling = sampling
-
     @property
     def aggregation_unit(self):
         return self.preferred_location.aggregation_unit

@@ -24,31 +24,6 @@ from flowmachine.features.subscriber.daily_location import daily_location
 class DailyLocationExposed(BaseExposedQueryWithSampling):
     query_kind = "daily_location"
 
-    def __init__(
-        self,
-        *,
-        date,
-        method,
-        aggregation_unit,
-        event_types=None,
-        subscriber_subset=None,
-        hours=None,
-        sampling=None,
-        mapping_table=None,
-        geom_table=None,
-        geom_table_join_column=None,
-    ):
-        self.date = date
-        self.method = method
-        self.aggregation_unit = aggregation_unit
-        self.event_types = event_types
-        self.subscriber_subset = subscriber_subset
-        self.hours = hours
-        self.sampling = sampling
-        self.mapping_table = mapping_table
-        self.geom_table = geom_table
-        self.geom_table_join_column = geom_table_join_column
-
     @property
     def _unsampled_query_obj(self):
         return daily_location(

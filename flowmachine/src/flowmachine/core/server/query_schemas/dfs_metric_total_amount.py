@@ -17,12 +17,6 @@ from flowmachine.features.dfs.total_amount_for_metric import DFS_METRICS, DFSTot
 class DFSTotalMetricAmountExposed(BaseExposedQuery):
     query_kind = "dfs_metric_total_amount"
 
-    def __init__(self, *, metric, start_date, end_date, aggregation_unit):
-        self.metric = metric
-        self.start_date = start_date
-        self.end_date = end_date
-        self.aggregation_unit = aggregation_unit
-
     @property
     def _flowmachine_query_obj(self):
         return DFSTotalMetricAmount(

@@ -24,27 +24,6 @@ from flowmachine.features.subscriber.displacement import Displacement
 class DisplacementExposed(BaseExposedQueryWithSampling):
     query_kind = "displacement"
 
-    def __init__(
-        self,
-        *,
-        start_date,
-        end_date,
-        statistic,
-        reference_location,
-        event_types=None,
-        subscriber_subset=None,
-        hours=None,
-        sampling=None,
-    ):
-        self.start_date = start_date
-        self.end_date = end_date
-        self.statistic = statistic
-        self.reference_location = reference_location
-        self.event_types = event_types
-        self.subscriber_subset = subscriber_subset
-        self.hours = hours
-        self.sampling = sampling
-
     @property
     def _unsampled_query_obj(self):
         return Displacement(

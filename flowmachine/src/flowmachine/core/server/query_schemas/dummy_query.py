@@ -13,23 +13,6 @@ from flowmachine.features.dummy_query import DummyQuery
 class DummyQueryExposed(BaseExposedQuery):
     query_kind = "dummy_query"
 
-    def __init__(
-        self,
-        *,
-        dummy_param,
-        aggregation_unit,
-        dummy_delay=0,
-        mapping_table=None,
-        geom_table=None,
-        geom_table_join_column=None,
-    ):
-        self.dummy_param = dummy_param
-        self.aggregation_unit = aggregation_unit
-        self.dummy_delay = dummy_delay
-        self.mapping_table = mapping_table
-        self.geom_table = geom_table
-        self.geom_table_join_column = geom_table_join_column
-
     @property
     def _flowmachine_query_obj(self):
         return DummyQuery(

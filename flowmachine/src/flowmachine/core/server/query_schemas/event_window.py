@@ -32,31 +32,6 @@ class LocationsInWindowExposed(BaseExposedQueryWithSampling):
 
     query_class: ClassVar[type[Query]]
 
-    def __init__(
-        self,
-        *,
-        start_date,
-        end_date,
-        aggregation_unit,
-        event_types=None,
-        subscriber_subset=None,
-        hours=None,
-        sampling=None,
-        mapping_table=None,
-        geom_table=None,
-        geom_table_join_column=None,
-    ):
-        self.start_date = start_date
-        self.end_date = end_date
-        self.aggregation_unit = aggregation_unit
-        self.event_types = event_types
-        self.subscriber_subset = subscriber_subset
-        self.hours = hours
-        self.sampling = sampling
-        self.mapping_table = mapping_table
-        self.geom_table = geom_table
-        self.geom_table_join_column = geom_table_join_column
-
     @property
     def _unsampled_query_obj(self):
         return self.query_class(
@@ -84,25 +59,6 @@ class DirectedEventsMetricExposed(BaseExposedQueryWithSampling):
     """A metric built as `query_class(start, end, direction=, hours=, tables=, subscriber_subset=)`."""
 
     query_class: ClassVar[type[Query]]
-
-    def __init__(
-        self,
-        *,
-        start_date,
-        end_date,
-        direction="both",
-        event_types=None,
-        subscriber_subset=None,
-        hours=None,
-        sampling=None,
-    ):
-        self.start_date = start_date
-        self.end_date = end_date
-        self.direction = direction
-        self.event_types = event_types
-        self.subscriber_subset = subscriber_subset
-        self.hours = hours
-        self.sampling = sampling
 
     @property
     def _unsampled_query_obj(self):

@@ -20,11 +20,6 @@ class FlowsExposed(BaseExposedQuery):
     query_kind = "flows"
     query_class: ClassVar[type[Query]] = Flows
 
-    def __init__(self, *, from_location, to_location, join_type="inner"):
-        self.from_location = from_location
-        self.to_location = to_location
-        self.join_type = join_type
-
     @property
     def aggregation_unit(self):
         return self.from_location.aggregation_unit

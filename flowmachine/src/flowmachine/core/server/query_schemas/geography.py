@@ -16,14 +16,6 @@ from flowmachine.features.location.geography import Geography
 class GeographyExposed(BaseExposedQuery):
     query_kind = "geography"
 
-    def __init__(
-        self, *, aggregation_unit, mapping_table=None, geom_table=None, geom_table_join_column=None
-    ):
-        self.aggregation_unit = aggregation_unit
-        self.mapping_table = mapping_table
-        self.geom_table = geom_table
-        self.geom_table_join_column = geom_table_join_column
-
     @property
     def _flowmachine_query_obj(self):
         return Geography(get_spatial_unit_obj(self.aggregation_unit))

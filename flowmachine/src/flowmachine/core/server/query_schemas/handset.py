@@ -24,27 +24,6 @@ from flowmachine.features.subscriber.handset import (
 class HandsetExposed(BaseExposedQueryWithSampling):
     query_kind = "handset"
 
-    def __init__(
-        self,
-        *,
-        start_date,
-        end_date,
-        characteristic,
-        method,
-        event_types=None,
-        subscriber_subset=None,
-        hours=None,
-        sampling=None,
-    ):
-        self.start_date = start_date
-        self.end_date = end_date
-        self.characteristic = characteristic
-        self.method = method
-        self.event_types = event_types
-        self.subscriber_subset = subscriber_subset
-        self.hours = hours
-        self.sampling = sampling
-
     @property
     def _unsampled_query_obj(self):
         return SubscriberHandsetCharacteristic(

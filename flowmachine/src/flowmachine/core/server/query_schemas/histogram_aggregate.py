@@ -51,11 +51,6 @@ class BoundsSchema(Schema):
 class HistogramAggregateExposed(BaseExposedQuery):
     query_kind = "histogram_aggregate"
 
-    def __init__(self, *, metric, bins, range=None):
-        self.metric = metric
-        self.bins = bins
-        self.range = range
-
     @property
     def _flowmachine_query_obj(self):
         bins = self.bins.get("n_bins", self.bins.get("bin_list"))

@@ -26,11 +26,6 @@ CATEGORICAL_METHODS = ("distr", "mode")
 class JoinedSpatialAggregateExposed(BaseExposedQuery):
     query_kind = "joined_spatial_aggregate"
 
-    def __init__(self, *, metric, locations, method):
-        self.metric = metric
-        self.locations = locations
-        self.method = method
-
     @property
     def aggregation_unit(self):
         return self.locations.aggregation_unit

@@ -19,12 +19,6 @@ from flowmachine.features.location.labelled_spatial_aggregate import LabelledFlo
 class LabelledFlowsExposed(BaseExposedQuery):
     query_kind = "labelled_flows"
 
-    def __init__(self, *, from_location, to_location, labels, join_type="inner"):
-        self.from_location = from_location
-        self.to_location = to_location
-        self.labels = labels
-        self.join_type = join_type
-
     @property
     def aggregation_unit(self):
         return self.from_location.aggregation_unit

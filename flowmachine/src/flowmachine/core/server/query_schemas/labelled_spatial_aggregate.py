@@ -17,10 +17,6 @@ from flowmachine.features.location.labelled_spatial_aggregate import LabelledSpa
 class LabelledSpatialAggregateExposed(BaseExposedQuery):
     query_kind = "labelled_spatial_aggregate"
 
-    def __init__(self, *, locations, labels):
-        self.locations = locations
-        self.labels = labels
-
     @property
     def aggregation_unit(self):
         return self.locations.aggregation_unit

@@ -20,10 +20,6 @@ from flowmachine.features.location.labelled_spatial_aggregate import LabelledSpa
 class LocalisedCalendarActivityExposed(CalendarActivityExposed):
     query_kind = "localised_calendar_activity"
 
-    def __init__(self, *, reference_location, **calendar):
-        super().__init__(**calendar)
-        self.reference_location = reference_location
-
     @property
     def aggregation_unit(self):
         return self.reference_location.aggregation_unit

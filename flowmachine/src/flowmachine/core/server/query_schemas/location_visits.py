@@ -28,10 +28,6 @@ class VisitableLocationSchema(OneOfQuerySchema):
 class LocationVisitsExposed(BaseExposedQueryWithSampling):
     query_kind = "location_visits"
 
-    def __init__(self, *, locations, sampling=None):
-        self.locations = locations
-        self.sampling = sampling
-
     @property
     def aggregation_unit(self):
         return self.locations[0].aggregation_unit

@@ -20,19 +20,6 @@ class WeightedLocationQueriesSchema(OneOfQuerySchema):
 class MajorityLocationExposed(BaseExposedQueryWithSampling):
     query_kind = "majority_location"
 
-    def __init__(
-        self,
-        *,
-        subscriber_location_weights,
-        minimum_total_weight=0.0,
-        include_unlocatable=False,
-        sampling=None,
-    ):
-        self.subscriber_location_weights = subscriber_location_weights
-        self.minimum_total_weight = minimum_total_weight
-        self.include_unlocatable = include_unlocatable
-        self.sampling = sampling
-
     @property
     def aggregation_unit(self):
         return self.subscriber_location_weights.aggregation_unit

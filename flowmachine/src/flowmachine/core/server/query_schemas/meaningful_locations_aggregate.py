@@ -90,39 +90,6 @@ def meaningful_locations(exposed: Any, start: str, stop: str, label: str) -> Mea
 class MeaningfulLocationsAggregateExposed(BaseExposedQuery):
     query_kind = "meaningful_locations_aggregate"
 
-    def __init__(
-        self,
-        *,
-        start_date,
-        end_date,
-        label,
-        labels,
-        tower_hour_of_day_scores,
-        tower_day_of_week_scores,
-        aggregation_unit,
-        tower_cluster_radius=1.0,
-        tower_cluster_call_threshold=0,
-        event_types=None,
-        subscriber_subset=None,
-        mapping_table=None,
-        geom_table=None,
-        geom_table_join_column=None,
-    ):
-        self.start_date = start_date
-        self.end_date = end_date
-        self.label = label
-        self.labels = labels
-        self.tower_hour_of_day_scores = tower_hour_of_day_scores
-        self.tower_day_of_week_scores = tower_day_of_week_scores
-        self.aggregation_unit = aggregation_unit
-        self.tower_cluster_radius = tower_cluster_radius
-        self.tower_cluster_call_threshold = tower_cluster_call_threshold
-        self.event_types = event_types
-        self.subscriber_subset = subscriber_subset
-        self.mapping_table = mapping_table
-        self.geom_table = geom_table
-        self.geom_table_join_column = geom_table_join_column
-
     @property
     def _flowmachine_query_obj(self):
         return MeaningfulLocationsAggregate(

@@ -24,43 +24,6 @@ from flowmachine.features.location.meaningful_locations import MeaningfulLocatio
 class MeaningfulLocationsBetweenDatesODMatrixExposed(BaseExposedQuery):
     query_kind = "meaningful_locations_between_dates_od_matrix"
 
-    def __init__(
-        self,
-        *,
-        start_date_a,
-        end_date_a,
-        start_date_b,
-        end_date_b,
-        label,
-        labels,
-        tower_hour_of_day_scores,
-        tower_day_of_week_scores,
-        aggregation_unit,
-        tower_cluster_radius=1.0,
-        tower_cluster_call_threshold=0,
-        event_types=None,
-        subscriber_subset=None,
-        mapping_table=None,
-        geom_table=None,
-        geom_table_join_column=None,
-    ):
-        self.start_date_a = start_date_a
-        self.end_date_a = end_date_a
-        self.start_date_b = start_date_b
-        self.end_date_b = end_date_b
-        self.label = label
-        self.labels = labels
-        self.tower_hour_of_day_scores = tower_hour_of_day_scores
-        self.tower_day_of_week_scores = tower_day_of_week_scores
-        self.aggregation_unit = aggregation_unit
-        self.tower_cluster_radius = tower_cluster_radius
-        self.tower_cluster_call_threshold = tower_cluster_call_threshold
-        self.event_types = event_types
-        self.subscriber_subset = subscriber_subset
-        self.mapping_table = mapping_table
-        self.geom_table = geom_table
-        self.geom_table_join_column = geom_table_join_column
-
     @property
     def _flowmachine_query_obj(self):
         return MeaningfulLocationsOD(

@@ -17,11 +17,6 @@ from flowmachine.features.subscriber.mobility_classification import MobilityClas
 class MobilityClassificationExposed(BaseExposedQueryWithSampling):
     query_kind = "mobility_classification"
 
-    def __init__(self, *, locations, stay_length_threshold, sampling=None):
-        self.locations = locations
-        self.stay_length_threshold = stay_length_threshold
-        self.sampling = sampling
-
     @property
     def _unsampled_query_obj(self):
         return MobilityClassification(

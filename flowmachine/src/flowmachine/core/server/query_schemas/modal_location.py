@@ -22,10 +22,6 @@ class InputToModalLocationSchema(OneOfQuerySchema):
 class ModalLocationExposed(BaseExposedQueryWithSampling):
     query_kind = "modal_location"
 
-    def __init__(self, *, locations, sampling=None):
-        self.locations = locations
-        self.sampling = sampling
-
     @property
     def aggregation_unit(self):
         return self.locations[0].aggregation_unit

@@ -20,23 +20,6 @@ from flowmachine.features.subscriber.nocturnal_events import NocturnalEvents
 class NocturnalEventsExposed(BaseExposedQueryWithSampling):
     query_kind = "nocturnal_events"
 
-    def __init__(
-        self,
-        *,
-        start_date,
-        end_date,
-        night_hours,
-        event_types=None,
-        subscriber_subset=None,
-        sampling=None,
-    ):
-        self.start_date = start_date
-        self.end_date = end_date
-        self.night_hours = night_hours
-        self.event_types = event_types
-        self.subscriber_subset = subscriber_subset
-        self.sampling = sampling
-
     @property
     def _unsampled_query_obj(self):
         return NocturnalEvents(

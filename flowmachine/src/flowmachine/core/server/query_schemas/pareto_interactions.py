@@ -20,25 +20,6 @@ from flowmachine.features.subscriber.pareto_interactions import ParetoInteractio
 class ParetoInteractionsExposed(BaseExposedQueryWithSampling):
     query_kind = "pareto_interactions"
 
-    def __init__(
-        self,
-        *,
-        start_date,
-        end_date,
-        proportion,
-        event_types=None,
-        subscriber_subset=None,
-        hours=None,
-        sampling=None,
-    ):
-        self.start_date = start_date
-        self.end_date = end_date
-        self.proportion = proportion
-        self.event_types = event_types
-        self.subscriber_subset = subscriber_subset
-        self.hours = hours
-        self.sampling = sampling
-
     @property
     def _unsampled_query_obj(self):
         return ParetoInteractions(

@@ -20,24 +20,6 @@ from flowmachine.features.subscriber.radius_of_gyration import RadiusOfGyration
 class RadiusOfGyrationExposed(BaseExposedQueryWithSampling):
     query_kind = "radius_of_gyration"
 
-    def __init__(
-        self,
-        *,
-        start_date,
-        end_date,
-        event_types=None,
-        subscriber_subset=None,
-        hours=None,
-        sampling=None,
-    ):
-        self.start_date = start_date
-        self.end_date = end_date
-
-        self.event_types = event_types
-        self.subscriber_subset = subscriber_subset
-        self.hours = hours
-        self.sampling = sampling
-
     @property
     def _unsampled_query_obj(self):
         return RadiusOfGyration(

@@ -14,9 +14,6 @@ from flowmachine.features.location.spatial_aggregate import SpatialAggregate
 class SpatialAggregateExposed(BaseExposedQuery):
     query_kind = "spatial_aggregate"
 
-    def __init__(self, *, locations):
-        self.locations = locations
-
     @property
     def aggregation_unit(self):
         return self.locations.aggregation_unit

@@ -20,23 +20,6 @@ from flowmachine.features.subscriber.topup_amount import TopUpAmount
 class TopUpAmountExposed(BaseExposedQueryWithSampling):
     query_kind = "topup_amount"
 
-    def __init__(
-        self,
-        *,
-        start_date,
-        end_date,
-        statistic,
-        subscriber_subset=None,
-        hours=None,
-        sampling=None,
-    ):
-        self.start_date = start_date
-        self.end_date = end_date
-        self.statistic = statistic
-        self.subscriber_subset = subscriber_subset
-        self.hours = hours
-        self.sampling = sampling
-
     @property
     def _unsampled_query_obj(self):
         return TopUpAmount(

@@ -20,23 +20,6 @@ from flowmachine.features.subscriber.topup_balance import TopUpBalance
 class TopUpBalanceExposed(BaseExposedQueryWithSampling):
     query_kind = "topup_balance"
 
-    def __init__(
-        self,
-        *,
-        start_date,
-        end_date,
-        statistic,
-        subscriber_subset=None,
-        hours=None,
-        sampling=None,
-    ):
-        self.start_date = start_date
-        self.end_date = end_date
-        self.statistic = statistic
-        self.subscriber_subset = subscriber_subset
-        self.hours = hours
-        self.sampling = sampling
-
     @property
     def _unsampled_query_obj(self):
         return TopUpBalance(

@@ -18,25 +18,6 @@ from flowmachine.features.subscriber.total_active_periods import TotalActivePeri
 class TotalActivePeriodsExposed(BaseExposedQuery):
     query_kind = "total_active_periods"
 
-    def __init__(
-        self,
-        *,
-        start_date,
-        total_periods,
-        period_length=1,
-        period_unit="days",
-        event_types=None,
-        subscriber_subset=None,
-        hours=None,
-    ):
-        self.start_date = start_date
-        self.total_periods = total_periods
-        self.period_length = period_length
-        self.period_unit = period_unit
-        self.event_types = event_types
-        self.subscriber_subset = subscriber_subset
-        self.hours = hours
-
     @property
     def _flowmachine_query_obj(self):
         return TotalActivePeriodsSubscriber(

@@ -22,31 +22,6 @@ from flowmachine.features.location.total_network_objects import TOTAL_BY, TotalN
 class TotalNetworkObjectsExposed(BaseExposedQuery):
     query_kind = "total_network_objects"
 
-    def __init__(
-        self,
-        *,
-        start_date,
-        end_date,
-        aggregation_unit,
-        total_by="day",
-        event_types=None,
-        subscriber_subset=None,
-        hours=None,
-        mapping_table=None,
-        geom_table=None,
-        geom_table_join_column=None,
-    ):
-        self.start_date = start_date
-        self.end_date = end_date
-        self.aggregation_unit = aggregation_unit
-        self.total_by = total_by
-        self.event_types = event_types
-        self.subscriber_subset = subscriber_subset
-        self.hours = hours
-        self.mapping_table = mapping_table
-        self.geom_table = geom_table
-        self.geom_table_join_column = geom_table_join_column
-
     @property
     def _flowmachine_query_obj(self):
         return TotalNetworkObjects(

@@ -22,29 +22,6 @@ from flowmachine.features.location.unique_subscriber_counts import UniqueSubscri
 class UniqueSubscriberCountsExposed(BaseExposedQuery):
     query_kind = "unique_subscriber_counts"
 
-    def __init__(
-        self,
-        *,
-        start_date,
-        end_date,
-        aggregation_unit,
-        event_types=None,
-        subscriber_subset=None,
-        hours=None,
-        mapping_table=None,
-        geom_table=None,
-        geom_table_join_column=None,
-    ):
-        self.start_date = start_date
-        self.end_date = end_date
-        self.aggregation_unit = aggregation_unit
-        self.event_types = event_types
-        self.subscriber_subset = subscriber_subset
-        self.hours = hours
-        self.mapping_table = mapping_table
-        self.geom_table = geom_table
-        self.geom_table_join_column = geom_table_join_column
-
     @property
     def _flowmachine_query_obj(self):
         return UniqueSubscriberCounts(

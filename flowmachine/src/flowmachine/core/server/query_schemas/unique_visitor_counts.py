@@ -21,10 +21,6 @@ from flowmachine.features.location.active_at_reference_location_counts import Un
 class UniqueVisitorCountsExposed(BaseExposedQuery):
     query_kind = "unique_visitor_counts"
 
-    def __init__(self, *, active_at_reference_location_counts, unique_subscriber_counts):
-        self.active_at_reference_location_counts = active_at_reference_location_counts
-        self.unique_subscriber_counts = unique_subscriber_counts
-
     @property
     def aggregation_unit(self):
         return self.unique_subscriber_counts.aggregation_unit

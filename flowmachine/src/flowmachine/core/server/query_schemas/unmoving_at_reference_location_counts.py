@@ -19,10 +19,6 @@ from flowmachine.features.location.active_at_reference_location_counts import (
 class UnmovingAtReferenceLocationCountsExposed(BaseExposedQuery):
     query_kind = "unmoving_at_reference_location_counts"
 
-    def __init__(self, *, locations, reference_locations):
-        self.locations = locations
-        self.reference_locations = reference_locations
-
     @property
     def aggregation_unit(self):
         return self.locations.aggregation_unit

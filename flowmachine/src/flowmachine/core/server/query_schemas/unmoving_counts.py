@@ -14,9 +14,6 @@ from flowmachine.features.location.active_at_reference_location_counts import Un
 class UnmovingCountsExposed(BaseExposedQuery):
     query_kind = "unmoving_counts"
 
-    def __init__(self, *, locations):
-        self.locations = locations
-
     @property
     def aggregation_unit(self):
         return self.locations.aggregation_unit
