@@ -21,15 +21,8 @@ from dataclasses import dataclass
 
 import redis
 
-
-class QueryState(enum.StrEnum):
-    KNOWN = "known"
-    QUEUED = "queued"
-    EXECUTING = "executing"
-    COMPLETED = "completed"
-    ERRORED = "errored"
-    CANCELLED = "cancelled"
-    RESETTING = "resetting"
+# The states are the protocol's (FlowAPI reads the same names); `awol` is never stored, only replied.
+from flowkit_protocol import QueryState
 
 
 class QueryEvent(enum.StrEnum):
