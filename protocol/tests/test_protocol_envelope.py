@@ -17,6 +17,7 @@ from flowkit_protocol import (
 )
 from flowkit_protocol.docker_secrets import lookup, read_secret
 from flowkit_protocol.envelope import (
+    unavailable_payload,
     unknown_query_reply,
     validation_failed_reply,
     wrong_state_reply,
@@ -53,6 +54,7 @@ def test_reply_round_trip_and_malformed():
 def test_unavailable_contract():
     reply = unavailable_reply("redis")
     assert reply.payload == {"unavailable": "redis", "retry_after": 5}
+    assert unavailable_payload("flowmachine", 9) == {"unavailable": "flowmachine", "retry_after": 9}
     assert not reply.ok and reply.retry_after == 5
     assert Reply.error("x", {"unavailable": "flowdb", "retry_after": 99999}).retry_after == 3600
     assert Reply.error("x", {"unavailable": "flowdb", "retry_after": True}).retry_after == 5

@@ -29,7 +29,7 @@ from flowapi.results import ResultStore
 from flowapi.settings import Settings
 from flowapi.spec_cache import SpecCache, fetch_document
 from flowapi.zmq_client import FlowmachineClient, FlowmachineUnavailable
-from flowkit_protocol import DEFAULT_RETRY_AFTER, MalformedReply
+from flowkit_protocol import DEFAULT_RETRY_AFTER, MalformedReply, Reply
 
 API_PREFIX = "/api/0"
 
@@ -189,7 +189,7 @@ def create_app(settings: Settings) -> Quart:
         state().debug_log.warning(
             "FlowMachine unavailable: %s", exc.detail, extra={"request_id": request_id()}
         )
-        body = {"status": "error", "msg": exc.msg, "payload": exc.payload}
+        body = Reply.error(exc.msg, exc.payload).as_dict()  # FlowKit's envelope, as the HTTP body
         return json_response(body, 503, {"Retry-After": str(exc.retry_after)})
 
     @app.errorhandler(MalformedReply)

@@ -21,6 +21,7 @@ import zmq
 import zmq.asyncio
 
 from flowkit_protocol import DEFAULT_RETRY_AFTER, Action, MalformedReply, Reply, Request
+from flowkit_protocol.envelope import unavailable_payload
 from flowkit_protocol.payloads import GeographyParams, QaChecksParams, QueryIdParams, QuerySpec
 
 __all__ = ["FlowmachineClient", "FlowmachineUnavailable", "MalformedReply"]
@@ -42,9 +43,7 @@ class FlowmachineUnavailable(Exception):
         self.detail = detail or msg
         self.retry_after = retry_after
         self.payload = (
-            payload
-            if payload is not None
-            else {"unavailable": "flowmachine", "retry_after": retry_after}
+            payload if payload is not None else unavailable_payload("flowmachine", retry_after)
         )
 
 

@@ -130,12 +130,15 @@ class Reply:
         return min(max(int(seconds), 1), MAX_RETRY_AFTER)
 
 
+def unavailable_payload(service: str, retry_after: int = DEFAULT_RETRY_AFTER) -> dict[str, Any]:
+    """The payload saying `service` is out of reach: try again in `retry_after` seconds. FlowMachine names
+    "redis" or "flowdb"; FlowAPI's own 503 body names "flowmachine" when FlowMachine does not answer."""
+    return {"unavailable": service, "retry_after": retry_after}
+
+
 def unavailable_reply(service: str) -> Reply:
     """Any action: `service` ("redis" or "flowdb"), which FlowMachine needs, is out of reach for now."""
-    return Reply.error(
-        UNAVAILABLE_MESSAGES[service],
-        payload={"unavailable": service, "retry_after": DEFAULT_RETRY_AFTER},
-    )
+    return Reply.error(UNAVAILABLE_MESSAGES[service], payload=unavailable_payload(service))
 
 
 def unknown_query_reply(query_id: str) -> Reply:
