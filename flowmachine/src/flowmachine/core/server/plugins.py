@@ -9,7 +9,8 @@ A package declares, in its metadata,
     my_location = "my_package.schemas:MyLocationSchema"        # accepted wherever a reference location is
 
 Each entry point names a query schema written as in the developer guide (a BaseSchema whose `__model__` is an
-exposed query with a unique `query_kind`). No edit to FlowMachine is needed.
+exposed query with a unique `query_kind`). No edit to FlowMachine is needed. Built-in kinds use the same group
+names, with `query_schemas.registry.register_kind` on the schema class instead of an entry point.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from flowmachine.core.errors import FlowMachineError
 from flowmachine.core.server.query_schemas.flowmachine_query import FlowmachineQuerySchema
 from flowmachine.core.server.query_schemas.one_of_query import OneOfQuerySchema
 from flowmachine.core.server.query_schemas.reference_location import ReferenceLocationSchema
+from flowmachine.core.server.query_schemas.registry import REFERENCE_LOCATION, TOP_LEVEL
 
 log = logging.getLogger(__name__)
 
 REGISTRIES: dict[str, type[OneOfQuerySchema]] = {
-    "flowmachine.query_kinds": FlowmachineQuerySchema,
-    "flowmachine.reference_location_kinds": ReferenceLocationSchema,
+    TOP_LEVEL: FlowmachineQuerySchema,
+    REFERENCE_LOCATION: ReferenceLocationSchema,
 }
 
 
@@ -40,7 +42,7 @@ def register_query_schema(registry: type[OneOfQuerySchema], schema: type[Schema]
         raise FlowMachineError(
             f"{schema!r} is not a query schema (a Schema whose __model__ has a query_kind)"
         )
-    if schema in registry.query_schemas:
+    if schema in registry.all_query_schemas():
         return
     if kind in registry.schemas_by_kind():
         raise FlowMachineError(f"query kind {kind!r} is already registered in {registry.__name__}")

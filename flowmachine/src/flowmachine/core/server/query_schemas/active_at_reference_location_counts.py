@@ -8,6 +8,7 @@ from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUn
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
 from flowmachine.core.server.query_schemas.reference_location import ReferenceLocationSchema
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.core.server.query_schemas.unique_locations import UniqueLocationsSchema
 from flowmachine.features.location.active_at_reference_location_counts import (
     ActiveAtReferenceLocationCounts,
@@ -36,6 +37,7 @@ class ActiveAtReferenceLocationCountsExposed(BaseExposedQuery):
         )
 
 
+@register_kind(TOP_LEVEL)
 class ActiveAtReferenceLocationCountsSchema(BaseSchema):
     __model__ = ActiveAtReferenceLocationCountsExposed
 

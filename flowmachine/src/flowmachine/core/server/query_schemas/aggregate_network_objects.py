@@ -7,6 +7,7 @@ from marshmallow import fields, validate
 from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUnitKind
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.core.server.query_schemas.total_network_objects import TotalNetworkObjectsSchema
 from flowmachine.core.statistic import STATISTICS
 from flowmachine.features.location.total_network_objects import (
@@ -31,6 +32,7 @@ class AggregateNetworkObjectsExposed(BaseExposedQuery):
         )
 
 
+@register_kind(TOP_LEVEL)
 class AggregateNetworkObjectsSchema(BaseSchema):
     __model__ = AggregateNetworkObjectsExposed
 

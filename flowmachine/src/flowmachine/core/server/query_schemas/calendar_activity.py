@@ -18,6 +18,7 @@ from flowmachine.core.server.query_schemas.field_mixins import (
     PeriodsField,
     SubscriberSubsetField,
 )
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.features.nonspatial_aggregates.per_value_aggregate import PerValueAggregate
 from flowmachine.features.subscriber.calendar_activity import CalendarActivity
 
@@ -42,6 +43,7 @@ class CalendarActivityExposed(BaseExposedQueryWithSampling):
         return PerValueAggregate(self._calendar_activity)
 
 
+@register_kind(TOP_LEVEL)
 class CalendarActivitySchema(
     PeriodsField, EventTypesField, HoursField, SubscriberSubsetField, BaseQueryWithSamplingSchema
 ):

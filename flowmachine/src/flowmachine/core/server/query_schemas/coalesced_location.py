@@ -13,6 +13,7 @@ from flowmachine.core.server.query_schemas.location_visits import (
     check_same_unit,
 )
 from flowmachine.core.server.query_schemas.majority_location import MajorityLocationSchema
+from flowmachine.core.server.query_schemas.registry import REFERENCE_LOCATION, register_kind
 from flowmachine.features.subscriber.coalesced_location import CoalescedLocation
 
 
@@ -33,6 +34,7 @@ class CoalescedLocationExposed(BaseExposedQueryWithSampling):
         )
 
 
+@register_kind(REFERENCE_LOCATION)
 class CoalescedLocationSchema(BaseQueryWithSamplingSchema):
     __model__ = CoalescedLocationExposed
 

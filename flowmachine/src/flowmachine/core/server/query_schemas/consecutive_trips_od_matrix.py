@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.core.server.query_schemas.trips_od_matrix import (
     TripsODMatrixExposed,
     TripsODMatrixSchema,
@@ -17,6 +18,7 @@ class ConsecutiveTripsODMatrixExposed(TripsODMatrixExposed):
     query_class = ConsecutiveTripsODMatrix
 
 
+@register_kind(TOP_LEVEL)
 class ConsecutiveTripsODMatrixSchema(TripsODMatrixSchema):
     __model__ = ConsecutiveTripsODMatrixExposed
 

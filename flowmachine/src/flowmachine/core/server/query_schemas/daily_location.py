@@ -18,6 +18,7 @@ from flowmachine.core.server.query_schemas.field_mixins import (
     ISODateTime,
     SubscriberSubsetField,
 )
+from flowmachine.core.server.query_schemas.registry import REFERENCE_LOCATION, register_kind
 from flowmachine.features.subscriber.daily_location import daily_location
 
 
@@ -36,6 +37,7 @@ class DailyLocationExposed(BaseExposedQueryWithSampling):
         )
 
 
+@register_kind(REFERENCE_LOCATION)
 class DailyLocationSchema(
     AggregationUnitMixin,
     EventTypesField,

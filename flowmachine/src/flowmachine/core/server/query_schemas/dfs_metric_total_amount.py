@@ -11,6 +11,7 @@ from flowmachine.core.server.query_schemas.aggregation_unit import (
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
 from flowmachine.core.server.query_schemas.field_mixins import StartAndEndField
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.features.dfs.total_amount_for_metric import DFS_METRICS, DFSTotalMetricAmount
 
 
@@ -27,6 +28,7 @@ class DFSTotalMetricAmountExposed(BaseExposedQuery):
         )
 
 
+@register_kind(TOP_LEVEL)
 class DFSTotalMetricAmountSchema(StartAndEndField, BaseSchema):
     __model__ = DFSTotalMetricAmountExposed
 

@@ -7,6 +7,7 @@ from marshmallow import ValidationError, fields, validate, validates
 from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUnitMixin
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.features.dummy_query import DummyQuery
 
 
@@ -20,6 +21,7 @@ class DummyQueryExposed(BaseExposedQuery):
         )
 
 
+@register_kind(TOP_LEVEL)
 class DummyQuerySchema(AggregationUnitMixin, BaseSchema):
     __model__ = DummyQueryExposed
 

@@ -11,6 +11,7 @@ from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUn
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
 from flowmachine.core.server.query_schemas.reference_location import InputToFlowsSchema
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.features.location.flows import JOIN_TYPES, Flows
 
 
@@ -33,6 +34,7 @@ class FlowsExposed(BaseExposedQuery):
         )
 
 
+@register_kind(TOP_LEVEL)
 class FlowsSchema(BaseSchema):
     __model__ = FlowsExposed
 

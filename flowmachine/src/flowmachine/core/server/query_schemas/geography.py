@@ -10,6 +10,7 @@ from flowmachine.core.server.query_schemas.aggregation_unit import (
 )
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.features.location.geography import Geography
 
 
@@ -21,6 +22,7 @@ class GeographyExposed(BaseExposedQuery):
         return Geography(get_spatial_unit_obj(self.aggregation_unit))
 
 
+@register_kind(TOP_LEVEL)
 class GeographySchema(AggregationUnitMixin, BaseSchema):
     __model__ = GeographyExposed
 

@@ -13,6 +13,7 @@ from flowmachine.core.server.query_schemas.limits import (
     AtMostItems,
 )
 from flowmachine.core.server.query_schemas.metrics import HistogrammableMetricsSchema
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.features.nonspatial_aggregates.histogram_aggregation import HistogramAggregation
 
 
@@ -60,6 +61,7 @@ class HistogramAggregateExposed(BaseExposedQuery):
         return HistogramAggregation(self.metric._flowmachine_query_obj, bins=bins, range=bounds)
 
 
+@register_kind(TOP_LEVEL)
 class HistogramAggregateSchema(BaseSchema):
     __model__ = HistogramAggregateExposed
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from flowmachine.core.server.query_schemas.flows import FlowsExposed, FlowsSchema
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.features.location.flows import InFlow
 
 
@@ -13,6 +14,7 @@ class InflowsExposed(FlowsExposed):
     query_class = InFlow
 
 
+@register_kind(TOP_LEVEL)
 class InflowsSchema(FlowsSchema):
     __model__ = InflowsExposed
 

@@ -14,6 +14,7 @@ from flowmachine.core.server.query_schemas.metrics import (
     JoinableMetricsSchema,
 )
 from flowmachine.core.server.query_schemas.reference_location import ReferenceLocationSchema
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.core.statistic import STATISTICS
 from flowmachine.features.location.joined_spatial_aggregate import METHODS, JoinedSpatialAggregate
 
@@ -39,6 +40,7 @@ class JoinedSpatialAggregateExposed(BaseExposedQuery):
         )
 
 
+@register_kind(TOP_LEVEL)
 class JoinedSpatialAggregateSchema(BaseSchema):
     __model__ = JoinedSpatialAggregateExposed
 

@@ -12,6 +12,7 @@ from flowmachine.core.server.query_schemas.location_visits import check_same_uni
 from flowmachine.core.server.query_schemas.mobility_classification import (
     MobilityClassificationSchema,
 )
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.features.location.flows import JOIN_TYPES
 from flowmachine.features.location.labelled_spatial_aggregate import LabelledFlows
 
@@ -33,6 +34,7 @@ class LabelledFlowsExposed(BaseExposedQuery):
         )
 
 
+@register_kind(TOP_LEVEL)
 class LabelledFlowsSchema(BaseSchema):
     __model__ = LabelledFlowsExposed
 

@@ -11,6 +11,7 @@ from flowmachine.core.server.query_schemas.coalesced_location import CoalescedLo
 from flowmachine.core.server.query_schemas.mobility_classification import (
     MobilityClassificationSchema,
 )
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.features.location.labelled_spatial_aggregate import LabelledSpatialAggregate
 
 
@@ -28,6 +29,7 @@ class LabelledSpatialAggregateExposed(BaseExposedQuery):
         )
 
 
+@register_kind(TOP_LEVEL)
 class LabelledSpatialAggregateSchema(BaseSchema):
     __model__ = LabelledSpatialAggregateExposed
 

@@ -14,6 +14,7 @@ from flowmachine.core.server.query_schemas.calendar_activity import (
     CalendarActivitySchema,
 )
 from flowmachine.core.server.query_schemas.reference_location import ReferenceLocationSchema
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.features.location.labelled_spatial_aggregate import LabelledSpatialAggregate
 
 
@@ -31,6 +32,7 @@ class LocalisedCalendarActivityExposed(CalendarActivityExposed):
         )
 
 
+@register_kind(TOP_LEVEL)
 class LocalisedCalendarActivitySchema(CalendarActivitySchema):
     __model__ = LocalisedCalendarActivityExposed
 

@@ -17,6 +17,7 @@ from flowmachine.core.server.query_schemas.field_mixins import (
     StartAndEndField,
     SubscriberSubsetField,
 )
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.features.location.location_event_counts import LocationEventCounts
 
 
@@ -37,6 +38,7 @@ class LocationEventCountsExposed(BaseExposedQuery):
         )
 
 
+@register_kind(TOP_LEVEL)
 class LocationEventCountsSchema(
     StartAndEndField,
     AggregationUnitMixin,

@@ -18,6 +18,7 @@ from flowmachine.core.server.query_schemas.field_mixins import (
     StartAndEndField,
     SubscriberSubsetField,
 )
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.features.location.location_introversion import LocationIntroversion
 
 
@@ -37,6 +38,7 @@ class LocationIntroversionExposed(BaseExposedQuery):
         )
 
 
+@register_kind(TOP_LEVEL)
 class LocationIntroversionSchema(
     StartAndEndField,
     AggregationUnitMixin,

@@ -10,6 +10,7 @@ from flowmachine.core.server.query_schemas.base_query_with_sampling import (
 )
 from flowmachine.core.server.query_schemas.location_visits import LocationVisitsSchema
 from flowmachine.core.server.query_schemas.one_of_query import OneOfQuerySchema
+from flowmachine.core.server.query_schemas.registry import REFERENCE_LOCATION, register_kind
 from flowmachine.features.subscriber.majority_location import MajorityLocation
 
 
@@ -34,6 +35,7 @@ class MajorityLocationExposed(BaseExposedQueryWithSampling):
         )
 
 
+@register_kind(REFERENCE_LOCATION)
 class MajorityLocationSchema(BaseQueryWithSamplingSchema):
     __model__ = MajorityLocationExposed
 

@@ -20,6 +20,7 @@ from flowmachine.core.server.query_schemas.field_mixins import (
     SubscriberSubsetField,
 )
 from flowmachine.core.server.query_schemas.limits import MAX_CLUSTER_RADIUS_KM, AtMost
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.features.location.meaningful_locations import MeaningfulLocationsAggregate
 from flowmachine.features.subscriber.meaningful_locations import DAYS_OF_WEEK, MeaningfulLocations
 from flowmachine.features.utilities.label_shapes import UNKNOWN_LABEL, check_labels
@@ -98,6 +99,7 @@ class MeaningfulLocationsAggregateExposed(BaseExposedQuery):
         )
 
 
+@register_kind(TOP_LEVEL)
 class MeaningfulLocationsAggregateSchema(StartAndEndField, MeaningfulLocationsFields, BaseSchema):
     __model__ = MeaningfulLocationsAggregateExposed
 

@@ -18,6 +18,7 @@ from flowmachine.core.server.query_schemas.meaningful_locations_aggregate import
     MeaningfulLocationsFields,
     meaningful_locations,
 )
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.features.location.meaningful_locations import MeaningfulLocationsOD
 
 
@@ -33,6 +34,7 @@ class MeaningfulLocationsBetweenDatesODMatrixExposed(BaseExposedQuery):
         )
 
 
+@register_kind(TOP_LEVEL)
 class MeaningfulLocationsBetweenDatesODMatrixSchema(MeaningfulLocationsFields, BaseSchema):
     __model__ = MeaningfulLocationsBetweenDatesODMatrixExposed
 

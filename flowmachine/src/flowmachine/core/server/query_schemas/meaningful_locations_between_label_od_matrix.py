@@ -13,6 +13,7 @@ from flowmachine.core.server.query_schemas.meaningful_locations_aggregate import
     MeaningfulLocationsFields,
     meaningful_locations,
 )
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.features.location.meaningful_locations import MeaningfulLocationsOD
 
 
@@ -28,6 +29,7 @@ class MeaningfulLocationsBetweenLabelODMatrixExposed(BaseExposedQuery):
         )
 
 
+@register_kind(TOP_LEVEL)
 class MeaningfulLocationsBetweenLabelODMatrixSchema(
     StartAndEndField, MeaningfulLocationsFields, BaseSchema
 ):

@@ -12,6 +12,7 @@ from flowmachine.core.server.query_schemas.base_query_with_sampling import (
 from flowmachine.core.server.query_schemas.daily_location import DailyLocationSchema
 from flowmachine.core.server.query_schemas.limits import MAX_LOCATIONS, AtMostItems
 from flowmachine.core.server.query_schemas.one_of_query import OneOfQuerySchema
+from flowmachine.core.server.query_schemas.registry import REFERENCE_LOCATION, register_kind
 from flowmachine.features.subscriber.modal_location import ModalLocation
 
 
@@ -31,6 +32,7 @@ class ModalLocationExposed(BaseExposedQueryWithSampling):
         return ModalLocation([loc._flowmachine_query_obj for loc in self.locations])
 
 
+@register_kind(REFERENCE_LOCATION)
 class ModalLocationSchema(BaseQueryWithSamplingSchema):
     __model__ = ModalLocationExposed
 

@@ -8,6 +8,7 @@ from flowmachine.core.server.query_schemas.event_window import (
     LocationsInWindowExposed,
     LocationsInWindowSchema,
 )
+from flowmachine.core.server.query_schemas.registry import REFERENCE_LOCATION, register_kind
 from flowmachine.features.subscriber.most_frequent_location import MostFrequentLocation
 
 
@@ -16,6 +17,7 @@ class MostFrequentLocationExposed(LocationsInWindowExposed):
     query_class = MostFrequentLocation
 
 
+@register_kind(REFERENCE_LOCATION)
 class MostFrequentLocationSchema(LocationsInWindowSchema):
     __model__ = MostFrequentLocationExposed
 

@@ -8,16 +8,27 @@ from typing import Any, ClassVar
 from marshmallow import Schema, ValidationError
 
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
+from flowmachine.core.server.query_schemas.registry import registered_schemas
 
 
 class OneOfQuerySchema(Schema):
-    """Dispatches on `query_kind` to one of `query_schemas` (each with a `__model__.query_kind`)."""
+    """Dispatches on `query_kind` to one of its schemas (each with a `__model__.query_kind`).
+
+    Its schemas are those registered in `registry_group` (see `registry.register_kind`), then `query_schemas`
+    (listed by hand, or added by a plugin).
+    """
 
     query_schemas: ClassVar[tuple[type[Schema], ...]] = ()
+    registry_group: ClassVar[str | None] = None
+
+    @classmethod
+    def all_query_schemas(cls) -> tuple[type[Schema], ...]:
+        registered = registered_schemas(cls.registry_group) if cls.registry_group else ()
+        return (*registered, *(s for s in cls.query_schemas if s not in registered))
 
     @classmethod
     def schemas_by_kind(cls) -> dict[str, type[Schema]]:
-        return {s.__model__.query_kind: s for s in cls.query_schemas}
+        return {s.__model__.query_kind: s for s in cls.all_query_schemas()}
 
     def load(
         self, data: Any, *, many: bool | None = None, partial: Any = None, unknown: Any = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from flowmachine.core.server.query_schemas.flows import FlowsExposed, FlowsSchema
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.features.location.flows import OutFlow
 
 
@@ -13,6 +14,7 @@ class OutflowsExposed(FlowsExposed):
     query_class = OutFlow
 
 
+@register_kind(TOP_LEVEL)
 class OutflowsSchema(FlowsSchema):
     __model__ = OutflowsExposed
 

@@ -8,6 +8,7 @@ from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUn
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
 from flowmachine.core.server.query_schemas.reference_location import ReferenceLocationSchema
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.features.location.spatial_aggregate import SpatialAggregate
 
 
@@ -23,6 +24,7 @@ class SpatialAggregateExposed(BaseExposedQuery):
         return SpatialAggregate(self.locations._flowmachine_query_obj)
 
 
+@register_kind(TOP_LEVEL)
 class SpatialAggregateSchema(BaseSchema):
     __model__ = SpatialAggregateExposed
 

@@ -16,6 +16,7 @@ from flowmachine.core.server.query_schemas.field_mixins import (
     StartAndEndField,
     SubscriberSubsetField,
 )
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.features.location.total_network_objects import TOTAL_BY, TotalNetworkObjects
 
 
@@ -35,6 +36,7 @@ class TotalNetworkObjectsExposed(BaseExposedQuery):
         )
 
 
+@register_kind(TOP_LEVEL)
 class TotalNetworkObjectsSchema(
     StartAndEndField,
     AggregationUnitMixin,

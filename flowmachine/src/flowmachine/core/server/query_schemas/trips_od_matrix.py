@@ -20,6 +20,7 @@ from flowmachine.core.server.query_schemas.field_mixins import (
     StartAndEndField,
     SubscriberSubsetField,
 )
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.features.location.trips_od_matrix import TripsODMatrix
 
 
@@ -39,6 +40,7 @@ class TripsODMatrixExposed(BaseExposedQuery):
         )
 
 
+@register_kind(TOP_LEVEL)
 class TripsODMatrixSchema(
     StartAndEndField,
     AggregationUnitMixin,

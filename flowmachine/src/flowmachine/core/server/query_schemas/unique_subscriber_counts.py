@@ -16,6 +16,7 @@ from flowmachine.core.server.query_schemas.field_mixins import (
     StartAndEndField,
     SubscriberSubsetField,
 )
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.features.location.unique_subscriber_counts import UniqueSubscriberCounts
 
 
@@ -34,6 +35,7 @@ class UniqueSubscriberCountsExposed(BaseExposedQuery):
         )
 
 
+@register_kind(TOP_LEVEL)
 class UniqueSubscriberCountsSchema(
     StartAndEndField,
     AggregationUnitMixin,

@@ -12,6 +12,7 @@ from flowmachine.core.server.query_schemas.active_at_reference_location_counts i
 from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUnitKind
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.core.server.query_schemas.unique_subscriber_counts import (
     UniqueSubscriberCountsSchema,
 )
@@ -33,6 +34,7 @@ class UniqueVisitorCountsExposed(BaseExposedQuery):
         )
 
 
+@register_kind(TOP_LEVEL)
 class UniqueVisitorCountsSchema(BaseSchema):
     __model__ = UniqueVisitorCountsExposed
 

@@ -7,6 +7,7 @@ from marshmallow import fields, validate
 from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUnitKind
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
+from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
 from flowmachine.core.server.query_schemas.unique_locations import UniqueLocationsSchema
 from flowmachine.features.location.active_at_reference_location_counts import UnmovingCounts
 
@@ -23,6 +24,7 @@ class UnmovingCountsExposed(BaseExposedQuery):
         return UnmovingCounts(self.locations._flowmachine_query_obj)
 
 
+@register_kind(TOP_LEVEL)
 class UnmovingCountsSchema(BaseSchema):
     __model__ = UnmovingCountsExposed
 

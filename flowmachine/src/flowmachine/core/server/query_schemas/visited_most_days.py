@@ -8,6 +8,7 @@ from flowmachine.core.server.query_schemas.event_window import (
     LocationsInWindowExposed,
     LocationsInWindowSchema,
 )
+from flowmachine.core.server.query_schemas.registry import REFERENCE_LOCATION, register_kind
 from flowmachine.features.subscriber.visited_most_days import VisitedMostDays
 
 
@@ -16,6 +17,7 @@ class VisitedMostDaysExposed(LocationsInWindowExposed):
     query_class = VisitedMostDays
 
 
+@register_kind(REFERENCE_LOCATION)
 class VisitedMostDaysSchema(LocationsInWindowSchema):
     __model__ = VisitedMostDaysExposed
 
