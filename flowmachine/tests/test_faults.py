@@ -75,11 +75,23 @@ def test_dead_pooled_connections_are_replaced(zmq_client, fm_server_obj, flowdb_
     held = [pool.pool.getconn() for _ in range(pool.max_size)]  # the pool at its largest, all idle
     for conn in held:
         pool.pool.putconn(conn)
+    name = APPLICATION_PREFIX + fm_server_obj.server.ctx.owner
     with flowdb_cluster.connect() as su:
+        # pg_stat_activity shows a returned connection as idle a moment later (the pool resets it first)
+        deadline = time.monotonic() + 10
+        while (
+            su.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND state = 'idle'",
+                (name,),
+            ).fetchone()[0]
+            < pool.max_size
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
         killed = su.execute(
             "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE application_name = %s AND state = 'idle'",
-            (APPLICATION_PREFIX + fm_server_obj.server.ctx.owner,),
+            (name,),
         ).fetchone()[0]
     assert killed == pool.max_size
     started = time.monotonic()
