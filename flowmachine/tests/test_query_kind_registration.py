@@ -87,6 +87,7 @@ class _TinySchema(BaseSchema):
 
 @pytest.fixture
 def clean_registry(monkeypatch):
+    FlowmachineQuerySchema.schemas_by_kind()  # built-in kinds register first, so they outlive the test
     for group, members in registry._registered.items():
         monkeypatch.setitem(registry._registered, group, list(members))
 
