@@ -20,6 +20,8 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from flowclient import aggregates
+
 pytestmark = pytest.mark.network
 
 SCRIPT = r"""
@@ -111,3 +113,43 @@ def test_published_client_and_generator_work_unchanged(
     assert published["spatial_aggregate"] and published["flows"] and published["histogram"]
     assert published["geography"]["features"]
     assert published["available_dates"]["calls"]
+
+
+SIGNATURES = r"""
+import inspect, json, warnings
+warnings.simplefilter("ignore")
+import flowclient
+out = {}
+for name in dir(flowclient):
+    obj = getattr(flowclient, name)
+    if name.startswith("_") or inspect.isclass(obj) or not callable(obj):
+        continue
+    params = inspect.signature(obj).parameters.values()
+    out[name] = [[p.name, p.kind.name, None if p.default is p.empty else repr(p.default)] for p in params]
+print(json.dumps(out))
+"""
+
+# 1.34's query makers advertise their spec builder's parameters without defaults (the defaults still apply);
+# ours show them. Its calendar_activity and localised_calendar_activity advertise location_event_counts'
+# parameters (a copy in FlowKit), which neither accepts.
+_MAKERS_ADVERTISING_OTHER_PARAMS = {"calendar_activity", "localised_calendar_activity"}
+
+
+def _signatures(python: Path | str) -> dict[str, list[list[Any]]]:
+    done = subprocess.run(
+        [str(python), "-c", SIGNATURES], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+def test_public_functions_keep_the_published_names_and_signatures(published_python: Path) -> None:
+    published, ours = _signatures(published_python), _signatures(sys.executable)
+    assert set(published) <= set(ours)
+    for name, params in published.items():
+        if name in _MAKERS_ADVERTISING_OTHER_PARAMS:
+            continue
+        if f"{name}_spec" in vars(aggregates):  # a query maker: names and kinds, not defaults
+            assert [p[:2] for p in ours[name]] == [p[:2] for p in params], name
+        else:
+            assert ours[name] == params, name
