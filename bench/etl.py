@@ -41,10 +41,11 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from qa_checks import compare
 from results_file import write_section
 
 from flowdb.cluster import Cluster
-from flowdb.qa import day_table, default_outcomes, flowkit_default_outcomes
+from flowdb.qa import day_table
 from flowdb.settings import FLOWETL_ROLE, Settings
 from flowdb.tuning import machine_cores, machine_memory_bytes
 from flowetl import pipeline
@@ -184,17 +185,9 @@ def flowetl_load(connect, su_connect, config: SourceConfig) -> tuple[pipeline.Lo
     return result, seconds
 
 
-def timed_value(function, *args):  # type: ignore[no-untyped-def]
-    """`function(*args)` and the seconds it took."""
-    started = time.perf_counter()
-    value = function(*args)
-    return value, time.perf_counter() - started
-
-
 def qa_alone(connect, rounds: int) -> dict[str, float]:
-    """Seconds of one read of the day, the combined checks and the per-check queries (medians of `rounds`,
-    alternating; every run's outcomes must agree with the ones the load recorded)."""
-    table = day_table("calls", DAY)
+    """Seconds of one read of the day, the combined checks and the per-check queries (qa_checks.compare:
+    medians of `rounds`, alternating); every run's outcomes must agree with the ones the load recorded."""
     with connect() as conn:
         recorded = dict(
             conn.execute(
@@ -203,25 +196,7 @@ def qa_alone(connect, rounds: int) -> dict[str, float]:
                 (DAY,),
             ).fetchall()
         )
-        rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()[0]
-        scan, one, each = [], [], []
-        for _ in range(rounds):
-            scan.append(
-                timed_value(conn.execute, sql.SQL("SELECT count(*) FROM {}").format(table))[1]
-            )
-            combined, seconds = timed_value(default_outcomes, conn, "calls", DAY)
-            one.append(seconds)
-            per_check, seconds = timed_value(flowkit_default_outcomes, conn, "calls", DAY)
-            each.append(seconds)
-            if not combined == per_check == recorded:
-                raise SystemExit("the combined, per-check and recorded QA outcomes differ")
-    return {
-        "rows": rows,
-        "checks": len(recorded),
-        "scan": statistics.median(scan),
-        "combined": statistics.median(one),
-        "per_check": statistics.median(each),
-    }
+    return compare(connect, "calls", DAY, rounds, expected=recorded)
 
 
 def main() -> None:
