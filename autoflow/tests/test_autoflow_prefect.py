@@ -17,7 +17,7 @@ from autoflow_helpers import settings_for, write_notebook, write_workflows
 
 @pytest.fixture(scope="module")
 def prefect_env(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    from autoflow.flows import prefect_environment
+    from flowkit_protocol.prefect_settings import prefect_environment
 
     home = tmp_path_factory.mktemp("autoflow-home")
     with pytest.MonkeyPatch.context() as mp:

@@ -195,13 +195,13 @@ COMPONENTS = {
     "flowauth": Component("flowauth", ("flowauth.settings",), run_flowauth),
     "flowetl": Component(
         "flowetl",
-        ("flowetl.settings", "flowetl.flows"),
+        ("flowetl.settings", "flowetl.flows", "flowkit_protocol.prefect_settings"),
         run_flowetl,
         library_setting=is_prefect_setting,
     ),
     "autoflow": Component(
         "autoflow",
-        ("autoflow.settings", "autoflow.flows"),
+        ("autoflow.settings", "autoflow.flows", "flowkit_protocol.prefect_settings"),
         run_autoflow,
         library_setting=is_prefect_setting,
     ),

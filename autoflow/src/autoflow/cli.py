@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(settings.log_level)
         if args.command == "status":
             return _status(settings, args.workflow)
-        from autoflow.flows import prefect_environment
+        from flowkit_protocol.prefect_settings import prefect_environment
 
         prefect_environment(settings.home)  # before Prefect is imported (the cron check imports it)
         from autoflow.config import load_config

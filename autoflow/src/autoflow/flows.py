@@ -2,16 +2,14 @@
 workflow run (a sub-flow named after the workflow, run name = its tag, a task per notebook and per report).
 
 The logic lives in plain functions (autoflow.sensor, autoflow.workflow); this module only wraps them. Prefect
-reads its settings when it is imported: call `prefect_environment()` first (the CLI does), so Prefect runs in
+reads its settings when it is imported: call `flowkit_protocol.prefect_settings.prefect_environment()` first (the CLI does), so Prefect runs in
 ephemeral mode under AutoFlow's home unless `PREFECT_API_URL` names a server, and sends no telemetry. The
 ephemeral API runs no scheduler, so `autoflow serve` is the schedule (autoflow.serve).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from autoflow.config import Config, WorkflowSpec
@@ -27,22 +25,6 @@ from autoflow.settings import Settings
 from autoflow.workflow import RunResult, run_tag, run_workflow
 
 SENSOR_FLOW_NAME = "Available dates sensor"  # FlowKit's
-
-
-def prefect_environment(home: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Set Prefect's settings in `os.environ` where the operator has not: no telemetry, Prefect's state
-    under `<home>/prefect` (AUTOFLOW_HOME), quiet logs. Returns what it set."""
-    env = os.environ if env is None else env
-    defaults = {
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_HOME": str(home / "prefect"),
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
-    }
-    chosen = {name: value for name, value in defaults.items() if not env.get(name)}
-    os.environ.update(chosen)
-    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
-    return chosen
 
 
 def _as_task(name: str, step: Callable[[], Any]) -> Any:

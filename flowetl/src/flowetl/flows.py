@@ -17,27 +17,19 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from flowkit_protocol.prefect_settings import prefect_environment as shared_prefect_environment
+
 POOL_NAME = "postgres_etl"
 
 
 def prefect_environment(
     env: Mapping[str, str] | None = None, *, home: Path | None = None
 ) -> dict[str, str]:
-    """The Prefect settings FlowETL runs with, set in `os.environ` where the operator has not set them:
-    no telemetry, Prefect's state under FlowETL's home (`FLOWETL_HOME`, default ~/.flowetl), quiet logs.
-    Returns what it set."""
+    """The Prefect settings FlowETL runs with (flowkit_protocol.prefect_settings), its state under FlowETL's
+    home (`FLOWETL_HOME`, default ~/.flowetl). Returns what it set."""
     env = os.environ if env is None else env
     root = home or Path(env.get("FLOWETL_HOME") or Path.home() / ".flowetl")
-    defaults = {
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_HOME": str(root / "prefect"),
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
-    }
-    chosen = {name: value for name, value in defaults.items() if not env.get(name)}
-    os.environ.update(chosen)
-    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
-    return chosen
+    return shared_prefect_environment(root, env)
 
 
 @dataclass(frozen=True)
