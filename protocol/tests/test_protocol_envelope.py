@@ -85,6 +85,19 @@ def test_every_action_has_a_payload_type_and_payloads_round_trip():
     assert list(poll.as_payload()) == ["query_id", "query_kind", "query_state", "progress"]
     assert QueryPoll.from_payload(poll.as_payload()) == poll
     assert ResultSql.from_payload({"sql": 3}) == ResultSql(None, None, None)
+    plain = ResultSql("q", "completed", "SELECT 1")
+    assert list(plain.as_payload()) == [
+        "query_id",
+        "query_state",
+        "sql",
+    ]  # FlowKit's reply, unchanged
+    private = ResultSql("q", "completed", "SELECT 1", epsilon=0.5)
+    assert (
+        private.as_payload()["epsilon"] == 0.5
+        and ResultSql.from_payload(private.as_payload()) == private
+    )
+    for bad in (0, -1, True, "1"):
+        assert ResultSql.from_payload({"epsilon": bad}).epsilon is None
     assert Cancellation.from_payload({"cancelled": 1}).cancelled is True
     assert QaChecksParams("calls", "c", "2016-01-01", "2016-01-02").as_params()["check_type"] == "c"
 

@@ -26,6 +26,8 @@ class Action(enum.StrEnum):
     @classmethod
     def parse(cls, value: object) -> Action | None:
         """The action named `value`, or None if there is none of that name."""
+        if not isinstance(value, str):
+            return None
         try:
             return cls(value)
         except ValueError:

@@ -21,6 +21,20 @@ def _str(payload: dict[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _positive_number(payload: dict[str, Any], key: str) -> float | None:
+    value = payload.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return None
+    return float(value)
+
+
+def _with_epsilon(payload: dict[str, Any], epsilon: float | None) -> dict[str, Any]:
+    """A differentially private release names the epsilon it spends; redaction-mode replies stay FlowKit's."""
+    if epsilon is not None:
+        payload["epsilon"] = epsilon
+    return payload
+
+
 def _list(payload: dict[str, Any], key: str) -> list[Any] | None:
     value = payload.get(key)
     return value if isinstance(value, list) else None
@@ -167,18 +181,28 @@ class QueryParams:
 
 @dataclass(frozen=True)
 class ResultSql:
-    """get_sql_for_query_result."""
+    """get_sql_for_query_result. `epsilon` is set only for a differentially private release (issue 21): the
+    privacy loss FlowAPI charges to the caller's budget the first time it streams this query's result."""
 
     query_id: str | None
     query_state: str | None
     sql: str | None
+    epsilon: float | None = None
 
     def as_payload(self) -> dict[str, Any]:
-        return {"query_id": self.query_id, "query_state": self.query_state, "sql": self.sql}
+        return _with_epsilon(
+            {"query_id": self.query_id, "query_state": self.query_state, "sql": self.sql},
+            self.epsilon,
+        )
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> ResultSql:
-        return cls(_str(payload, "query_id"), _str(payload, "query_state"), _str(payload, "sql"))
+        return cls(
+            _str(payload, "query_id"),
+            _str(payload, "query_state"),
+            _str(payload, "sql"),
+            _positive_number(payload, "epsilon"),
+        )
 
 
 @dataclass(frozen=True)
@@ -189,14 +213,18 @@ class GeoResultSql:
     query_state: str | None
     aggregation_unit: str | None
     sql: str | None
+    epsilon: float | None = None  # as ResultSql's
 
     def as_payload(self) -> dict[str, Any]:
-        return {
-            "query_id": self.query_id,
-            "query_state": self.query_state,
-            "aggregation_unit": self.aggregation_unit,
-            "sql": self.sql,
-        }
+        return _with_epsilon(
+            {
+                "query_id": self.query_id,
+                "query_state": self.query_state,
+                "aggregation_unit": self.aggregation_unit,
+                "sql": self.sql,
+            },
+            self.epsilon,
+        )
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> GeoResultSql:
@@ -205,6 +233,7 @@ class GeoResultSql:
             _str(payload, "query_state"),
             _str(payload, "aggregation_unit"),
             _str(payload, "sql"),
+            _positive_number(payload, "epsilon"),
         )
 
 

@@ -18,6 +18,8 @@ class QueryState(enum.StrEnum):
     @classmethod
     def parse(cls, value: object) -> QueryState | None:
         """The state named `value`, or None if it names none."""
+        if not isinstance(value, str):
+            return None
         try:
             return cls(value)
         except ValueError:
