@@ -43,6 +43,13 @@ class BaseExposedQuery(ABC):
                 value = default() if callable(default) else default
             setattr(self, param, value)
 
+    if TYPE_CHECKING:
+        # The parameters are set by `__init__` from the schema's fields (`setattr`), so a type checker cannot see
+        # them: this tells it that an attribute it does not know is one of them, of whatever type its field
+        # loads. Only for the type checker: at run time a missing attribute still raises AttributeError. A
+        # subclass may declare a parameter's type as a class annotation (`sampling: dict[str, Any] | None`).
+        def __getattr__(self, name: str) -> Any: ...
+
     @classmethod
     def declared_params(cls) -> dict[str, Any]:
         """Parameter name -> default (`_REQUIRED` if none): the loadable fields of the schema, bar query_kind."""

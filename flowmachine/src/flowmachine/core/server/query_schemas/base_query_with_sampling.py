@@ -58,6 +58,7 @@ class BaseExposedQueryWithSampling(BaseExposedQuery):
     @property
     def _flowmachine_query_obj(self) -> Query:
         query = self._unsampled_query_obj
-        if not getattr(self, "sampling", None):
+        sampling = getattr(self, "sampling", None)
+        if not sampling:
             return query
-        return RandomSample(query, **self.sampling)
+        return RandomSample(query, **sampling)

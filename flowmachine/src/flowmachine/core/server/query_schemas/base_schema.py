@@ -19,7 +19,11 @@ class BaseSchema(Schema):
         """A schema naming a `__model__` declares that exposed query's parameters (see BaseExposedQuery)."""
         super().__init_subclass__(**kwargs)
         model = cls.__dict__.get("__model__")
-        if isinstance(model, type) and "__schema__" not in model.__dict__:
+        if (
+            isinstance(model, type)
+            and issubclass(model, BaseExposedQuery)
+            and "__schema__" not in model.__dict__
+        ):
             model.__schema__ = cls
 
     @post_load

@@ -7,6 +7,7 @@ class MostFrequentLocationExposed(LocationsInWindowExposed):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from flowmachine.core.query import Query
@@ -30,7 +31,7 @@ from flowmachine.core.server.query_schemas.field_mixins import (
 class LocationsInWindowExposed(BaseExposedQueryWithSampling):
     """A location kind built as `query_class(start, end, unit, hours=, tables=, subscriber_subset=)`."""
 
-    query_class: ClassVar[type[Query]]
+    query_class: ClassVar[Callable[..., Query]]
 
     @property
     def _unsampled_query_obj(self):
@@ -58,7 +59,7 @@ class LocationsInWindowSchema(
 class DirectedEventsMetricExposed(BaseExposedQueryWithSampling):
     """A metric built as `query_class(start, end, direction=, hours=, tables=, subscriber_subset=)`."""
 
-    query_class: ClassVar[type[Query]]
+    query_class: ClassVar[Callable[..., Query]]
 
     @property
     def _unsampled_query_obj(self):

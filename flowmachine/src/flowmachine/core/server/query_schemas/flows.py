@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from marshmallow import ValidationError, fields, validate, validates_schema
@@ -19,7 +20,7 @@ class FlowsExposed(BaseExposedQuery):
     """Also the base of inflows and outflows, which name another `query_class`."""
 
     query_kind = "flows"
-    query_class: ClassVar[type[Query]] = Flows
+    query_class: ClassVar[Callable[..., Query]] = Flows
 
     @property
     def aggregation_unit(self):

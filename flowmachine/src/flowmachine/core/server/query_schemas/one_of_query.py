@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from marshmallow import Schema, ValidationError
 
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
-from flowmachine.core.server.query_schemas.registry import registered_schemas
+from flowmachine.core.server.query_schemas.registry import kind_of, registered_schemas
 
 
 class OneOfQuerySchema(Schema):
@@ -28,7 +28,7 @@ class OneOfQuerySchema(Schema):
 
     @classmethod
     def schemas_by_kind(cls) -> dict[str, type[Schema]]:
-        return {s.__model__.query_kind: s for s in cls.all_query_schemas()}
+        return {kind_of(s): s for s in cls.all_query_schemas()}
 
     def load(
         self, data: Any, *, many: bool | None = None, partial: Any = None, unknown: Any = None

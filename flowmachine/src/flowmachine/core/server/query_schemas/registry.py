@@ -70,7 +70,8 @@ _builtins_imported = False
 S = TypeVar("S", bound=type[Schema])
 
 
-def _kind_of(schema: type[Schema]) -> str:
+def kind_of(schema: type[Schema]) -> str:
+    """The query kind a query schema loads (its `__model__`'s); TypeError if it is not a query schema."""
     kind = getattr(getattr(schema, "__model__", None), "query_kind", None)
     if not isinstance(schema, type) or not issubclass(schema, Schema) or not kind:
         raise TypeError(
@@ -86,12 +87,12 @@ def register_kind(*groups: str) -> Callable[[S], S]:
         raise ValueError(f"register_kind needs groups among {sorted(_registered)}, got {groups!r}")
 
     def register(schema: S) -> S:
-        kind = _kind_of(schema)
+        kind = kind_of(schema)
         for group in groups:
             members = _registered[group]
             if schema in members:
                 continue
-            if any(_kind_of(other) == kind for other in members):
+            if any(kind_of(other) == kind for other in members):
                 raise ValueError(f"query kind {kind!r} is already registered in {group}")
             members.append(schema)
         return schema
@@ -116,6 +117,6 @@ def registered_schemas(group: str) -> tuple[type[Schema], ...]:
     return tuple(
         sorted(
             _registered[group],
-            key=lambda s: (order.get(_kind_of(s), len(order)), _kind_of(s)),
+            key=lambda s: (order.get(kind_of(s), len(order)), kind_of(s)),
         )
     )

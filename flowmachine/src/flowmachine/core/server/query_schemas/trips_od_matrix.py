@@ -3,6 +3,7 @@ window (redacted). Also the base of consecutive_trips_od_matrix, which names ano
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from marshmallow import fields, validate
@@ -26,7 +27,7 @@ from flowmachine.features.location.trips_od_matrix import TripsODMatrix
 
 class TripsODMatrixExposed(BaseExposedQuery):
     query_kind = "trips_od_matrix"
-    query_class: ClassVar[type[Query]] = TripsODMatrix
+    query_class: ClassVar[Callable[..., Query]] = TripsODMatrix
 
     @property
     def _flowmachine_query_obj(self):
