@@ -25,7 +25,10 @@ from flowkit_protocol.envelope import (
 from flowkit_protocol.payloads import (
     ACTION_PAYLOADS,
     Cancellation,
+    GeographyParams,
+    ParamsError,
     QaChecksParams,
+    QueryIdParams,
     QueryPoll,
     QueryRun,
     ResultSql,
@@ -137,3 +140,24 @@ def test_the_package_imports_only_the_standard_library():
                     path,
                     name,
                 )
+
+
+def test_params_types_read_a_requests_params():
+    assert QueryIdParams.from_params({"query_id": "q"}) == QueryIdParams("q")
+    assert GeographyParams.from_params({"aggregation_unit": "admin1"}) == GeographyParams("admin1")
+    checks = QaChecksParams("calls", "count_msisdns", "2016-01-01", "2016-01-02")
+    assert QaChecksParams.from_params(checks.as_params()) == checks
+    for bad, param in (
+        ({}, None),
+        ({"query_id": "q", "colour": "blue"}, None),
+        ({"query_id": 5}, "query_id"),
+        ({"query_id": None}, "query_id"),
+    ):
+        with pytest.raises(ParamsError) as caught:
+            QueryIdParams.from_params(bad)
+        assert caught.value.param == param, bad
+    with pytest.raises(ParamsError) as caught:
+        QaChecksParams.from_params({**checks.as_params(), "start_date": 20160101})
+    assert caught.value.param == "start_date"
+    with pytest.raises(ParamsError, match="end_date"):
+        QaChecksParams.from_params({k: v for k, v in checks.as_params().items() if k != "end_date"})

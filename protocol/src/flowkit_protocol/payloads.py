@@ -3,10 +3,12 @@ holds. Each reply payload builds its dict (`as_payload`, key order as FlowKit se
 (`from_payload`, never raising: a field of the wrong type reads as None, for the caller to refuse).
 
 run_query and get_aggregation_unit take a query spec (a `dict`, validated by FlowMachine) as their params;
-ping, get_available_queries, get_query_schemas, get_available_dates and list_qa_checks take none."""
+ping, get_available_queries, get_query_schemas, get_available_dates and list_qa_checks take none. The other
+actions' params types read a request's params with `from_params` (ParamsError if they do not fit)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +45,32 @@ def _list(payload: dict[str, Any], key: str) -> list[Any] | None:
 # request params ------------------------------------------------------------------------------------------
 
 
+class ParamsError(ValueError):
+    """A request's params do not fit its action's params type. `param` names the param whose value is not a
+    string (None when a param is missing or unexpected)."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+def _string_params(kind: str, names: tuple[str, ...], params: Mapping[str, Any]) -> list[str]:
+    """The values of exactly the params `names`, in that order, each a string (ParamsError otherwise)."""
+    unexpected = sorted(set(params) - set(names))
+    if unexpected:
+        raise ParamsError(f"{kind} takes no param {unexpected[0]!r}")
+    missing = [name for name in names if name not in params]
+    if missing:
+        raise ParamsError(f"{kind} needs the param {missing[0]!r}")
+    values = []
+    for name in names:
+        value = params[name]
+        if not isinstance(value, str):
+            raise ParamsError(f"{kind}'s param {name!r} must be a string", param=name)
+        values.append(value)
+    return values
+
+
 @dataclass(frozen=True)
 class QueryIdParams:
     """poll_query, get_query_kind, get_query_params, get_sql_for_query_result,
@@ -53,6 +81,12 @@ class QueryIdParams:
     def as_params(self) -> dict[str, Any]:
         return {"query_id": self.query_id}
 
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> QueryIdParams:
+        """Read a request's params (ParamsError if they are not exactly a string `query_id`)."""
+        (query_id,) = _string_params(cls.__name__, ("query_id",), params)
+        return cls(query_id)
+
 
 @dataclass(frozen=True)
 class GeographyParams:
@@ -60,6 +94,12 @@ class GeographyParams:
 
     def as_params(self) -> dict[str, Any]:
         return {"aggregation_unit": self.aggregation_unit}
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> GeographyParams:
+        """Read a request's params (ParamsError if they are not exactly a string `aggregation_unit`)."""
+        (aggregation_unit,) = _string_params(cls.__name__, ("aggregation_unit",), params)
+        return cls(aggregation_unit)
 
 
 @dataclass(frozen=True)
@@ -76,6 +116,13 @@ class QaChecksParams:
             "start_date": self.start_date,
             "end_date": self.end_date,
         }
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> QaChecksParams:
+        """Read a request's params (ParamsError if they are not exactly these four, each a string)."""
+        names = ("cdr_type", "check_type", "start_date", "end_date")
+        cdr_type, check_type, start_date, end_date = _string_params(cls.__name__, names, params)
+        return cls(cdr_type, check_type, start_date, end_date)
 
 
 # reply payloads ------------------------------------------------------------------------------------------
