@@ -98,17 +98,23 @@ def _find_property(props: dict[str, Any], candidates: list[str]) -> str | None:
     return None
 
 
-def _values(
-    path: Path, features: list[dict[str, Any]], prop: str, what: str, *, required: bool = True
-) -> list[str | None]:
-    """`prop` of every feature as text; a missing or empty value is an error when `required`."""
+def _optional_values(features: list[dict[str, Any]], prop: str) -> list[str | None]:
+    """`prop` of every feature as text, None where it is missing or empty."""
     out: list[str | None] = []
-    for k, feature in enumerate(features, start=1):
+    for feature in features:
         value = (feature.get("properties") or {}).get(prop)
         text = None if value is None else str(value).strip()
-        if not text and required:
-            raise FlowDBError(f"{path}: feature {k} has no {what} (property {prop!r})")
         out.append(text or None)
+    return out
+
+
+def _values(path: Path, features: list[dict[str, Any]], prop: str, what: str) -> list[str]:
+    """`prop` of every feature as text; a missing or empty value is an error."""
+    out: list[str] = []
+    for k, text in enumerate(_optional_values(features, prop), start=1):
+        if text is None:
+            raise FlowDBError(f"{path}: feature {k} has no {what} (property {prop!r})")
+        out.append(text)
     return out
 
 
@@ -160,8 +166,11 @@ def load_geography(
     if duplicates:
         raise FlowDBError(f"{path}: duplicate pcods in {pcod_prop!r}: {', '.join(duplicates[:5])}")
     name_prop = _choose(path, features, name_property, name_candidates(level), "name")
-    names = _values(path, features, name_prop, "name", required=False) if name_prop else pcods
-    names = [n or p for n, p in zip(names, pcods, strict=True)]
+    if name_prop:
+        given_names = _optional_values(features, name_prop)
+        names = [n or p for n, p in zip(given_names, pcods, strict=True)]
+    else:
+        names = list(pcods)
 
     # Ancestor pcod columns: admin<level-1>pcod from parent_property, higher ones detected.
     ancestors: dict[int, list[str | None]] = {}
@@ -169,7 +178,7 @@ def load_geography(
         given = parent_property if up == level - 1 else None
         prop = _choose(path, features, given, _ancestor_candidates(up), "parent pcod")
         if prop is not None and prop != pcod_prop:
-            ancestors[up] = _values(path, features, prop, "parent pcod", required=False)
+            ancestors[up] = _optional_values(features, prop)
 
     table = sql.Identifier("geography", f"admin{level}")
     columns = [f"admin{level}pcod", f"admin{level}name", *(f"admin{up}pcod" for up in ancestors)]

@@ -10,6 +10,7 @@ import psycopg
 from psycopg import sql
 
 from flowdb import RELEASE_DATE, __version__
+from flowdb.rows import scalar
 from flowdb.settings import (
     DATABASE,
     EVENTS_OWNER_ROLE,
@@ -19,8 +20,9 @@ from flowdb.settings import (
 )
 from flowdb.tuning import MB, compute_tuning
 
-# Schemas flowmachine may write (results, derived geography and rasters) and schemas it may only read.
-WRITABLE_SCHEMAS = ("cache", "geography", "population", "elevation")
+# Schemas flowmachine may write (results, derived geography and rasters, differentially private releases) and
+# schemas it may only read.
+WRITABLE_SCHEMAS = ("cache", "geography", "population", "elevation", "dp")
 READABLE_SCHEMAS = ("events", "infrastructure", "routing", "etl", "dfs", "interactions")
 # Cache bookkeeping: FlowMachine's own, never readable by the API role.
 CACHE_BOOKKEEPING = ("cached", "dependencies", "cache_config", "query_specs")
@@ -139,7 +141,26 @@ def reconcile(conn: psycopg.Connection, settings: Settings) -> None:
                 )
             )
         conn.execute(sql.SQL("REVOKE ALL ON SEQUENCE cache.cache_touches FROM {}").format(api))
+        reconcile_privacy_ledger(conn, settings)
         reconcile_flowetl(conn, settings)
+
+
+# The differential-privacy ledger (migration 0007): FlowAPI reads and writes it, nobody else; no DELETE.
+PRIVACY_LEDGER_WRITES = ("privacy.user_spend", "privacy.token_spend", "privacy.charges")
+
+
+def reconcile_privacy_ledger(conn: psycopg.Connection, settings: Settings) -> None:
+    """The API role's rights on the epsilon ledger: SELECT, INSERT, UPDATE on its tables, SELECT on its view."""
+    if not _existing_schemas(conn, ("privacy",)):
+        return
+    api = sql.Identifier(settings.flowapi_user)
+    conn.execute(sql.SQL("REVOKE ALL ON SCHEMA privacy FROM PUBLIC"))
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA privacy TO {}").format(api))
+    for table in PRIVACY_LEDGER_WRITES:
+        name = sql.Identifier(*table.split("."))
+        conn.execute(sql.SQL("REVOKE ALL ON TABLE {} FROM {}").format(name, api))
+        conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE ON TABLE {} TO {}").format(name, api))
+    conn.execute(sql.SQL("GRANT SELECT ON privacy.user_ledger TO {}").format(api))
 
 
 # What FlowETL writes besides its own tables: (table, privileges).
@@ -203,7 +224,7 @@ def reconcile_flowetl(conn: psycopg.Connection, settings: Settings) -> None:
         sql.SQL("GRANT SELECT ON etl.ingest_state, etl.available_dates TO {}").format(etl_role)
     )
     for table, privileges in FLOWETL_WRITES:
-        if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is not None:
+        if scalar(conn.execute("SELECT to_regclass(%s)", (table,))) is not None:
             conn.execute(
                 sql.SQL("GRANT {} ON TABLE {} TO {}").format(
                     sql.SQL(privileges), sql.Identifier(*table.split(".")), etl_role

@@ -23,6 +23,7 @@ import psycopg
 from psycopg import sql
 
 from flowdb.cluster import Cluster
+from flowdb.rows import one_row
 from flowdb.settings import Settings
 
 
@@ -129,6 +130,9 @@ def connect_as(cluster: Cluster, role: str) -> psycopg.Connection:
 def visible_pages(conn: psycopg.Connection, table: str) -> tuple[int, int]:
     """(pages, all-visible pages) of `table` ("schema.name"), as ANALYZE counts them from its visibility map."""
     conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(*table.split("."))))
-    return conn.execute(
-        "SELECT relpages, relallvisible FROM pg_class WHERE oid = %s::regclass", (table,)
-    ).fetchone()
+    pages, visible = one_row(
+        conn.execute(
+            "SELECT relpages, relallvisible FROM pg_class WHERE oid = %s::regclass", (table,)
+        )
+    )
+    return pages, visible

@@ -36,6 +36,7 @@ from psycopg import sql
 
 from flowdb.events_columns import EVENTS_COLUMNS
 from flowdb.qa.macros import check_cdr_type, day_table_name
+from flowdb.rows import one_row
 
 # Each type's default checks, FlowKit 1.34's names (16 for every type, +5 for calls and sms, +3 for calls).
 COMMON_CHECKS = (
@@ -79,7 +80,7 @@ def default_check_names(cdr_type: str) -> tuple[str, ...]:
     """The names of FlowKit 1.34's default checks for `cdr_type` (24 calls, 21 sms, 16 mds and topups). A check
     of one type only is named `<check>.<cdr_type>` (`median_duration.calls`), as FlowETL names its task."""
     check_cdr_type(cdr_type)
-    names = COMMON_CHECKS
+    names: tuple[str, ...] = COMMON_CHECKS
     if _two_party(cdr_type):
         names += tuple(f"{n}.{cdr_type}" for n in TWO_PARTY_CHECKS)
     if cdr_type == "calls":
@@ -305,6 +306,6 @@ def default_outcomes(
         raise TypeError("table must be a psycopg.sql.Identifier")
     with conn.cursor() as cur:
         cur.execute(default_checks_statement(cdr_type, relation), {"day": day})
-        row = cur.fetchone()
-        names = [d.name for d in cur.description]
+        row = one_row(cur)
+        names = [d.name for d in cur.description or ()]
     return dict(zip(names, row, strict=True))

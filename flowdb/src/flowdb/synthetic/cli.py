@@ -10,8 +10,9 @@ from pathlib import Path
 import psycopg
 
 from flowdb.cluster import Cluster, find_bindir
+from flowdb.rows import scalar
 from flowdb.settings import LOOPBACK_HOSTS, Settings
-from flowdb.synthetic.config import SyntheticConfig, parse_value
+from flowdb.synthetic.config import SyntheticConfig, annotation, parse_value
 from flowdb.synthetic.native import NativeLibrary, find_library
 from flowdb.tuning import machine_cores
 
@@ -33,14 +34,14 @@ def cmd_synthetic(settings: Settings, args: argparse.Namespace) -> int:
     from flowdb.synthetic.run import generate
 
     overrides = {
-        f.name: parse_value(f.name, f.type, getattr(args, f.name))
+        f.name: parse_value(f.name, annotation(f), getattr(args, f.name))
         for f in fields(SyntheticConfig)
         if getattr(args, f.name) is not None
     }
     config = SyntheticConfig.from_env(**overrides)
     connect = partial(psycopg.connect, settings.url(), autocommit=True)
     with connect() as conn:  # FlowDB must answer before anything else is looked at
-        days = conn.execute("SELECT count(*) FROM etl.available_dates").fetchone()[0]
+        days = scalar(conn.execute("SELECT count(*) FROM etl.available_dates"))
     if args.if_empty and days:
         print(
             f"FlowDB already holds {days} ingested (type, day) pairs; not generating (--if-empty)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import Field, dataclass, fields, replace
 from typing import Any
 
 from flowdb.errors import FlowDBError
@@ -143,9 +143,16 @@ class SyntheticConfig:
                 raw = env.get("SYNTHETIC_DATA_GENERATOR")
             if raw is None or raw == "":
                 continue
-            values[f.name] = parse_value(f.name, f.type, raw)
+            values[f.name] = parse_value(f.name, annotation(f), raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values).validate()
+
+
+def annotation(f: Field[Any]) -> str:
+    """A field's annotation as written: a string, as this module postpones annotations."""
+    if not isinstance(f.type, str):
+        raise TypeError(f"{f.name}: expected a postponed (string) annotation, got {f.type!r}")
+    return f.type
 
 
 def parse_value(name: str, type_name: str, raw: str) -> Any:

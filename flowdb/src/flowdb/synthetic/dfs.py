@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import psycopg
 
+from flowdb.rows import scalar
 from flowdb.synthetic.config import SyntheticConfig
 
 TRANSACTION_TYPES = [
@@ -48,7 +49,7 @@ def build_dfs(conn: psycopg.Connection, config: SyntheticConfig) -> int:
            ORDER BY md5(msisdn || %(seed)s::text) LIMIT %(n)s""",
         {"seed": config.calls_seed, "n": MAX_DFS_SUBSCRIBERS},
     )
-    n_subs = conn.execute("SELECT count(*) FROM dfs.subscribers").fetchone()[0]
+    n_subs = scalar(conn.execute("SELECT count(*) FROM dfs.subscribers"))
     if n_subs < 2:
         clear_dfs(conn)
         return 0

@@ -26,6 +26,8 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import sql
 
+from flowdb.rows import scalar
+
 CDR_TYPES = ("calls", "sms", "mds", "topups", "forwards")
 REPLACE_LOCK = 0x4C6F6164  # advisory-lock namespace for replacing day partitions
 # ANALYZE of a day partition samples 300 x this many rows. PostgreSQL's default keeps a multi-million-row day's
@@ -75,7 +77,7 @@ def day_partition(
     indexes: tuple[str, ...] = INDEX_COLUMNS,
     analyze: bool = True,
     location_ids: Callable[[], Collection[str]] | None = None,
-) -> Iterator[sql.Composed]:
+) -> Iterator[sql.Identifier]:
     """Yield the name of an empty staging table for one day; publish it as that day's partition on exit.
 
     A bulk loader that ANALYZEs the parents afterwards passes `analyze=False`: in PostgreSQL 15 analysing a
@@ -90,7 +92,7 @@ def day_partition(
     parent = sql.Identifier("events", cdr_type)
     next_day = day + dt.timedelta(days=1)
     with conn.transaction():
-        if conn.execute("SELECT to_regclass(%s)", (f"events.{name}",)).fetchone()[0] is not None:
+        if scalar(conn.execute("SELECT to_regclass(%s)", (f"events.{name}",))) is not None:
             # Replacing a day drops a partition, which needs the parent exclusively. Two such loads of one
             # type would each hold the parent (CREATE TABLE ... LIKE) and wait for the other: take turns.
             conn.execute(
@@ -180,6 +182,7 @@ def record_ingested(
                has_counterparts = available_tables.has_counterparts OR excluded.has_counterparts""",
         (cdr_type, locations, subscribers, counterparts),
     )
+    used: sql.Composable
     if location_ids is None:
         used = sql.SQL("SELECT location_id FROM {} WHERE location_id IS NOT NULL").format(table)
     else:

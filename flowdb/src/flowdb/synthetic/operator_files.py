@@ -29,6 +29,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from flowdb.rows import scalar
 from flowdb.synthetic.loading import day_table_name
 
 # Per type, the file's fields in order: (operator's header, events column). Events columns the generators leave
@@ -126,7 +127,7 @@ def _bad_positions(rows: int) -> tuple[list[int], list[int]]:
 def write_file(conn: psycopg.Connection, table: sql.Composable, cdr_type: str, target: Path) -> int:
     """Write the rows of `table` (one day of `cdr_type`) to `target` as the operator's CSV.gz, bad rows
     included; return the number of rows written."""
-    rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()[0]
+    rows = scalar(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)))
     nulls, late = _bad_positions(rows)
     selected = []
     for header, column in FIELDS[cdr_type]:

@@ -212,7 +212,7 @@ def _text_widths(values: np.ndarray) -> np.ndarray | None:
     return np.count_nonzero(raw, axis=1)
 
 
-def _narrow(c: Column, rows: np.ndarray, widths: dict[int, np.ndarray]) -> Column:
+def _narrow(c: Column, rows: np.ndarray, widths: dict[str, np.ndarray]) -> Column:
     assert c.values is not None
     values = c.values[rows]
     if c.name in widths:
@@ -254,7 +254,7 @@ def iter_chunks(parts: list[np.ndarray], chunk_bytes: int = 4 << 20) -> list[mem
     """Header, the record arrays' bytes in slices of about `chunk_bytes` (no copies) and the trailer."""
     chunks = [memoryview(HEADER)]
     for part in parts:
-        raw = memoryview(part.view(np.uint8)) if part.size else memoryview(b"")
+        raw = part.view(np.uint8).data if part.size else memoryview(b"")
         chunks += [raw[i : i + chunk_bytes] for i in range(0, len(raw), chunk_bytes)]
     chunks.append(memoryview(TRAILER))
     return chunks

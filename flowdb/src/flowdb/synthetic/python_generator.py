@@ -445,10 +445,10 @@ def _load(
     """COPY one batch into its day partition; with `qa_checks`, record the day's default QA checks in the
     same transaction. A day of `files` is written as an operator file instead. Returns the seconds the QA
     checks took."""
-    exported = files is not None and batch.day in files.days
+    exported = files if files is not None and batch.day in files.days else None
     sink = (
-        day_file(conn, batch.cdr_type, batch.day, files)
-        if exported
+        day_file(conn, batch.cdr_type, batch.day, exported)
+        if exported is not None
         else day_partition(
             conn,
             batch.cdr_type,
@@ -467,7 +467,7 @@ def _load(
                 for chunk in pb.iter_chunks(batch.parts):
                     copy.write(chunk)
         started = time.monotonic()
-        if qa_checks and not exported:
+        if qa_checks and exported is None:
             record_default_checks(conn, batch.cdr_type, batch.day)
     return time.monotonic() - started
 
@@ -511,13 +511,19 @@ def generate_python(
             )
         finally:
             idle.put(c)
-        exported = files is not None and batch.day in files.days
+        exported = files if files is not None and batch.day in files.days else None
         with lock:
-            if not exported:
+            if exported is None:
                 totals[batch.cdr_type] += batch.rows
             done = sum(totals.values())
-        checked = "" if config.skip_test_qa_check or exported else f", QA checks {qa:.1f} s"
-        where = f"written to {files.path(batch.cdr_type, batch.day)}" if exported else "loaded"
+        checked = (
+            "" if config.skip_test_qa_check or exported is not None else f", QA checks {qa:.1f} s"
+        )
+        where = (
+            f"written to {exported.path(batch.cdr_type, batch.day)}"
+            if exported is not None
+            else "loaded"
+        )
         say(
             f"{batch.cdr_type} {batch.day}: {batch.rows:,} rows, generated in {batch.seconds:.1f} s, "
             f"{where} in {time.monotonic() - started:.1f} s{checked} ({done:,} rows so far)"

@@ -40,6 +40,7 @@ from psycopg import sql
 
 from flowdb.errors import FlowDBError
 from flowdb.qa import record_default_checks
+from flowdb.rows import scalar
 from flowdb.synthetic.config import SyntheticConfig
 from flowdb.synthetic.loading import day_partition
 from flowdb.synthetic.operator_files import OperatorFiles, day_file
@@ -101,7 +102,7 @@ def _setup(conn: psycopg.Connection, config: SyntheticConfig, cell_regions_sql: 
                FROM ({cell_regions}) r WHERE r.version = 0"""
         ).format(cells=_ident("cells"), cell_regions=sql.SQL(cell_regions_sql))  # trusted constant
     )
-    n_cells = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(_ident("cells"))).fetchone()[0]
+    n_cells = scalar(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(_ident("cells"))))
     if n_cells == 0:
         raise FlowDBError("no cell lies inside the geography: cannot place any event")
     if config.disaster_region_pcod is not None:
@@ -109,10 +110,12 @@ def _setup(conn: psycopg.Connection, config: SyntheticConfig, cell_regions_sql: 
             "SELECT 1 FROM geography.admin2 WHERE admin2pcod = %s", (config.disaster_region_pcod,)
         ).fetchone()
         if not found:
-            some = conn.execute(
-                "SELECT string_agg(admin2pcod, ', ' ORDER BY admin2pcod) FROM "
-                "(SELECT admin2pcod FROM geography.admin2 ORDER BY admin2pcod LIMIT 5) s"
-            ).fetchone()[0]
+            some = scalar(
+                conn.execute(
+                    "SELECT string_agg(admin2pcod, ', ' ORDER BY admin2pcod) FROM "
+                    "(SELECT admin2pcod FROM geography.admin2 ORDER BY admin2pcod LIMIT 5) s"
+                )
+            )
             raise FlowDBError(
                 f"DISASTER_REGION_PCOD {config.disaster_region_pcod!r} is not an admin2 pcod "
                 f"(for example: {some})"
@@ -141,15 +144,17 @@ def _setup(conn: psycopg.Connection, config: SyntheticConfig, cell_regions_sql: 
         ).format(ranges=_ident("ranges"), avail=_ident("avail"), cells=_ident("cells"))
     )
     if config.disaster_region_pcod is not None:
-        left = conn.execute(
-            sql.SQL("SELECT count(*) FROM {} WHERE regime = 1").format(_ident("avail"))
-        ).fetchone()[0]
+        left = scalar(
+            conn.execute(
+                sql.SQL("SELECT count(*) FROM {} WHERE regime = 1").format(_ident("avail"))
+            )
+        )
         if left == 0:
             raise FlowDBError(
                 "the disaster region holds every cell: nowhere is left to relocate to"
             )
 
-    if conn.execute("SELECT count(*) FROM infrastructure.tacs").fetchone()[0] == 0:
+    if scalar(conn.execute("SELECT count(*) FROM infrastructure.tacs")) == 0:
         raise FlowDBError("infrastructure.tacs is empty: every subscriber needs a handset model")
     bad = conn.execute(
         sql.SQL("SELECT cell_id FROM {} WHERE cell_id !~ '^[0-9a-f]{{1,8}}$' LIMIT 1").format(
@@ -159,11 +164,13 @@ def _setup(conn: psycopg.Connection, config: SyntheticConfig, cell_regions_sql: 
     if bad:
         raise FlowDBError(f"the SQL generator needs cell ids of up to 8 hex digits, got {bad[0]!r}")
     # Identities are 64-bit hashes of the subscriber number: distinct in practice, checked here.
-    clash = conn.execute(
-        """SELECT count(*) - count(DISTINCT hashint8extended(sid, %s))
+    clash = scalar(
+        conn.execute(
+            """SELECT count(*) - count(DISTINCT hashint8extended(sid, %s))
            FROM generate_series(0::bigint, %s - 1) AS sid""",
-        (stream_seed(config.subscribers_seed, "msisdn"), config.n_subscribers),
-    ).fetchone()[0]
+            (stream_seed(config.subscribers_seed, "msisdn"), config.n_subscribers),
+        )
+    )
     if clash:
         raise FlowDBError(
             f"SUBSCRIBERS_SEED {config.subscribers_seed} gives two subscribers one msisdn: "
@@ -395,9 +402,9 @@ class World:
                 ).format(_ident("avail"))
             )
         }
-        self.tacs = conn.execute(
-            "SELECT array_agg(id::int ORDER BY id) FROM infrastructure.tacs"
-        ).fetchone()[0]
+        self.tacs = scalar(
+            conn.execute("SELECT array_agg(id::int ORDER BY id) FROM infrastructure.tacs")
+        )
         seed = config.subscribers_seed
         self.params: dict[str, int | float | str | list[int]] = {
             "n_pairs": max(1, config.interactions_multiplier * config.n_subscribers),
@@ -422,13 +429,15 @@ class World:
         in PostgreSQL's text form, handed back to each of the day's jobs as it came. (As a Python list, psycopg
         spends about 1.3 us per element dumping it for every job: 0.26 s a job for 200,000 subscribers.)"""
         regime = 1 if self.config.in_disaster(day) else 0
-        return conn.execute(
-            sql.SQL(
-                """SELECT array_agg((r.lo::bigint << 32) | r.cnt ORDER BY h.sid)::text
+        return scalar(
+            conn.execute(
+                sql.SQL(
+                    """SELECT array_agg((r.lo::bigint << 32) | r.cnt ORDER BY h.sid)::text
                    FROM {homes} h JOIN {ranges} r ON r.regime = %s AND r.region = h.region"""
-            ).format(homes=_ident(f"homes_{k}"), ranges=_ident("ranges")),
-            (regime,),
-        ).fetchone()[0]
+                ).format(homes=_ident(f"homes_{k}"), ranges=_ident("ranges")),
+                (regime,),
+            )
+        )
 
 
 def _generate_day(
@@ -464,10 +473,10 @@ def _generate_day(
     for stream in range(1, 8):
         params[f"s{stream}"] = stream_seed(config.calls_seed, cdr_type, k, stream)
     used: list[str] = []
-    exported = files is not None and day in files.days
+    exported = files if files is not None and day in files.days else None
     sink = (
-        day_file(conn, cdr_type, day, files)
-        if exported
+        day_file(conn, cdr_type, day, exported)
+        if exported is not None
         else day_partition(
             conn,
             cdr_type,
@@ -486,11 +495,11 @@ def _generate_day(
                 rows = config.rows_of(cdr_type)
                 params["rows"] = rows
                 fill = conn.execute(sql.SQL(NATIVE_FILL).format(fill=_ident("fill")), params)
-                used.extend(fill.fetchone()[0])
+                used.extend(scalar(fill))
             else:
                 rows = conn.execute(_insert_statement(cdr_type, table), params).rowcount
         qa_started = time.monotonic()
-        if qa_checks and not exported:
+        if qa_checks and exported is None:
             record_default_checks(conn, cdr_type, day)
     return rows, time.monotonic() - qa_started
 
@@ -569,16 +578,18 @@ def generate_sql(
             qa_checks=not config.skip_test_qa_check,
             files=files,
         )
-        exported = files is not None and day in files.days
+        exported = files if files is not None and day in files.days else None
         with lock:
-            if not exported:
+            if exported is None:
                 totals[cdr_type] += rows
             done = sum(totals.values())
             jobs_left[k] -= 1
             if jobs_left[k] == 0:
                 homes.pop(k, None)
-        checked = "" if config.skip_test_qa_check or exported else f", QA checks {qa:.1f} s"
-        where = f" written to {files.path(cdr_type, day)}" if exported else ""
+        checked = (
+            "" if config.skip_test_qa_check or exported is not None else f", QA checks {qa:.1f} s"
+        )
+        where = f" written to {exported.path(cdr_type, day)}" if exported is not None else ""
         say(
             f"{cdr_type} {day}: {rows:,} rows{where} in {time.monotonic() - t0:.1f} s{checked} "
             f"({done:,} rows so far)"
