@@ -1,9 +1,10 @@
 """What the server does for each action: `ACTION_HANDLERS` maps each `flowkit_protocol.Action` to its handler.
 
-A handler takes the `ServerContext` and the request's `params` as keyword arguments and returns a `Reply`, its
-payload built by the action's typed payload (`flowkit_protocol.payloads`). Handlers block (FlowDB, Redis), so
-the server runs them on its own thread pool; computing a query is handed on to the FlowMachine context's
-executor and never waited for, so run_query replies at once.
+A handler takes the `ServerContext` and the request's params, read once by `action_params.parse_params` into
+the action's typed params (`QueryIdParams`, `GeographyParams`, `QaChecksParams`, a query spec `dict`, or None),
+and returns a `Reply`, its payload built by the action's typed payload (`flowkit_protocol.payloads`). Handlers
+block (FlowDB, Redis), so the server runs them on its own thread pool; computing a query is handed on to the
+FlowMachine context's executor and never waited for, so run_query replies at once.
 
 The 14 actions of FlowKit 1.34, plus `cancel_query` (ours, for FlowAPI's DELETE route).
 """
@@ -11,12 +12,11 @@ The 14 actions of FlowKit 1.34, plus `cancel_query` (ours, for FlowAPI's DELETE 
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import logging
 from collections.abc import Callable
 from typing import Any
 
-from marshmallow import Schema, ValidationError
+from marshmallow import ValidationError
 from psycopg import sql
 from psycopg_pool import PoolTimeout
 
@@ -31,22 +31,26 @@ from flowkit_protocol.payloads import (
     AvailableDates,
     AvailableQueries,
     Cancellation,
+    GeographyParams,
     GeographySql,
     GeoResultSql,
     QaCheckList,
     QaChecks,
+    QaChecksParams,
+    QueryIdParams,
     QueryKind,
     QueryParams,
     QueryPoll,
     QueryRun,
     QuerySchemas,
+    QuerySpec,
     ResultSql,
 )
 from flowmachine.core.cache import cancel, invalidate
 from flowmachine.core.query import Query
+from flowmachine.core.server.action_params import ActionParams, parse_params
 from flowmachine.core.server.messages import ZMQRequest
 from flowmachine.core.server.openapi import query_schemas_spec
-from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUnitKind
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.flowmachine_query import FlowmachineQuerySchema
 from flowmachine.core.server.server_context import ServerContext
@@ -58,7 +62,10 @@ __all__ = ["ACTION_HANDLERS", "HANDLER_RETRY_SECONDS", "ServerContext", "perform
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[..., Reply]
+# Each handler's second parameter is annotated with its action's params type (flowkit_protocol.payloads.
+# ACTION_PAYLOADS; test_action_handlers_protocol checks them), which parse_params produces for that action; the
+# table holds handlers of different params types, so it says Any.
+Handler = Callable[[ServerContext, Any], Reply]
 
 # How long an action keeps trying after quick transient failures (a pooled connection FlowDB just closed,
 # Redis refusing connections) before it answers "unavailable": well within FlowAPI's wait for a reply
@@ -71,17 +78,17 @@ HANDLER_RETRY_SECONDS = 3.0
 # --------------------------------------------------------------------------------------------------------------
 
 
-def ping(server: ServerContext) -> Reply:
+def ping(server: ServerContext, params: None) -> Reply:
     return Reply.success(msg="pong")
 
 
-def get_available_queries(server: ServerContext) -> Reply:
+def get_available_queries(server: ServerContext, params: None) -> Reply:
     return Reply.success(
         AvailableQueries(list(FlowmachineQuerySchema.schemas_by_kind())).as_payload()
     )
 
 
-def get_query_schemas(server: ServerContext) -> Reply:
+def get_query_schemas(server: ServerContext, params: None) -> Reply:
     return Reply.success(QuerySchemas(query_schemas_spec()).as_payload())
 
 
@@ -98,7 +105,7 @@ def _exposed_or_error(server: ServerContext, spec: dict[str, Any]) -> BaseExpose
         )
 
 
-def run_query(server: ServerContext, **spec: Any) -> Reply:
+def run_query(server: ServerContext, spec: QuerySpec) -> Reply:
     exposed = _exposed_or_error(server, spec)
     if isinstance(exposed, Reply):
         return exposed
@@ -129,7 +136,8 @@ def _known_query(server: ServerContext, query_id: str) -> tuple[Query, dict[str,
     return query, spec
 
 
-def poll_query(server: ServerContext, query_id: str) -> Reply:
+def poll_query(server: ServerContext, params: QueryIdParams) -> Reply:
+    query_id = params.query_id
     known = _known_query(server, query_id)
     if isinstance(known, Reply):
         return known
@@ -145,21 +153,24 @@ def poll_query(server: ServerContext, query_id: str) -> Reply:
     return Reply.success(poll.as_payload(), msg=why)
 
 
-def get_query_kind(server: ServerContext, query_id: str) -> Reply:
+def get_query_kind(server: ServerContext, params: QueryIdParams) -> Reply:
+    query_id = params.query_id
     spec = server.spec(query_id)
     if spec is None:
         return unknown_query_reply(query_id)
     return Reply.success(QueryKind(query_id, spec.get("query_kind")).as_payload())
 
 
-def get_query_params(server: ServerContext, query_id: str) -> Reply:
+def get_query_params(server: ServerContext, params: QueryIdParams) -> Reply:
+    query_id = params.query_id
     spec = server.spec(query_id)
     if spec is None:
         return unknown_query_reply(query_id)
     return Reply.success(QueryParams(query_id, spec).as_payload())
 
 
-def get_sql_for_query_result(server: ServerContext, query_id: str) -> Reply:
+def get_sql_for_query_result(server: ServerContext, params: QueryIdParams) -> Reply:
+    query_id = params.query_id
     known = _known_query(server, query_id)
     if isinstance(known, Reply):
         return known
@@ -222,7 +233,8 @@ def _flows_by_location(query: Query, key: str, geography: sql.Composable) -> sql
     )
 
 
-def get_geo_sql_for_query_result(server: ServerContext, query_id: str) -> Reply:
+def get_geo_sql_for_query_result(server: ServerContext, params: QueryIdParams) -> Reply:
+    query_id = params.query_id
     known = _known_query(server, query_id)
     if isinstance(known, Reply):
         return known
@@ -235,6 +247,7 @@ def get_geo_sql_for_query_result(server: ServerContext, query_id: str) -> Reply:
     if not isinstance(unit, GeomSpatialUnit):
         return _no_geography_reply(query_id)
     keys = unit.location_id_columns
+    joined: sql.Composable
     if set(keys) <= set(query.column_names):
         result_cols = [c for c in query.column_names if c != "geom"]
         joined = sql.SQL(
@@ -253,16 +266,9 @@ def get_geo_sql_for_query_result(server: ServerContext, query_id: str) -> Reply:
     return Reply.success(GeoResultSql(query_id, str(state), unit_name, features_sql).as_payload())
 
 
-class _GeographyParams(Schema):
-    aggregation_unit = AggregationUnitKind(required=True)
-
-
-def get_geography(server: ServerContext, aggregation_unit: Any = None) -> Reply:
-    try:
-        params = _GeographyParams().load({"aggregation_unit": aggregation_unit})
-    except ValidationError as exc:
-        return Reply.error("Parameter validation failed.", payload=exc.messages)
-    unit = make_spatial_unit(params["aggregation_unit"])
+def get_geography(server: ServerContext, params: GeographyParams) -> Reply:
+    # one of the API's units (action_params validated it)
+    unit = make_spatial_unit(params.aggregation_unit)
     if not isinstance(
         unit, GeomSpatialUnit
     ):  # every API unit has a geography; kept for the type checker
@@ -273,7 +279,7 @@ def get_geography(server: ServerContext, aggregation_unit: Any = None) -> Reply:
     )
 
 
-def get_available_dates(server: ServerContext) -> Reply:
+def get_available_dates(server: ServerContext, params: None) -> Reply:
     with server.ctx.pool.connection() as conn:
         rows = conn.execute(
             """SELECT cdr_type, array_agg(to_char(cdr_date, 'YYYY-MM-DD') ORDER BY cdr_date)
@@ -282,7 +288,7 @@ def get_available_dates(server: ServerContext) -> Reply:
     return Reply.success(AvailableDates({cdr_type: dates for cdr_type, dates in rows}).as_payload())
 
 
-def get_aggregation_unit(server: ServerContext, **spec: Any) -> Reply:
+def get_aggregation_unit(server: ServerContext, spec: QuerySpec) -> Reply:
     exposed = _exposed_or_error(server, spec)
     if isinstance(exposed, Reply):
         return exposed
@@ -290,7 +296,7 @@ def get_aggregation_unit(server: ServerContext, **spec: Any) -> Reply:
     return Reply.success(AggregationUnit(None if unit is None else str(unit)).as_payload())
 
 
-def list_qa_checks(server: ServerContext) -> Reply:
+def list_qa_checks(server: ServerContext, params: None) -> Reply:
     with server.ctx.pool.connection() as conn:
         rows = conn.execute(
             """SELECT DISTINCT cdr_type, type_of_query_or_check FROM etl.deduped_post_etl_queries
@@ -300,20 +306,16 @@ def list_qa_checks(server: ServerContext) -> Reply:
     return Reply.success(QaCheckList(checks).as_payload())
 
 
-def get_qa_checks(
-    server: ServerContext, cdr_type: str, start_date: str, end_date: str, check_type: str
-) -> Reply:
-    try:
-        start, end = dt.date.fromisoformat(start_date), dt.date.fromisoformat(end_date)
-    except (TypeError, ValueError) as exc:
-        return Reply.error("Parameter validation failed.", payload={"dates": [str(exc)]})
+def get_qa_checks(server: ServerContext, params: QaChecksParams) -> Reply:
+    # ISO dates (action_params validated them)
+    start, end = dt.date.fromisoformat(params.start_date), dt.date.fromisoformat(params.end_date)
     with server.ctx.pool.connection() as conn:
         rows = conn.execute(
             """SELECT outcome, to_char(cdr_date, 'YYYY-MM-DD'), type_of_query_or_check
                FROM etl.deduped_post_etl_queries
                WHERE cdr_type = %s AND type_of_query_or_check = %s AND cdr_date BETWEEN %s AND %s
                ORDER BY cdr_date""",
-            (cdr_type, check_type, start, end),
+            (params.cdr_type, params.check_type, start, end),
         ).fetchall()
     checks = [
         {"outcome": outcome, "cdr_date": date, "type_of_query_or_check": kind}
@@ -322,8 +324,9 @@ def get_qa_checks(
     return Reply.success(QaChecks(checks).as_payload())
 
 
-def cancel_query(server: ServerContext, query_id: str) -> Reply:
+def cancel_query(server: ServerContext, params: QueryIdParams) -> Reply:
     """Ours, not FlowKit's: stop a queued or running query (nothing of it is kept)."""
+    query_id = params.query_id
     if server.spec(query_id) is None:
         return unknown_query_reply(query_id)
     cancelled = cancel(server.ctx, query_id)
@@ -358,21 +361,18 @@ ACTION_HANDLERS: dict[Action, Handler] = {
 
 
 def perform_action(server: ServerContext, request: ZMQRequest) -> Reply:
-    """Run the request's handler; any failure becomes an error reply (the server never crashes on a request)."""
+    """Read the request's params into its action's params type and run its handler on them; any failure
+    becomes an error reply (the server never crashes on a request)."""
     handler = ACTION_HANDLERS[request.action]
-    try:
-        inspect.signature(handler).bind(server, **request.params)
-    except TypeError:
-        return Reply.error(
-            "Internal flowmachine server error: wrong arguments passed to handler for action "
-            f"'{request.action}'."
-        )
+    params: ActionParams | Reply = parse_params(request.action, request.params)
+    if isinstance(params, Reply):
+        return params
     # A transient failure (a connection FlowDB closed, a restart under way) is tried again for a moment:
     # handlers only read or do what is idempotent. Longer than that, FlowAPI's own timeout would answer.
     backoff = Backoff(HANDLER_RETRY_SECONDS, first=0.05, longest=0.5)
     while True:
         try:
-            return handler(server, **request.params)
+            return handler(server, params)
         except Exception as exc:
             if (
                 unavailable_service(exc) is None
