@@ -11,7 +11,8 @@ Failures, as FlowKit 1.34 answers them (flask-jwt-extended semantics):
     ├── ExpiredToken                 401     EXPIRED_TOKEN       `exp` has passed
     └── InvalidToken                 422     INVALID_TOKEN       bad signature, algorithm, audience,
                                                                  `nbf` in the future, missing claims,
-                                                                 undecodable user_claims
+                                                                 undecodable user_claims, a `privacy`
+                                                                 claim that is not two positive numbers
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+from flowapi.privacy import InvalidPrivacyClaim, PrivacyLimits, privacy_limits
 
 ALGORITHM = "RS256"
 
@@ -61,6 +64,10 @@ class User:
 
     name: str
     roles: dict[str, frozenset[str]]
+    # The token's `jti`, `exp` and differential-privacy limits (its `privacy` claim; flowapi.privacy).
+    token_id: str | None = None
+    expires: int | None = None
+    privacy: PrivacyLimits | None = None
 
 
 def bearer_token(header: str | None) -> str:
@@ -160,4 +167,16 @@ def _verify(token: str, *, key: RSAPublicKey, audience: str) -> tuple[User, dict
     subject = claims["sub"]
     if not isinstance(subject, str) or not subject:
         raise InvalidToken("Missing claim: sub")
-    return User(name=subject, roles=decompress_roles(claims.get("user_claims"))), claims
+    try:
+        privacy = privacy_limits(claims.get("privacy"))
+    except InvalidPrivacyClaim as exc:
+        raise InvalidToken(str(exc)) from None
+    jti = claims.get("jti")
+    user = User(
+        name=subject,
+        roles=decompress_roles(claims.get("user_claims")),
+        token_id=jti if isinstance(jti, str) and jti else None,
+        expires=int(claims["exp"]),
+        privacy=privacy,
+    )
+    return user, claims

@@ -140,7 +140,26 @@ def reconcile(conn: psycopg.Connection, settings: Settings) -> None:
                 )
             )
         conn.execute(sql.SQL("REVOKE ALL ON SEQUENCE cache.cache_touches FROM {}").format(api))
+        reconcile_privacy_ledger(conn, settings)
         reconcile_flowetl(conn, settings)
+
+
+# The differential-privacy ledger (migration 0007): FlowAPI reads and writes it, nobody else; no DELETE.
+PRIVACY_LEDGER_WRITES = ("privacy.user_spend", "privacy.token_spend", "privacy.charges")
+
+
+def reconcile_privacy_ledger(conn: psycopg.Connection, settings: Settings) -> None:
+    """The API role's rights on the epsilon ledger: SELECT, INSERT, UPDATE on its tables, SELECT on its view."""
+    if not _existing_schemas(conn, ("privacy",)):
+        return
+    api = sql.Identifier(settings.flowapi_user)
+    conn.execute(sql.SQL("REVOKE ALL ON SCHEMA privacy FROM PUBLIC"))
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA privacy TO {}").format(api))
+    for table in PRIVACY_LEDGER_WRITES:
+        name = sql.Identifier(*table.split("."))
+        conn.execute(sql.SQL("REVOKE ALL ON TABLE {} FROM {}").format(name, api))
+        conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE ON TABLE {} TO {}").format(name, api))
+    conn.execute(sql.SQL("GRANT SELECT ON privacy.user_ledger TO {}").format(api))
 
 
 # What FlowETL writes besides its own tables: (table, privileges).

@@ -40,20 +40,50 @@ UNIVERSAL_ROLE = "universal_role"
     required=True,
     help="Base URL of the FlowAPI server the token is for, e.g. http://localhost:9090.",
 )
-def print_token(username: str, private_key: str, lifetime: int, flowapi_url: str) -> None:
+@click.option(
+    "--max-epsilon-per-query",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Ours: the privacy claim's most epsilon one query may spend (with --epsilon-budget).",
+)
+@click.option(
+    "--epsilon-budget",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Ours: the privacy claim's total epsilon budget (with --max-epsilon-per-query).",
+)
+def print_token(
+    username: str,
+    private_key: str,
+    lifetime: int,
+    flowapi_url: str,
+    max_epsilon_per_query: float | None = None,
+    epsilon_budget: float | None = None,
+) -> None:
     """Print a FlowAPI access token that holds every scope the server offers.
 
     Example:
 
     \b
         generate-jwt --username analyst --lifetime 1 -u http://localhost:9090
+
+    With --max-epsilon-per-query and --epsilon-budget the token also carries the `privacy` claim
+    a server in the differential-privacy release mode needs.
     """
+    if (max_epsilon_per_query is None) != (epsilon_budget is None):
+        raise click.UsageError("Give both --max-epsilon-per-query and --epsilon-budget, or neither.")
+    privacy = (
+        {"max_epsilon_per_query": max_epsilon_per_query, "epsilon_budget": epsilon_budget}
+        if max_epsilon_per_query is not None and epsilon_budget is not None
+        else None
+    )
     token = generate_token(
         flowapi_identifier=get_audience_from_flowapi(flowapi_url),
         username=username,
         private_key=load_private_key(private_key),
         lifetime=datetime.timedelta(days=lifetime),
         roles={UNIVERSAL_ROLE: get_all_claims_from_flowapi(flowapi_url)},
+        privacy=privacy,
     )
     click.echo(token)
 

@@ -141,6 +141,7 @@ def generate_token(
     lifetime: datetime.timedelta,
     roles: dict[str, list[str]],
     compress: bool = True,
+    privacy: dict[str, float] | None = None,
 ) -> str:
     """Return a signed RS256 token for `username` holding `roles`, valid from now for `lifetime`.
 
@@ -150,6 +151,10 @@ def generate_token(
     RSA key or PEM text (not base64: use `load_private_key` for that). `flowapi_identifier`
     becomes the audience FlowAPI insists on, `flowauth_identifier` the issuer. With
     `compress=False` the roles are stored as plain JSON, which FlowAPI does not accept.
+
+    `privacy` (ours, for servers in the differential-privacy release mode) becomes the top-level
+    `privacy` claim, e.g. `{"max_epsilon_per_query": 1.0, "epsilon_budget": 5.0}`, as FlowAuth
+    mints it for a role with privacy limits; without it the token has no such claim (FlowKit's tokens).
     """
     now = datetime.datetime.now(datetime.UTC)
     claims: dict[str, Any] = {
@@ -164,6 +169,8 @@ def generate_token(
         claims["aud"] = flowapi_identifier
     if flowauth_identifier is not None:
         claims["iss"] = flowauth_identifier
+    if privacy is not None:
+        claims["privacy"] = dict(privacy)
     return jwt.encode(claims, private_key, algorithm="RS256")
 
 
