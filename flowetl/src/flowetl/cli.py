@@ -13,6 +13,7 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import psycopg
 
@@ -20,6 +21,9 @@ from flowetl.config import CDR_TYPES, load_config
 from flowetl.errors import ConfigError, LoadFailed
 from flowetl.pipeline import load_day
 from flowetl.settings import Settings
+
+if TYPE_CHECKING:
+    from flowetl.flows import DayOutcome
 
 
 def _date(text: str) -> dt.date:
@@ -109,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _print_outcome(outcome) -> None:  # type: ignore[no-untyped-def]
+def _print_outcome(outcome: DayOutcome) -> None:
     if outcome.state == "ingested":
         aside = (
             f", {outcome.set_aside} bad rows set aside (etl.quarantine)"

@@ -144,7 +144,7 @@ class SourceConfig:
     def direct_copy(self) -> bool:
         """True when file rows can be COPYed straight into the typed extract table (no extract SQL, and the
         fields are events columns under their own names)."""
-        if self.mode != "file" or self.extract_sql is not None:
+        if not isinstance(self.source, FileSource) or self.extract_sql is not None:
             return False
         if self.columns is None:
             return True
@@ -364,12 +364,12 @@ def _source_config(c: _Checker, cdr_type: str, raw: Any, base: Path) -> SourceCo
     else:
         source = _table_source(c, source_raw["table"], f"{path}.source.table", base)
     extract_sql = _sql_text(c, value.get("extract_sql"), f"{path}.extract_sql", base)
-    columns = None
+    columns: tuple[tuple[str, str], ...] | None = None
     if value.get("columns") is not None:
         if extract_sql is not None:
             c.error(f"{path}.columns", "give either extract_sql or columns, not both")
         raw_columns = c.mapping(value["columns"], f"{path}.columns", columns_of_type)
-        columns = []
+        mapped: list[tuple[str, str]] = []
         for column, src in raw_columns.items():
             if column not in columns_of_type:
                 continue
@@ -381,11 +381,11 @@ def _source_config(c: _Checker, cdr_type: str, raw: Any, base: Path) -> SourceCo
                     f"{src!r} is not one of the fields {list(source.field_names)}",
                 )
             else:
-                columns.append((column, src))
+                mapped.append((column, src))
         for required in ("msisdn", "datetime"):
             if required not in raw_columns:
                 c.error(f"{path}.columns", f"must map the events column {required!r}")
-        columns = tuple(columns)
+        columns = tuple(mapped)
     elif extract_sql is None and isinstance(source, FileSource):
         unknown = [f for f in source.field_names if f not in columns_of_type]
         if unknown:

@@ -97,7 +97,7 @@ def _copy_file(
     assert isinstance(source, FileSource)
     path = file_path(config, day)
     csv_file = source.format != "parquet"
-    options = [sql.SQL("FORMAT csv"), sql.SQL("FREEZE true")]
+    options: list[sql.Composable] = [sql.SQL("FORMAT csv"), sql.SQL("FREEZE true")]
     if csv_file:
         options += [
             sql.SQL("HEADER {}").format(sql.SQL("match" if source.header else "false")),

@@ -16,8 +16,12 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flowkit_protocol.prefect_settings import prefect_environment as shared_prefect_environment
+
+if TYPE_CHECKING:  # Prefect is imported at run time only after prefect_environment()
+    from prefect import Flow
 
 POOL_NAME = "postgres_etl"
 
@@ -87,14 +91,14 @@ class _PrefectSteps:
             self._holding = True
         elif name not in POOL_STEPS and self._holding:
             self.release()
-        return task(step, name=name, cache_policy=NO_CACHE, persist_result=False)()
+        return task(name=name, cache_policy=NO_CACHE, persist_result=False)(step)()
 
     def release(self) -> None:
         self._slot.close()
         self._holding = False
 
 
-def ingest_day_flow():  # type: ignore[no-untyped-def]
+def ingest_day_flow() -> Flow[[str, str, dt.date], DayOutcome]:
     """The `ingest_day` flow (built on first use, after `prefect_environment`)."""
     from prefect import flow
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from flowdb.rows import scalar
 from flowetl import attach, extract, records, sources, tables
 from flowetl.config import SourceConfig
 from flowetl.early_checks import EarlyDefaultChecks
@@ -105,7 +106,7 @@ def load_day(
     result = LoadResult(config.cdr_type, day)
     name = tables.name(config.cdr_type, day)
     key = zlib.crc32(name.encode()) & 0x7FFFFFFF
-    if not conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (ETL_LOCK, key)).fetchone()[0]:
+    if not scalar(conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (ETL_LOCK, key))):
         raise StepFailed("load", f"another load of {name} is running")
     step = "cleanup"
     early: EarlyDefaultChecks | None = None
@@ -160,10 +161,10 @@ def load_day(
         _fail(conn, config, day, failure)
         raise
     except psycopg.Error as exc:
-        failure = StepFailed(step, str(exc).strip().splitlines()[0] if str(exc) else repr(exc))
+        step_failed = StepFailed(step, str(exc).strip().splitlines()[0] if str(exc) else repr(exc))
         _stop(early)
-        _fail(conn, config, day, failure)
-        raise failure from exc
+        _fail(conn, config, day, step_failed)
+        raise step_failed from exc
     finally:
         _stop(early)
         if not conn.closed and not conn.broken:

@@ -50,7 +50,7 @@ def record_bad_rows(conn: psycopg.Connection, cdr_type: str, day: dt.date) -> di
         sql.Literal(errors.OUTSIDE_DAY),
     )
     extract = tables.extract(cdr_type, day)
-    counts = dict(
+    counts: dict[str, int] = dict(
         conn.execute(
             sql.SQL("SELECT {} AS reason, count(*) FROM {} WHERE {} GROUP BY 1").format(
                 reason, extract, bad_row_condition(day)

@@ -33,7 +33,7 @@ def due(
                 "SELECT cdr_type, cdr_date FROM etl.available_dates"
             ).fetchall()
         }
-        failures = dict(
+        failures: dict[str, int] = dict(
             conn.execute(
                 "SELECT cdr_type || ' ' || cdr_date, count(*) FROM etl.etl_records "
                 "WHERE state = 'failed' GROUP BY 1"

@@ -19,6 +19,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from flowdb.rows import scalar
 from flowetl import errors
 from flowetl.config import FileSource, SourceConfig, TableSource
 from flowetl.errors import DataNotPresent, InFlux, MalformedInput
@@ -56,7 +57,7 @@ def data_present(conn: psycopg.Connection, config: SourceConfig, day: dt.date) -
         except OSError:
             return False
     query = sql.SQL("SELECT EXISTS (SELECT 1 FROM ({}) s)").format(staging_query(config, day))
-    return bool(conn.execute(query).fetchone()[0])
+    return bool(scalar(conn.execute(query)))
 
 
 def wait_for_data(
@@ -90,7 +91,7 @@ def snapshot(conn: psycopg.Connection, config: SourceConfig, day: dt.date) -> Sn
         stat = file_path(config, day).stat()
         return (stat.st_mtime_ns, stat.st_size)
     query = sql.SQL("SELECT count(*) FROM ({}) s").format(staging_query(config, day))
-    return (int(conn.execute(query).fetchone()[0]),)
+    return (int(scalar(conn.execute(query))),)
 
 
 def check_not_in_flux(
