@@ -8,14 +8,8 @@ See docs/flowapi.md for routes, settings, tokens and scopes.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("flowapi")
-except PackageNotFoundError:  # a source tree that was never installed
-    __version__ = "0+unknown"
-
 from flowapi.app import create_app
 from flowapi.settings import Settings, SettingsError
+from flowapi.version import __version__
 
 __all__ = ["Settings", "SettingsError", "__version__", "create_app"]

@@ -10,7 +10,7 @@ Hypercorn's `Server` header is switched off in `main.hypercorn_config`.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from werkzeug.datastructures import Headers
 
 NO_CONTENT_POLICY = (
     "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -43,7 +43,7 @@ def redoc_policy(script_source: str) -> str:
     )
 
 
-def add_security_headers(headers: MutableMapping[str, str]) -> None:
+def add_security_headers(headers: Headers) -> None:
     """Set each default header the response does not set itself (the ReDoc page its policy, the ReDoc
     bundle its caching)."""
     for name, value in DEFAULT_HEADERS.items():

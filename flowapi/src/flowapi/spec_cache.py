@@ -21,9 +21,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from flowapi import __version__
 from flowapi.errors import APIError
 from flowapi.openapi import build_spec
+from flowapi.version import __version__
 from flowapi.zmq_client import FlowmachineClient
 from flowkit_protocol.payloads import QuerySchemas
 

@@ -108,7 +108,7 @@ class FlowmachineClient:
         answered = False
         try:
             await socket.send(Request(request_id, action, params or {}).to_bytes())
-            if not await socket.poll(timeout=int(wait * 1000), flags=zmq.POLLIN):
+            if not await socket.poll(timeout=int(wait * 1000)):  # POLLIN (the default)
                 raise FlowmachineUnavailable(
                     f"FlowMachine did not answer '{action}' within {wait:g} seconds."
                 )

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from quart import Blueprint, Response, g
 
-from flowapi.app import authenticate, json_response, request_id, state
+from flowapi.access_checks import authenticate, require
 from flowapi.errors import APIError, bad_request
 from flowapi.permissions import GET_AVAILABLE_DATES, GET_RESULT, geography_scopes
-from flowapi.routes.common import open_rows, require, streamed
+from flowapi.request_record import request_id
+from flowapi.responses import json_response
+from flowapi.result_files import open_rows, streamed
+from flowapi.state import state
 from flowkit_protocol import QueryState
 from flowkit_protocol.payloads import AvailableDates, GeographySql
 

@@ -7,10 +7,12 @@ from typing import Any
 
 from quart import Blueprint, Response, request
 
-from flowapi.app import authenticate, json_response, request_id, state
+from flowapi.access_checks import authenticate, require
 from flowapi.errors import APIError
 from flowapi.permissions import GET_QA_CHECKS
-from flowapi.routes.common import require
+from flowapi.request_record import request_id
+from flowapi.responses import json_response
+from flowapi.state import state
 from flowkit_protocol.payloads import QaCheckList, QaChecks
 
 bp = Blueprint("qa", __name__)

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from quart import Blueprint, Response, g
 
-from flowapi.app import API_PREFIX, authenticate, json_response, request_id, state
+from flowapi.access_checks import authenticate, require, require_query_access
 from flowapi.errors import APIError, bad_request, not_found
 from flowapi.permissions import GET_RESULT, RUN, geography_scopes
-from flowapi.routes.common import (
-    CONTENT_TYPES,
-    open_rows,
-    query_spec_from_body,
-    require,
-    require_query_access,
-    stored_spec,
-    streamed,
-)
+from flowapi.query_specs import query_spec_from_body, stored_spec
+from flowapi.request_record import request_id
+from flowapi.responses import json_response
+from flowapi.result_files import CONTENT_TYPES, open_rows, streamed
+from flowapi.routes import API_PREFIX
+from flowapi.state import state
 from flowkit_protocol import QueryState
 from flowkit_protocol.payloads import Cancellation, GeoResultSql, QueryRun, ResultSql
 

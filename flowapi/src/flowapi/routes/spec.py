@@ -12,9 +12,10 @@ from typing import Any
 import yaml
 from quart import Blueprint, Response, send_file
 
-from flowapi.app import json_response, state
 from flowapi.errors import APIError
 from flowapi.headers import redoc_policy
+from flowapi.responses import json_response
+from flowapi.state import state
 
 bp = Blueprint("spec", __name__)
 
