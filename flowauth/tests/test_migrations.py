@@ -43,7 +43,7 @@ def _check(database: Database) -> None:
     assert _schema(database) == before
     with database.engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
-            "0002"
+            "0003"
         ]
     # the foreign keys cascade in the database itself
     inspector = inspect(database.engine)

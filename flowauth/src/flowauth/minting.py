@@ -4,7 +4,8 @@ A token's expiry is the earliest of the server's cap and each chosen role's cap 
 `latest_token_expiry`, if any, or now + `longest_token_life_minutes`, whichever comes first); the caller may
 ask for less with `lifetime_minutes`. The JWT (`flowkit_jwt_generator.generate_token`, RS256, compressed
 roles as FlowAPI 1.34 reads them) has `aud` = the server's name, `sub` = the username and the roles as
-{role name: sorted scope names}. Each token is kept, encrypted, with the roles it carries, so it can be listed
+{role name: sorted scope names}, plus (ours) the `privacy` claim when a chosen role sets privacy limits
+(flowauth.privacy_limits). Each token is kept, encrypted, with the roles it carries, so it can be listed
 and renewed.
 
 Roles are always looked up among the caller's own roles on the token's server (FlowKit matched names alone,
@@ -32,6 +33,7 @@ from flowauth.dates import format_date
 from flowauth.errors import ApiError, bad_request, forbidden, not_found
 from flowauth.models import Role, Server, TokenHistory, User, users_with_roles, utcnow
 from flowauth.payload import valid_id, whole_number
+from flowauth.privacy_limits import privacy_claim
 from flowauth.settings import Settings
 from flowkit_jwt_generator import generate_token
 from flowkit_jwt_generator.jwt import decompress_claims
@@ -152,6 +154,7 @@ def _issue(
         lifetime=expiry - now,
         roles={role.name: sorted(scope.name for scope in role.scopes) for role in roles},
         compress=True,
+        privacy=privacy_claim(roles),
     )
     record = TokenHistory(
         name=name,

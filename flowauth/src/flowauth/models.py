@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -145,6 +146,9 @@ class Role(Base):
     server_id: Mapped[int] = mapped_column(ForeignKey("server.id", ondelete="CASCADE"))
     latest_token_expiry: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     longest_token_life_minutes: Mapped[int] = mapped_column(Integer)
+    # Ours (issue 21): differential-privacy limits, both set or both NULL (flowauth.privacy_limits).
+    max_epsilon_per_query: Mapped[float | None] = mapped_column(Float, nullable=True)
+    epsilon_budget: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     server: Mapped[Server] = relationship(back_populates="roles")
     scopes: Mapped[list[Scope]] = relationship(

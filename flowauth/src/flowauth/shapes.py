@@ -7,6 +7,7 @@ from typing import Any
 
 from flowauth.dates import format_date
 from flowauth.models import Role, Server, TokenHistory, User, utcnow
+from flowauth.privacy_limits import limits_dict
 
 
 def role_dict(role: Role) -> dict[str, Any]:
@@ -19,6 +20,7 @@ def role_dict(role: Role) -> dict[str, Any]:
         "longest_token_life_minutes": role.longest_token_life_minutes,
         "server": role.server_id,
         "users": sorted(user.id for user in role.users),
+        **limits_dict(role),  # ours, only when the role sets privacy limits
     }
 
 
@@ -35,6 +37,7 @@ def my_role_dict(role: Role, now: dt.datetime | None = None) -> dict[str, Any]:
         "server": role.server_id,
         "next_expiry": format_date(next_expiry),
         "expired": next_expiry <= (now or utcnow()),
+        **limits_dict(role),
     }
 
 

@@ -15,6 +15,8 @@ from flowauth.db import request_session
 from flowauth.errors import ApiError, bad_request, not_found
 from flowauth.models import Role, Scope, Server, User
 from flowauth.payload import id_list, json_object, text, valid_id, whole_number
+from flowauth.privacy_limits import FIELDS as PRIVACY_FIELDS
+from flowauth.privacy_limits import set_limits
 from flowauth.records import by_ids, get_or_404
 from flowauth.shapes import role_dict
 from flowauth.web import admin_required
@@ -22,7 +24,14 @@ from flowauth.web import admin_required
 bp = Blueprint("roles", __name__, url_prefix="/roles")
 
 MAX_ROLE_NAME = 75
-_EDITABLE = {"name", "users", "scopes", "latest_token_expiry", "longest_token_life_minutes"}
+_EDITABLE = {
+    "name",
+    "users",
+    "scopes",
+    "latest_token_expiry",
+    "longest_token_life_minutes",
+    *PRIVACY_FIELDS,  # ours: differential-privacy limits (flowauth.privacy_limits)
+}
 
 
 def _name(body: dict[str, Any], server: Server, role_id: int | None) -> str:
@@ -125,6 +134,7 @@ def add_role() -> dict[str, Any]:
         latest_token_expiry=_expiry(body, server),
         longest_token_life_minutes=_life(body, server),
     )
+    set_limits(role, body)
     session.add(role)
     session.commit()
     return role_dict(role)
@@ -151,6 +161,7 @@ def edit_role(role_id: int) -> dict[str, Any]:
         role.latest_token_expiry = _expiry(body, server)
     if "longest_token_life_minutes" in body:
         role.longest_token_life_minutes = _life(body, server)
+    set_limits(role, body)
     session.commit()
     return role_dict(role)
 

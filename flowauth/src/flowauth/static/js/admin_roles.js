@@ -28,6 +28,7 @@ export async function list(container, ctx) {
             const parts = [`${(r.scopes || []).length} scopes`, `${(r.users || []).length} members`, `tokens up to ${showMinutes(r.longest_token_life_minutes)}`];
             const end = parseApiDate(r.latest_token_expiry);
             if (end) parts.push(`until ${showDate(end)}`);
+            if (r.epsilon_budget != null) parts.push(`epsilon up to ${r.max_epsilon_per_query} per query, ${r.epsilon_budget} in all`);
             return parts.join(" · ");
           },
           remove: (r) => del(`/roles/${r.id}`),
@@ -70,6 +71,16 @@ export async function form(container, ctx, roleId) {
   const name = field({ label: "Role name", id: "name", name: "name", value: role?.name ?? "", attrs: { autocomplete: "off", maxlength: "75", spellcheck: "false" }, help: "Letters, numbers and underscores, e.g. viewer." });
   const expiry = field({ label: "Expiry date (optional)", id: "expiry", name: "latest_token_expiry", type: "datetime-local", value: toLocalInput(parseApiDate(role?.latest_token_expiry)) });
   const lifetime = field({ label: "Max. lifetime (mins)", id: "lifetime", name: "longest_token_life_minutes", type: "number", value: role ? String(role.longest_token_life_minutes) : "", attrs: { min: "1", step: "1", inputmode: "numeric" } });
+  // Ours (issue 21): differential-privacy limits, carried by the role's tokens as their `privacy` claim.
+  const maxEpsilon = field({ label: "Max. epsilon per query", id: "max_epsilon", name: "max_epsilon_per_query", type: "number", value: role?.max_epsilon_per_query != null ? String(role.max_epsilon_per_query) : "", attrs: { min: "0", step: "any", inputmode: "decimal" } });
+  const budget = field({ label: "Epsilon budget", id: "epsilon_budget", name: "epsilon_budget", type: "number", value: role?.epsilon_budget != null ? String(role.epsilon_budget) : "", attrs: { min: "0", step: "any", inputmode: "decimal" } });
+  const privacy = h(
+    "fieldset",
+    { class: "privacy-limits" },
+    h("legend", { text: "Differential privacy (optional)" }),
+    h("p", { class: "helper", text: "For servers that release only differentially private results: the most epsilon one query may spend, and the total a token (and its user) may spend. Set both or neither." }),
+    h("div", { class: "two-cols" }, maxEpsilon.wrap, budget.wrap),
+  );
   const memberIds = new Set(role?.users || []);
   const memberBoxes = users.map((u) => ({ user: u, ...checkbox({ label: u.name, id: `member_${u.id}`, attrs: { "data-user-id": u.id, value: String(u.id) }, checked: memberIds.has(u.id) }) }));
   const members = h(
@@ -89,6 +100,7 @@ export async function form(container, ctx, roleId) {
     server.wrap,
     name.wrap,
     h("div", { class: "two-cols" }, expiry.wrap, lifetime.wrap),
+    privacy,
     members,
     pickerSlot,
     h("div", { class: "actions sticky" }, hint, cancel, save),
@@ -123,8 +135,34 @@ export async function form(container, ctx, roleId) {
     } else {
       expiry.setError(end && end < new Date() ? "This date has passed: no token could be created with this role." : null);
     }
+    const epsilonIssue = privacyProblem();
+    if (epsilonIssue) found.push("valid privacy limits");
     if (!picker || picker.count() === 0) found.push("at least one scope");
     return found;
+  }
+
+  function epsilonOf(input) {
+    const raw = input.value.trim();
+    if (!raw) return null;
+    const value = Number(raw);
+    return Number.isFinite(value) && value > 0 && value <= 10000 ? value : NaN;
+  }
+
+  function privacyProblem() {
+    const perQuery = epsilonOf(maxEpsilon.input);
+    const total = epsilonOf(budget.input);
+    maxEpsilon.setError(Number.isNaN(perQuery) ? "A number above 0 and at most 10000." : null);
+    budget.setError(Number.isNaN(total) ? "A number above 0 and at most 10000." : null);
+    if (Number.isNaN(perQuery) || Number.isNaN(total)) return true;
+    if ((perQuery === null) !== (total === null)) {
+      (perQuery === null ? maxEpsilon : budget).setError("Set both privacy limits or neither.");
+      return true;
+    }
+    if (perQuery !== null && perQuery > total) {
+      maxEpsilon.setError("Cannot be more than the budget.");
+      return true;
+    }
+    return false;
   }
 
   function validate() {
@@ -164,6 +202,8 @@ export async function form(container, ctx, roleId) {
   });
   lifetime.input.addEventListener("input", () => { lifetimeTouched = true; validate(); });
   expiry.input.addEventListener("input", validate);
+  maxEpsilon.input.addEventListener("input", validate);
+  budget.input.addEventListener("input", validate);
   serverSelect.addEventListener("change", guard(() => loadServer(Number(serverSelect.value), [])));
 
   theForm.addEventListener(
@@ -179,13 +219,15 @@ export async function form(container, ctx, roleId) {
         users: memberBoxes.filter((b) => b.input.checked).map((b) => b.user.id),
         latest_token_expiry: formatApiDate(fromLocalInput(expiry.input.value)),
         longest_token_life_minutes: positiveInt(lifetime.input.value),
+        max_epsilon_per_query: epsilonOf(maxEpsilon.input),
+        epsilon_budget: epsilonOf(budget.input),
       };
       try {
         if (editing) await patch(`/roles/${roleId}`, body);
         else await post("/roles/", { ...body, server_id: Number(serverSelect.value) });
       } catch (err) {
         if (err instanceof ApiError) {
-          const target = { name, latest_token_expiry: expiry, longest_token_life_minutes: lifetime }[err.badField];
+          const target = { name, latest_token_expiry: expiry, longest_token_life_minutes: lifetime, max_epsilon_per_query: maxEpsilon, epsilon_budget: budget }[err.badField];
           target?.setError(err.message);
         }
         throw err;
