@@ -8,39 +8,11 @@
 
 from __future__ import annotations
 
-from flowclient import aggregates
-from flowclient.aggregates import (
-    active_at_reference_location_counts,
-    aggregate_network_objects,
-    calendar_activity,
-    consecutive_trips_od_matrix,
-    dfs_metric_total_amount,
-    dummy_query,
-    flows,
-    histogram_aggregate,
-    inflows,
-    joined_spatial_aggregate,
-    labelled_flows,
-    labelled_spatial_aggregate,
-    localised_calendar_activity,
-    location_event_counts,
-    location_introversion,
-    meaningful_locations_aggregate,
-    meaningful_locations_between_dates_od_matrix,
-    meaningful_locations_between_label_od_matrix,
-    outflows,
-    spatial_aggregate,
-    total_network_objects,
-    trips_od_matrix,
-    unique_subscriber_counts,
-    unique_visitor_counts,
-    unmoving_at_reference_location_counts,
-    unmoving_counts,
-)
+from flowclient import aggregates, query_specs
 from flowclient.api_query import APIQuery
 from flowclient.async_api_query import ASyncAPIQuery
 from flowclient.async_client import connect_async
-from flowclient.async_connection import ASyncConnection
+from flowclient.async_connection import ASyncConnection as ASyncConnection
 from flowclient.client import (
     connect,
     get_available_dates,
@@ -57,36 +29,13 @@ from flowclient.client import (
     query_is_ready,
     run_query,
 )
-from flowclient.connection import Connection
-from flowclient.query_specs import (
-    coalesced_location_spec,
-    daily_location_spec,
-    displacement_spec,
-    event_count_spec,
-    handset_spec,
-    location_visits_spec,
-    majority_location_spec,
-    mobility_classification_spec,
-    modal_location_from_dates_spec,
-    modal_location_spec,
-    most_frequent_location_spec,
-    nocturnal_events_spec,
-    pareto_interactions_spec,
-    radius_of_gyration_spec,
-    random_sample_spec,
-    subscriber_degree_spec,
-    topup_amount_spec,
-    topup_balance_spec,
-    total_active_periods_spec,
-    unique_location_counts_spec,
-    unique_locations_spec,
-    visited_most_days_spec,
-)
+from flowclient.connection import Connection as Connection
 
 __version__ = "1.34.0"
 
 # The same names as flowclient 1.34's `__all__` (it leaves most `*_spec` builders out of
-# `__all__` while still exporting them at top level; so do we).
+# `__all__` while still exporting them at top level; so do we). A kind added to the table is published
+# below, not listed here.
 __all__ = [
     "APIQuery",
     "ASyncAPIQuery",
@@ -132,31 +81,7 @@ __all__ = [
     "unmoving_counts",
 ]
 
-_ALSO_EXPORTED = (
-    dfs_metric_total_amount,  # flowclient 1.34 has no helper for it
-    dummy_query,  # not in flowclient 1.34 (FlowKit issue #5231 for unique_visitor_counts)
-    unique_visitor_counts,
-    ASyncConnection,
-    Connection,
-    coalesced_location_spec,
-    daily_location_spec,
-    displacement_spec,
-    event_count_spec,
-    handset_spec,
-    location_visits_spec,
-    majority_location_spec,
-    mobility_classification_spec,
-    modal_location_from_dates_spec,
-    modal_location_spec,
-    most_frequent_location_spec,
-    visited_most_days_spec,
-    nocturnal_events_spec,
-    pareto_interactions_spec,
-    radius_of_gyration_spec,
-    random_sample_spec,
-    subscriber_degree_spec,
-    topup_amount_spec,
-    topup_balance_spec,
-    total_active_periods_spec,
-    unique_location_counts_spec,
-)
+# Every nested kind's `<kind>_spec` and every top-level kind's `<kind>` maker, from the table in flowclient.kinds
+# (1.34 publishes those here, but not the top-level kinds' `_spec` builders).
+globals().update(query_specs.SPEC_BUILDERS)
+globals().update(aggregates.QUERY_MAKERS)

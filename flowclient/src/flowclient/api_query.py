@@ -1,102 +1,18 @@
-"""`APIQuery`: one query spec bound to a connection, run and fetched on demand."""
+"""`APIQuery`: one query spec bound to a connection, run and fetched on demand.
+
+The class is defined in `flowclient._query` (below `flowclient.connection`, whose `make_api_query` builds one);
+this module is its public home, with the names flowclient 1.34 has here.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-import pandas as pd
-
+from flowclient._query import APIQuery as APIQuery
+from flowclient._query import check_format as check_format
 from flowclient.client import (
-    get_geojson_result_by_query_id,
-    get_result_by_query_id,
-    get_status,
-    run_query,
-    wait_for_query_to_be_ready,
+    get_geojson_result_by_query_id as get_geojson_result_by_query_id,
 )
-from flowclient.connection import Connection
-
-_FORMATS = ("pandas", "geojson")
-
-
-def check_format(format: str) -> None:
-    if format not in _FORMATS:
-        raise ValueError(f"Invalid format: '{format}'. Expected one of {{'pandas', 'geojson'}}.")
-
-
-class APIQuery:
-    """A FlowKit query: a spec plus the connection to run it on.
-
-    Args:
-        connection: the server to run the query on.
-        parameters: the query spec (a dict with `query_kind`), copied.
-    """
-
-    def __init__(self, *, connection: Connection, parameters: dict[str, Any]) -> None:
-        self._connection = connection
-        self.parameters = dict(parameters)
-
-    def __repr__(self) -> str:
-        cls = type(self)
-        return (
-            f"<{cls.__module__}.{cls.__name__} object, connection={self.connection}, "
-            f"parameters={self.parameters}>"
-        )
-
-    @property
-    def connection(self) -> Connection:
-        """The connection this query runs on."""
-        return self._connection
-
-    def run(self) -> None:
-        """Set the query running on the server (raises FlowclientConnectionError if refused)."""
-        self._query_id = run_query(connection=self.connection, query_spec=self.parameters)
-
-    @property
-    def status(self) -> str:
-        """ "not_running" before `run()`, then the server's state ("queued", "completed", ...)."""
-        if not hasattr(self, "_query_id"):
-            return "not_running"
-        return get_status(connection=self.connection, query_id=self._query_id)
-
-    def wait_until_ready(
-        self, poll_interval: int = 1, disable_progress: bool | None = None
-    ) -> None:
-        """Block until the query has finished (FileNotFoundError if it was never run)."""
-        if not hasattr(self, "_query_id"):
-            raise FileNotFoundError("Query is not running.")
-        wait_for_query_to_be_ready(
-            connection=self.connection,
-            query_id=self._query_id,
-            poll_interval=poll_interval,
-            disable_progress=disable_progress,
-        )
-
-    def get_result(
-        self,
-        format: str = "pandas",
-        poll_interval: int = 1,
-        disable_progress: bool | None = None,
-    ) -> pd.DataFrame | dict[str, Any]:
-        """The result as a DataFrame (`format="pandas"`) or GeoJSON dict (`"geojson"`).
-
-        Runs the query first if it has not been run, or if the server no longer knows it.
-        """
-        check_format(format)
-        getter = get_result_by_query_id if format == "pandas" else get_geojson_result_by_query_id
-        if not hasattr(self, "_query_id"):
-            self.run()
-        try:
-            return getter(
-                connection=self.connection,
-                query_id=self._query_id,
-                poll_interval=poll_interval,
-                disable_progress=disable_progress,
-            )
-        except FileNotFoundError:
-            self.run()
-            return getter(
-                connection=self.connection,
-                query_id=self._query_id,
-                poll_interval=poll_interval,
-                disable_progress=disable_progress,
-            )
+from flowclient.client import get_result_by_query_id as get_result_by_query_id
+from flowclient.client import get_status as get_status
+from flowclient.client import run_query as run_query
+from flowclient.client import wait_for_query_to_be_ready as wait_for_query_to_be_ready
+from flowclient.connection import Connection as Connection

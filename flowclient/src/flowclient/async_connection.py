@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from flowclient import _http
-
-if TYPE_CHECKING:
-    from flowclient.async_api_query import ASyncAPIQuery
+from flowclient._async_query import ASyncAPIQuery
 
 
 class ASyncConnection:
@@ -73,8 +71,6 @@ class ASyncConnection:
 
     def make_api_query(self, parameters: dict[str, Any]) -> ASyncAPIQuery:
         """An `ASyncAPIQuery` for the spec `parameters` on this connection (not yet run)."""
-        from flowclient.async_api_query import ASyncAPIQuery
-
         return ASyncAPIQuery(connection=self, parameters=parameters)
 
     async def aclose(self) -> None:

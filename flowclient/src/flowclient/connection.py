@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from flowclient import _http
-
-if TYPE_CHECKING:
-    from flowclient.api_query import APIQuery
+from flowclient._query import APIQuery
 
 
 class Connection:
@@ -88,8 +86,6 @@ class Connection:
 
     def make_api_query(self, parameters: dict[str, Any]) -> APIQuery:
         """An `APIQuery` for the spec `parameters` on this connection (not yet run)."""
-        from flowclient.api_query import APIQuery
-
         return APIQuery(connection=self, parameters=parameters)
 
     def close(self) -> None:
