@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from quart import Blueprint, Response, g
 
 from flowapi.access_checks import authenticate, require, require_query_access
 from flowapi.errors import APIError, bad_request, not_found
 from flowapi.permissions import GET_RESULT, RUN, geography_scopes
+from flowapi.privacy import spec_epsilon
 from flowapi.query_specs import query_spec_from_body, stored_spec
 from flowapi.request_record import request_id
 from flowapi.responses import json_response
 from flowapi.result_files import CONTENT_TYPES, open_rows, streamed
 from flowapi.routes import API_PREFIX
+from flowapi.routes.privacy_steps import balance_headers, release_headers, require_privacy
 from flowapi.state import state
 from flowkit_protocol import QueryState
 from flowkit_protocol.payloads import Cancellation, GeoResultSql, QueryRun, ResultSql
@@ -24,6 +28,9 @@ async def run_query() -> Response:
     user = authenticate()
     spec = await query_spec_from_body()
     await require_query_access(user, spec, [RUN])
+    epsilon = spec_epsilon(spec)
+    if epsilon is not None:
+        require_privacy(user, epsilon)
     reply = await state().flowmachine.run_query(spec, request_id=request_id())
     run = QueryRun.from_payload(reply.payload)
     query_id = run.query_id
@@ -31,7 +38,8 @@ async def run_query() -> Response:
         raise APIError(400, reply.msg, outcome="rejected", status="Error", payload=reply.payload)
     g.query_id, g.outcome = query_id, "accepted"
     body = {"query_id": query_id, "progress": run.progress.as_dict()}
-    return json_response(body, 202, {"Location": f"{API_PREFIX}/poll/{query_id}"})
+    extra = await balance_headers(user, epsilon) if epsilon is not None else {}
+    return json_response(body, 202, {"Location": f"{API_PREFIX}/poll/{query_id}", **extra})
 
 
 @bp.route("/poll/<query_id>")
@@ -46,13 +54,15 @@ async def poll_query(query_id: str) -> Response:
             raise not_found(f"Unknown query id: '{query_id}'")
         raise APIError(500, reply.msg or "Could not poll the query.")
     g.outcome = str(query_state)
+    epsilon = spec_epsilon(spec)
+    extra = await balance_headers(user, epsilon) if epsilon is not None else {}
     if query_state is QueryState.COMPLETED:
         return json_response(
-            {"status": "completed"}, 303, {"Location": f"{API_PREFIX}/get/{query_id}"}
+            {"status": "completed"}, 303, {"Location": f"{API_PREFIX}/get/{query_id}", **extra}
         )
     if query_state in (QueryState.QUEUED, QueryState.EXECUTING):
         body = {"status": str(query_state), "msg": reply.msg, "progress": reply.progress.as_dict()}
-        return json_response(body, 202)
+        return json_response(body, 202, extra)
     if query_state in (QueryState.ERRORED, QueryState.CANCELLED):
         return json_response({"status": str(query_state), "msg": reply.msg}, 500)
     # known, resetting: nothing to wait for (flowclient runs the query again on 404)
@@ -88,19 +98,32 @@ async def get_query_result(query_ref: str) -> Response:
         raise APIError(500, "FlowMachine gave no SQL for the result.")
     if isinstance(result, GeoResultSql):
         require(user, [GET_RESULT], geography_scopes(str(result.aggregation_unit)))
+    epsilon = Decimal(str(result.epsilon)) if result.epsilon is not None else None
+    if epsilon is not None:
+        require_privacy(user, epsilon)
     rows = await open_rows(sql, filetype, what=f"query '{query_id}'")
+    extra: dict[str, str] = {}
+    if epsilon is not None:  # charged once the result is known to exist, before anything is sent
+        try:
+            extra = await release_headers(user, query_id, epsilon)
+        except BaseException:
+            await rows.close()
+            raise
     g.outcome = "streamed"
     if filetype == "geojson":
-        return await streamed(
+        response = await streamed(
             rows,
             "geojson",
             f"{query_id}.geojson",
             additional={"type": "FeatureCollection"},
             result_name="features",
         )
-    return await streamed(
-        rows, filetype, f"{query_id}.{filetype}", additional={"query_id": query_id}
-    )
+    else:
+        response = await streamed(
+            rows, filetype, f"{query_id}.{filetype}", additional={"query_id": query_id}
+        )
+    response.headers.update(extra)
+    return response
 
 
 def _not_ready(query_state: QueryState | None, msg: str) -> APIError | _Accepted:
