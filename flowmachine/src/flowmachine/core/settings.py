@@ -6,6 +6,7 @@ FlowKit's deployments.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +30,33 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise FlowMachineError(f"{name} must be a number, got {raw!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise FlowMachineError(f"{name} must be a positive number, got {raw!r}")
+    return value
+
+
+# How top-level aggregates are released (FLOWMACHINE_RELEASE_MODE): k-anonymity redaction (FlowKit's), or
+# differential privacy (issue 21; `flowmachine.core.dp`).
+RELEASE_MODES = ("redaction", "differential_privacy")
+
+
+def _release_mode(env: Mapping[str, str]) -> str:
+    raw = env.get("FLOWMACHINE_RELEASE_MODE", "").strip() or "redaction"
+    if raw not in RELEASE_MODES:
+        raise FlowMachineError(
+            f"FLOWMACHINE_RELEASE_MODE must be one of {', '.join(RELEASE_MODES)}, got {raw!r}"
+        )
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     flowdb_host: str = "localhost"
@@ -47,6 +75,19 @@ class Settings:
     dependency_workers: int = 2
     # How long a query keeps trying while FlowDB or Redis is out of reach before it ends errored (retryable).
     transient_retry_seconds: int = 300
+    # `redaction` (default: FlowKit's >15 rule) or `differential_privacy` (noisy counts, see core/dp).
+    release_mode: str = "redaction"
+    # Differential privacy: the largest epsilon one query may ask for; how many units (or pairs, bins) a
+    # subscriber is counted in at most, and how many of a subscriber's events are counted at most.
+    dp_max_epsilon: float = 10.0
+    dp_max_units_per_subscriber: int = 3
+    dp_max_events_per_subscriber: int = 20
+    # The most rows one differentially private release may have (every unit x period is published).
+    dp_max_release_rows: int = 1_000_000
+
+    @property
+    def differential_privacy(self) -> bool:
+        return self.release_mode == "differential_privacy"
 
     @classmethod
     def from_env(
@@ -73,6 +114,13 @@ class Settings:
                 env, "FLOWMACHINE_DEPENDENCY_WORKERS", max(1, min(os.cpu_count() or 1, 4)), 1
             ),
             transient_retry_seconds=_int(env, "FLOWMACHINE_TRANSIENT_RETRY_SECONDS", 300, 0),
+            release_mode=_release_mode(env),
+            dp_max_epsilon=_float(env, "FLOWMACHINE_DP_MAX_EPSILON", 10.0),
+            dp_max_units_per_subscriber=_int(env, "FLOWMACHINE_DP_MAX_UNITS_PER_SUBSCRIBER", 3, 1),
+            dp_max_events_per_subscriber=_int(
+                env, "FLOWMACHINE_DP_MAX_EVENTS_PER_SUBSCRIBER", 20, 1
+            ),
+            dp_max_release_rows=_int(env, "FLOWMACHINE_DP_MAX_RELEASE_ROWS", 1_000_000, 1),
         )
 
     def conninfo(self, application_name: str = "flowmachine") -> str:

@@ -39,8 +39,11 @@ class _Plugin(MarshmallowPlugin):
     Converter = _OneOfAwareConverter
 
 
-def query_schemas_spec() -> dict[str, Any]:
-    """Every query schema reachable from FlowmachineQuerySchema, as OpenAPI 3.0.1 components."""
+def query_schemas_spec(
+    root: type[FlowmachineQuerySchema] = FlowmachineQuerySchema,
+) -> dict[str, Any]:
+    """Every query schema reachable from `root` (FlowmachineQuerySchema, or the differential-privacy mode's
+    root, `dp_schemas.root_schema`), as OpenAPI 3.0.1 components; the root keeps FlowKit's name."""
     plugin = _Plugin()
     spec = APISpec(
         title="FlowMachine query schemas",
@@ -54,5 +57,5 @@ def query_schemas_spec() -> dict[str, Any]:
     with warnings.catch_warnings():
         # apispec warns when two distinct schema classes share a component name; the first one wins.
         warnings.simplefilter("ignore", UserWarning)
-        spec.components.schema(ROOT_SCHEMA_NAME, schema=FlowmachineQuerySchema)
+        spec.components.schema(ROOT_SCHEMA_NAME, schema=root)
     return spec.to_dict()["components"]["schemas"]

@@ -23,6 +23,7 @@ from flowmachine.core.context import Context
 from flowmachine.core.errors import QueryCancelledError, QueryFailedError
 from flowmachine.core.orphans import terminate_orphaned_backends
 from flowmachine.core.query import Query
+from flowmachine.core.server.dp_schemas import root_schema
 from flowmachine.core.server.idle_stores import IdleStores
 from flowmachine.core.server.query_records import QueryRecords
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
@@ -59,10 +60,16 @@ class ServerContext:
 
     # specs → query objects -------------------------------------------------------------------------------
 
+    @property
+    def root_schema(self) -> type[FlowmachineQuerySchema]:
+        """The schema specs are loaded with: FlowKit's, or only the differentially private kinds (with
+        `epsilon`) when FLOWMACHINE_RELEASE_MODE is differential_privacy."""
+        return root_schema(self.ctx.settings)
+
     def load_spec(self, spec: Any) -> BaseExposedQuery:
         """Validate a spec (ValidationError if bad) into its exposed query."""
         with resolving_query_ids(self.query_for_id):
-            return FlowmachineQuerySchema().load(spec)
+            return self.root_schema().load(spec)
 
     def query_for_id(self, query_id: str) -> Query | None:
         """The query object of a query id some server was asked to run (None if unknown)."""
