@@ -20,8 +20,9 @@ from flowdb.settings import (
 )
 from flowdb.tuning import MB, compute_tuning
 
-# Schemas flowmachine may write (results, derived geography and rasters) and schemas it may only read.
-WRITABLE_SCHEMAS = ("cache", "geography", "population", "elevation")
+# Schemas flowmachine may write (results, derived geography and rasters, differentially private releases) and
+# schemas it may only read.
+WRITABLE_SCHEMAS = ("cache", "geography", "population", "elevation", "dp")
 READABLE_SCHEMAS = ("events", "infrastructure", "routing", "etl", "dfs", "interactions")
 # Cache bookkeeping: FlowMachine's own, never readable by the API role.
 CACHE_BOOKKEEPING = ("cached", "dependencies", "cache_config", "query_specs")

@@ -47,12 +47,12 @@ from flowkit_protocol.payloads import (
     ResultSql,
 )
 from flowmachine.core.cache import cancel, invalidate
+from flowmachine.core.dp.queries import release_epsilon
 from flowmachine.core.query import Query
 from flowmachine.core.server.action_params import ActionParams, parse_params
 from flowmachine.core.server.messages import ZMQRequest
 from flowmachine.core.server.openapi import query_schemas_spec
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
-from flowmachine.core.server.query_schemas.flowmachine_query import FlowmachineQuerySchema
 from flowmachine.core.server.server_context import ServerContext
 from flowmachine.core.spatial_unit import GeomSpatialUnit, make_spatial_unit
 from flowmachine.core.state import IN_FLIGHT, QueryEvent, QueryState
@@ -83,13 +83,11 @@ def ping(server: ServerContext, params: None) -> Reply:
 
 
 def get_available_queries(server: ServerContext, params: None) -> Reply:
-    return Reply.success(
-        AvailableQueries(list(FlowmachineQuerySchema.schemas_by_kind())).as_payload()
-    )
+    return Reply.success(AvailableQueries(list(server.root_schema.schemas_by_kind())).as_payload())
 
 
 def get_query_schemas(server: ServerContext, params: None) -> Reply:
-    return Reply.success(QuerySchemas(query_schemas_spec()).as_payload())
+    return Reply.success(QuerySchemas(query_schemas_spec(server.root_schema)).as_payload())
 
 
 def _exposed_or_error(server: ServerContext, spec: dict[str, Any]) -> BaseExposedQuery | Reply:
@@ -180,7 +178,9 @@ def get_sql_for_query_result(server: ServerContext, params: QueryIdParams) -> Re
         return wrong_state_reply(query_id, state)
     # FlowKit's exact text; the table name is the query object's own (an md5 hex id), not request input.
     result_sql = "SELECT * FROM " + query.fully_qualified_table_name  # noqa: S608
-    return Reply.success(ResultSql(query_id, str(state), result_sql).as_payload())
+    # a differentially private release names the epsilon it spends (FlowAPI charges it)
+    epsilon = release_epsilon(query)
+    return Reply.success(ResultSql(query_id, str(state), result_sql, epsilon=epsilon).as_payload())
 
 
 def _feature_sql(server: ServerContext, body: sql.Composable) -> str:
@@ -263,7 +263,10 @@ def get_geo_sql_for_query_result(server: ServerContext, params: QueryIdParams) -
     else:
         return _no_geography_reply(query_id)
     features_sql = _feature_sql(server, _features(unit, joined))
-    return Reply.success(GeoResultSql(query_id, str(state), unit_name, features_sql).as_payload())
+    geo = GeoResultSql(
+        query_id, str(state), unit_name, features_sql, epsilon=release_epsilon(query)
+    )
+    return Reply.success(geo.as_payload())
 
 
 def get_geography(server: ServerContext, params: GeographyParams) -> Reply:
