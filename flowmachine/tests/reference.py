@@ -325,8 +325,15 @@ def joined_spatial_aggregate(
         "variance": "var",
     }
     out = g.value.agg(funcs[method]).rename("value").reset_index()
-    n = g.subscriber.nunique().to_numpy()
-    return out[n > 15] if redacted else out
+    if not redacted:
+        return out
+    # more than 15 with a value, and the located subscribers without one 0 or more than 15
+    valued = j[j.value.notna()].groupby(L).subscriber.nunique()
+    located = locations.groupby(L).subscriber.nunique()
+    keys = out.set_index(L).index
+    v = valued.reindex(keys).fillna(0).to_numpy()
+    rest = located.reindex(keys).to_numpy() - v
+    return out[(v > 15) & ((rest == 0) | (rest > 15))]
 
 
 def histogram(

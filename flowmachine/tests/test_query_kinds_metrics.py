@@ -187,38 +187,50 @@ def test_handset_last_tie_on_time_goes_to_greater_tac(ctx, fx, ht):
     assert model == ht.tacs.set_index("id").model[int(tied.max())]
 
 
-def test_joined_spatial_aggregate_of_handset_distr(ctx, fx, ht):
+@pytest.mark.parametrize(
+    "characteristic,unit,published",
+    [("brand", "admin1", False), ("software_os_vendor", "admin1", True)],
+)
+def test_joined_spatial_aggregate_of_handset_distr(ctx, fx, ht, characteristic, unit, published):
+    """A location's distribution is published whole (every category, NULL included, over 15, and the located
+    subscribers without a handset 0 or over 15) or not at all (docs/compatibility.md)."""
     exposed = FlowmachineQuerySchema().load(
         {
             "query_kind": "joined_spatial_aggregate",
             "metric": {
                 "query_kind": "handset",
                 **WINDOW,
-                "characteristic": "brand",
+                "characteristic": characteristic,
                 "method": "last",
             },
-            "locations": DAILY | {"aggregation_unit": "admin1"},
+            "locations": DAILY | {"aggregation_unit": unit},
             "method": "distr",
         }
     )
     df = result(ctx, exposed._flowmachine_query_obj)
     assert list(df.columns) == ["pcod", "metric", "key", "value"]
-    j = refm.handset(fx, ht, *GEN, "brand", "last").merge(
-        ref.last_location(fx, "admin1", "2016-03-05", "2016-03-06"), on="subscriber"
-    )
-    n = j.groupby(["pcod", "value"]).subscriber.nunique()
-    share = j.groupby(["pcod", "value"]).size() / j.groupby("pcod").size()
-    keep = [k for k in share.index if n[k] > 15]
-    assert keep
+    located = ref.last_location(fx, unit, "2016-03-05", "2016-03-06")
+    j = refm.handset(fx, ht, *GEN, characteristic, "last").merge(located, on="subscriber")
+    n = j.groupby(["pcod", "value"], dropna=False).subscriber.nunique()
+    share = n / j.groupby("pcod").size()
+    without = located.groupby("pcod").subscriber.nunique() - j.groupby("pcod").subscriber.nunique()
+    whole = {
+        p for p in j.pcod.unique() if (n.loc[p] > 15).all() and (without[p] == 0 or without[p] > 15)
+    }
+    assert bool(whole) == published
+    rows = share.rename("share").reset_index().set_axis(["pcod", "key", "value"], axis=1)
+    rows = rows[rows.pcod.isin(whole)]
     expected = pd.DataFrame(
         {
-            "pcod": [k[0] for k in keep],
+            "pcod": rows.pcod.to_numpy(),
             "metric": "value",
-            "key": [k[1] for k in keep],
-            "value": [share[k] for k in keep],
+            "key": [None if pd.isna(k) else k for k in rows.key],
+            "value": rows.value.to_numpy(),
         }
     )
     same(df, expected)
+    if not published:  # a category of 15 or fewer (NULL: no handset known) hides the whole location
+        assert (n <= 15).any()
 
 
 @pytest.mark.parametrize("method", ["avg", "sum", "median"])

@@ -1,9 +1,20 @@
 """JoinedSpatialAggregate: a statistic of a per-subscriber metric over the subscribers at each location.
 
 The metric is joined to the reference location on subscriber. Numeric methods give `<L>, <metric column>…`;
-`distr` gives `<L>, metric, key, value`, the share of the location's subscribers with each metric value.
-Redaction counts the subscribers actually aggregated (FlowKit counts those of the location query, even
-without a metric value): a location needs more than 15, and for `distr` so does each (location, key) row.
+`distr` gives `<L>, metric, key, value`, the share of the location's subscribers (with a metric row) holding
+each metric value.
+
+Redaction (ours, stricter than FlowKit's: see docs/compatibility.md). The number of subscribers *located* at a
+place is published by spatial_aggregate of the same `locations`, so what is published here must not let a
+count of 1–15 be had by difference with it:
+
+- numeric methods: a location needs more than 15 subscribers with a value of each metric column, and the
+  located subscribers without one must number 0 or more than 15 (else `count`, or sum / avg, minus the
+  located count would count them);
+- `distr`: a location's distribution is published whole or not at all: every category (a NULL value is one)
+  needs more than 15 subscribers, and the located subscribers without a metric row must number 0 or more
+  than 15. Shares are over the subscribers described, so they sum to 1 and no category is hidden behind
+  1 − Σ shares (FlowKit issue #1940).
 """
 
 from __future__ import annotations
@@ -14,7 +25,7 @@ from psycopg import sql
 
 from flowmachine.core.errors import InvalidSpecError
 from flowmachine.core.query import Query
-from flowmachine.core.redaction import having, more_than_threshold
+from flowmachine.core.redaction import leaves_out_none_or_many, more_than_threshold
 from flowmachine.core.sql_parts import identifiers
 from flowmachine.core.statistic import STATISTICS, statistic_sql
 from flowmachine.features.subscriber.base_location import BaseLocation
@@ -60,8 +71,11 @@ class JoinedSpatialAggregate(Query):
         return [*self.location_columns, *self.metric_columns]
 
     def _joined(self, ctx: Context) -> sql.Composable:
+        """Every located subscriber (`subscriber, <L>…`), with the metric's columns and `_described` (true
+        when the metric has a row for the subscriber)."""
         return sql.SQL(
-            "SELECT l.subscriber, {L}, {M} FROM ({metric}) m JOIN ({locations}) l ON m.subscriber = l.subscriber"
+            """SELECT l.subscriber, {L}, {M}, (m.subscriber IS NOT NULL) AS _described
+               FROM ({locations}) l LEFT JOIN ({metric}) m ON m.subscriber = l.subscriber"""
         ).format(
             L=identifiers(self.location_columns, "l"),
             M=identifiers(self.metric_columns, "m"),
@@ -70,40 +84,60 @@ class JoinedSpatialAggregate(Query):
         )
 
     def _make_query(self, ctx: Context) -> sql.Composable:
+        if self.method == "distr":
+            return self._distribution(ctx)
         L = identifiers(self.location_columns)
-        if self.method != "distr":
-            stats = sql.SQL(", ").join(
-                sql.SQL("{} AS {}").format(
-                    statistic_sql(self.method, sql.Identifier(c)), sql.Identifier(c)
+        stats = sql.SQL(", ").join(
+            sql.SQL("{} AS {}").format(
+                statistic_sql(self.method, sql.Identifier(c)), sql.Identifier(c)
+            )
+            for c in self.metric_columns
+        )
+        located = sql.SQL("count(DISTINCT subscriber)")
+        conditions = [sql.SQL("bool_or(_described)")]
+        if self.redact:
+            for c in self.metric_columns:
+                valued = sql.SQL("count(DISTINCT subscriber) FILTER (WHERE {} IS NOT NULL)").format(
+                    sql.Identifier(c)
                 )
-                for c in self.metric_columns
-            )
-            return sql.SQL("SELECT {L}, {stats} FROM ({joined}) j GROUP BY {L}{having}").format(
-                L=L,
-                stats=stats,
-                joined=self._joined(ctx),
-                having=having(self.redact, sql.SQL("count(DISTINCT subscriber)")),
-            )
+                conditions += [
+                    more_than_threshold(valued),
+                    leaves_out_none_or_many(located, valued),
+                ]
+        return sql.SQL(
+            "SELECT {L}, {stats} FROM ({joined}) j GROUP BY {L} HAVING {conditions}"
+        ).format(
+            L=L,
+            stats=stats,
+            joined=self._joined(ctx),
+            conditions=sql.SQL(" AND ").join(conditions),
+        )
+
+    def _distribution(self, ctx: Context) -> sql.Composable:
+        L = identifiers(self.location_columns)
         parts = []
         for c in self.metric_columns:
             parts.append(
                 sql.SQL(
-                    """SELECT {L}, {name} AS metric, {col}::text AS key,
-                              (count(*)::double precision / sum(count(*)) OVER (PARTITION BY {L})) AS value,
-                              count(DISTINCT subscriber) AS subscribers,
-                              sum(count(DISTINCT subscriber)) OVER (PARTITION BY {L}) AS location_subscribers
-                       FROM ({joined}) j GROUP BY {L}, {col}"""
+                    """SELECT {L}, {name} AS metric, _described, {col}::text AS key, count(*) AS n,
+                              count(DISTINCT subscriber) AS subscribers
+                       FROM ({joined}) j GROUP BY {L}, _described, {col}::text"""
                 ).format(L=L, name=sql.Literal(c), col=sql.Identifier(c), joined=self._joined(ctx))
             )
-        union = sql.SQL(" UNION ALL ").join(parts)
-        where = (
-            sql.SQL(" WHERE {} AND {}").format(
-                more_than_threshold(sql.SQL("subscribers")),
-                more_than_threshold(sql.SQL("location_subscribers")),
+        window = sql.SQL("OVER (PARTITION BY {L}, metric)").format(L=L)
+        where = sql.SQL("_described")
+        if self.redact:
+            where = sql.SQL("_described AND {} AND {}").format(
+                more_than_threshold(sql.SQL("smallest")),
+                leaves_out_none_or_many(sql.SQL("located"), sql.SQL("described")),
             )
-            if self.redact
-            else sql.SQL("")
-        )
-        return sql.SQL("SELECT {L}, metric, key, value FROM ({union}) d{where}").format(
-            L=L, union=union, where=where
-        )
+        return sql.SQL(
+            """SELECT {L}, metric, key, value FROM (
+                   SELECT {L}, metric, key, _described,
+                          n::double precision / sum(n) FILTER (WHERE _described) {w} AS value,
+                          min(subscribers) FILTER (WHERE _described) {w} AS smallest,
+                          sum(subscribers) FILTER (WHERE _described) {w} AS described,
+                          sum(subscribers) {w} AS located
+                   FROM ({union}) c) d
+               WHERE {where}"""
+        ).format(L=L, w=window, union=sql.SQL(" UNION ALL ").join(parts), where=where)
