@@ -19,6 +19,7 @@ from flowclient._async_lifecycle import (
     wait_for_query_to_be_ready,
 )
 from flowclient._query import APIQuery, check_format
+from flowclient.privacy import AsyncWatchedConnection, Privacy
 
 
 class ASyncAPIQuery(APIQuery):
@@ -33,21 +34,26 @@ class ASyncAPIQuery(APIQuery):
     def __init__(self, *, connection: AsyncConnectionLike, parameters: dict[str, Any]) -> None:
         self._connection = connection  # type: ignore[assignment]
         self.parameters = dict(parameters)
+        self.privacy: Privacy | None = None  # ours: set by a differentially private query's replies
 
     @property
     def connection(self) -> AsyncConnectionLike:  # type: ignore[override]
         """The connection this query runs on."""
         return self._connection  # type: ignore[return-value]
 
+    def _watched(self) -> AsyncWatchedConnection:  # type: ignore[override]
+        """The connection, with every response's privacy headers noted in `self.privacy`."""
+        return AsyncWatchedConnection(self.connection, self._see)
+
     async def run(self) -> None:  # type: ignore[override]
         """Set the query running on the server."""
-        self._query_id = await run_query(connection=self.connection, query_spec=self.parameters)
+        self._query_id = await run_query(connection=self._watched(), query_spec=self.parameters)
 
     async def status(self) -> str:  # type: ignore[override]
         """ "not_running" before `run()`, then the server's state."""
         if not hasattr(self, "_query_id"):
             return "not_running"
-        return await get_status(connection=self.connection, query_id=self._query_id)
+        return await get_status(connection=self._watched(), query_id=self._query_id)
 
     async def wait_until_ready(  # type: ignore[override]
         self, poll_interval: int = 1, disable_progress: bool | None = None
@@ -56,7 +62,7 @@ class ASyncAPIQuery(APIQuery):
         if not hasattr(self, "_query_id"):
             raise FileNotFoundError("Query is not running.")
         await wait_for_query_to_be_ready(
-            connection=self.connection,
+            connection=self._watched(),
             query_id=self._query_id,
             poll_interval=poll_interval,
             disable_progress=disable_progress,
@@ -75,7 +81,7 @@ class ASyncAPIQuery(APIQuery):
             await self.run()
         try:
             return await getter(
-                connection=self.connection,
+                connection=self._watched(),
                 query_id=self._query_id,
                 poll_interval=poll_interval,
                 disable_progress=disable_progress,
@@ -83,7 +89,7 @@ class ASyncAPIQuery(APIQuery):
         except FileNotFoundError:
             await self.run()
             return await getter(
-                connection=self.connection,
+                connection=self._watched(),
                 query_id=self._query_id,
                 poll_interval=poll_interval,
                 disable_progress=disable_progress,

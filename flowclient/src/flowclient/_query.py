@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pandas as pd
 
 from flowclient._lifecycle import (
@@ -19,6 +20,7 @@ from flowclient._lifecycle import (
     run_query,
     wait_for_query_to_be_ready,
 )
+from flowclient.privacy import Privacy, WatchedConnection, privacy_from_headers
 
 _FORMATS = ("pandas", "geojson")
 
@@ -42,6 +44,7 @@ class APIQuery:
     def __init__(self, *, connection: ConnectionLike, parameters: dict[str, Any]) -> None:
         self._connection = connection
         self.parameters = dict(parameters)
+        self.privacy: Privacy | None = None  # ours: set by a differentially private query's replies
 
     def __repr__(self) -> str:
         cls = type(self)
@@ -55,16 +58,25 @@ class APIQuery:
         """The connection this query runs on."""
         return self._connection
 
+    def _watched(self) -> WatchedConnection:
+        """The connection, with every response's privacy headers noted in `self.privacy`."""
+        return WatchedConnection(self.connection, self._see)
+
+    def _see(self, response: httpx.Response) -> None:
+        privacy = privacy_from_headers(response.headers)
+        if privacy is not None:
+            self.privacy = privacy
+
     def run(self) -> None:
         """Set the query running on the server (raises FlowclientConnectionError if refused)."""
-        self._query_id = run_query(connection=self.connection, query_spec=self.parameters)
+        self._query_id = run_query(connection=self._watched(), query_spec=self.parameters)
 
     @property
     def status(self) -> str:
         """ "not_running" before `run()`, then the server's state ("queued", "completed", ...)."""
         if not hasattr(self, "_query_id"):
             return "not_running"
-        return get_status(connection=self.connection, query_id=self._query_id)
+        return get_status(connection=self._watched(), query_id=self._query_id)
 
     def wait_until_ready(
         self, poll_interval: int = 1, disable_progress: bool | None = None
@@ -73,7 +85,7 @@ class APIQuery:
         if not hasattr(self, "_query_id"):
             raise FileNotFoundError("Query is not running.")
         wait_for_query_to_be_ready(
-            connection=self.connection,
+            connection=self._watched(),
             query_id=self._query_id,
             poll_interval=poll_interval,
             disable_progress=disable_progress,
@@ -95,7 +107,7 @@ class APIQuery:
             self.run()
         try:
             return getter(
-                connection=self.connection,
+                connection=self._watched(),
                 query_id=self._query_id,
                 poll_interval=poll_interval,
                 disable_progress=disable_progress,
@@ -103,7 +115,7 @@ class APIQuery:
         except FileNotFoundError:
             self.run()
             return getter(
-                connection=self.connection,
+                connection=self._watched(),
                 query_id=self._query_id,
                 poll_interval=poll_interval,
                 disable_progress=disable_progress,

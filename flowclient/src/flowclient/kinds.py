@@ -114,8 +114,18 @@ CALL_THRESHOLD = Param(
 )
 
 # Appended to the count-type top-level kinds (those a differentially private release may answer): a parameter
-# added here reaches all of them, e.g. `Param("epsilon", "float | None", None, omit_if_none=True, doc=...)`.
-COUNTED: tuple[Param, ...] = ()
+# added here reaches all of them. Ours (issue 21): `epsilon`, left out of the spec when None, so 1.34 callers
+# and servers in the default (redaction) mode see exactly the specs they always did.
+COUNTED: tuple[Param, ...] = (
+    Param(
+        "epsilon",
+        "float | None",
+        None,
+        doc="Privacy loss to spend on a server releasing differentially private results "
+        "(within the token's limits); None for the default release.",
+        omit_if_none=True,
+    ),
+)
 
 
 # --- helpers whose spec is not one flat dict
