@@ -6,9 +6,7 @@ all-access token; `run` gets only invalid ones, since a valid spec would really 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -20,9 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from flowapi import create_app
-from flowapi.main import hypercorn_config
-from flowdb.testing import free_port
+from flowapi.testing import serve_in_thread
 
 # Per operation and generation mode. Poll answers 500 for errored and cancelled queries (FlowKit's
 # protocol), which generated ids never reach.
@@ -31,35 +27,8 @@ MAX_EXAMPLES = 8
 
 @pytest.fixture(scope="module")
 def live_url(settings) -> Iterator[str]:
-    from dataclasses import replace
-
-    from hypercorn.asyncio import serve
-
-    app_settings = replace(settings, port=free_port())
-    app = create_app(app_settings)
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-    started = threading.Event()
-
-    async def run() -> None:
-        config = hypercorn_config(app_settings)
-        task = asyncio.ensure_future(serve(app, config, shutdown_trigger=stop.wait))
-        started.set()
-        await task
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
-    thread.start()
-    started.wait(10)
-    url = f"http://127.0.0.1:{app_settings.port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"{url}/", timeout=1).close()
-            break
-        except OSError:
-            threading.Event().wait(0.1)
-    yield url
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(timeout=20)
+    with serve_in_thread(settings) as url:
+        yield url
 
 
 def test_no_generated_request_gets_a_5xx(live_url, make_token):
