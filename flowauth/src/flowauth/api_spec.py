@@ -120,13 +120,16 @@ def fetch_document(flowapi_url: str, timeout: float = FETCH_TIMEOUT_SECONDS) -> 
     """
     url = spec_url(flowapi_url)
     parts = urllib.parse.urlsplit(url)
+    host = parts.hostname
+    if host is None:  # spec_url has already refused a URL without a host
+        raise SpecError(f"{url!r} is not a FlowAPI URL: it names no host.")
     deadline = time.monotonic() + timeout
     if parts.scheme.lower() == "https":
         connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-            parts.hostname, parts.port, timeout=timeout, context=ssl.create_default_context()
+            host, parts.port, timeout=timeout, context=ssl.create_default_context()
         )
     else:
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        connection = http.client.HTTPConnection(host, parts.port, timeout=timeout)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         connection.connect()

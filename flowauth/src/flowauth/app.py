@@ -7,7 +7,6 @@ app = create_app(settings, database=Database(uri))
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from flask import Flask
 
@@ -16,15 +15,7 @@ from flowauth.crypto import SecretBox
 from flowauth.db import Database, close_request_session
 from flowauth.errors import register_error_handlers
 from flowauth.settings import Settings
-
-
-@dataclass
-class FlowAuthState:
-    """What routes share, kept in `app.extensions["flowauth"]`."""
-
-    settings: Settings
-    database: Database
-    box: SecretBox
+from flowauth.state import FlowAuthState  # its home is flowauth.state; still importable from here
 
 
 def create_app(settings: Settings, *, database: Database | None = None) -> Flask:

@@ -17,9 +17,13 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from flowauth import __version__
 from flowauth.settings import SECRETS_DIR, Settings, SettingsError, _lookup, new_fernet_key
+
+if TYPE_CHECKING:
+    from flowauth.db import Database
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9091
@@ -38,7 +42,7 @@ def _db_uri() -> str:
     return uri
 
 
-def _database():  # type: ignore[no-untyped-def]
+def _database() -> Database:
     from sqlalchemy.exc import ArgumentError
 
     from flowauth.db import Database
@@ -52,12 +56,12 @@ def _database():  # type: ignore[no-untyped-def]
         raise CommandError(f"DB_URI needs a driver that is not installed: {exc.name}") from None
 
 
-def _shown_uri(database) -> str:  # type: ignore[no-untyped-def]
+def _shown_uri(database: Database) -> str:
     return database.engine.url.render_as_string(hide_password=True)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    import waitress
+    from waitress.server import create_server
 
     from flowauth.app import create_app
 
@@ -67,7 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     )
     app = create_app(settings)
     try:
-        server = waitress.create_server(app, host=args.host, port=args.port, threads=8)
+        server = create_server(app, host=args.host, port=args.port, threads=8)
     except OSError as exc:
         raise CommandError(
             f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"

@@ -57,18 +57,21 @@ def password_problem(password: str | None, user_inputs: list[str] | None = None)
         return "Password must be provided."
     if len(password) > MAX_PASSWORD_LENGTH:
         return f"Password must be at most {MAX_PASSWORD_LENGTH} characters."
-    if _strength(password, user_inputs)["score"] < REQUIRED_PASSWORD_SCORE:
+    if _strength(password, user_inputs)[0] < REQUIRED_PASSWORD_SCORE:
         return "Password not complex enough."
     return None
 
 
-def _strength(password: str, user_inputs: list[str] | None = None) -> dict:
-    """zxcvbn's verdict on the first ZXCVBN_MAX_LENGTH characters of `password`."""
-    return zxcvbn(
+def _strength(password: str, user_inputs: list[str] | None = None) -> tuple[int, str, list[str]]:
+    """zxcvbn's verdict on the first ZXCVBN_MAX_LENGTH characters of `password`: (score, warning,
+    suggestions)."""
+    result = zxcvbn(
         password[:ZXCVBN_MAX_LENGTH],
         user_inputs=[text[:ZXCVBN_MAX_LENGTH] for text in user_inputs or []],
         max_length=ZXCVBN_MAX_LENGTH,
     )
+    feedback = result["feedback"]
+    return result["score"], feedback.get("warning", ""), feedback.get("suggestions", [])
 
 
 def password_advice(password: str) -> dict:
@@ -79,13 +82,8 @@ def password_advice(password: str) -> dict:
             "warning": f"Password must be at most {MAX_PASSWORD_LENGTH} characters.",
             "suggestions": [],
         }
-    result = _strength(password) if password else {"score": 0, "feedback": {}}
-    feedback = result.get("feedback", {})
-    return {
-        "score": result["score"],
-        "warning": feedback.get("warning", ""),
-        "suggestions": feedback.get("suggestions", []),
-    }
+    score, warning, suggestions = _strength(password) if password else (0, "", [])
+    return {"score": score, "warning": warning, "suggestions": suggestions}
 
 
 class SecretBox:

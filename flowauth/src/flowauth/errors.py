@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
@@ -52,7 +52,7 @@ def _is_unique_violation(exc: IntegrityError) -> bool:
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError):  # type: ignore[no-untyped-def]
+    def _api_error(exc: ApiError) -> Response:
         response = jsonify(exc.body())
         response.status_code = exc.code
         if exc.code == 429 and "retry_after" in exc.payload:
@@ -60,7 +60,7 @@ def register_error_handlers(app: Flask) -> None:
         return response
 
     @app.errorhandler(IntegrityError)
-    def _integrity(exc: IntegrityError):  # type: ignore[no-untyped-def]
+    def _integrity(exc: IntegrityError) -> tuple[Response, int]:
         log.info("integrity error on %s: %s", request.path, exc.orig)
         if not _is_unique_violation(exc):
             # e.g. a row referred to was deleted meanwhile (the routes check what they are sent first)
@@ -82,14 +82,14 @@ def register_error_handlers(app: Flask) -> None:
         ), 400
 
     @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
+    def _http(exc: HTTPException) -> HTTPException | tuple[Response, int]:
         code = exc.code or 500
         if request.accept_mimetypes.accept_html and not request.accept_mimetypes.accept_json:
             return exc  # a browser asking for a page gets Werkzeug's short HTML page
         return jsonify({"message": exc.description or exc.name, "code": code}), code
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+    def _unexpected(exc: Exception) -> tuple[Response, int]:
         log.exception("unexpected error on %s %s", request.method, request.path)
         return jsonify(
             {"message": "Internal error: the server could not do that.", "code": 500}

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import Table, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -26,7 +27,8 @@ from flowauth.models import RateCounter, utcnow
 
 MAX_SUBJECT_LENGTH = 128
 
-_table = RateCounter.__table__
+# the Table itself (a declarative class's `__table__` is typed as any FromClause)
+_table: Table = RateCounter.metadata.tables[RateCounter.__tablename__]
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,9 @@ def _subject(value: str) -> str:
     return value[:MAX_SUBJECT_LENGTH]
 
 
-def _upsert(session: Session):  # type: ignore[no-untyped-def]
+def _upsert(
+    session: Session,
+) -> Callable[[Table], postgresql.Insert] | Callable[[Table], sqlite.Insert]:
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return postgresql.insert

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from flowauth.errors import bad_request, not_found
@@ -42,9 +42,11 @@ def by_ids(session: Session, model: type[M], ids: list[int], field: str) -> list
     """The rows with these ids, in the order given; 400 naming `field` if any does not exist."""
     if not ids:
         return []
+    mapper = inspect(model)
+    (id_column,) = mapper.primary_key  # the models looked up by id have a one-column key, `id`
     found = {
-        row.id: row  # type: ignore[attr-defined]
-        for row in session.scalars(select(model).where(model.id.in_(ids)))  # type: ignore[attr-defined]
+        mapper.primary_key_from_instance(row)[0]: row
+        for row in session.scalars(select(model).where(id_column.in_(ids)))
     }
     missing = [str(i) for i in ids if i not in found]
     if missing:

@@ -14,11 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 from dataclasses import dataclass
+from typing import Any
 
 import pyotp
 import segno
 from itsdangerous import BadSignature, SignatureExpired, TimedSerializer, TimestampSigner
-from sqlalchemy import delete, or_, update
+from sqlalchemy import CursorResult, Result, delete, or_, update
 from sqlalchemy.orm import Session
 
 from flowauth.crypto import SecretBox, backup_codes, hash_code, verify_secret
@@ -71,7 +72,8 @@ def start_setup(secret_key: str, issuer: str, username: str) -> Setup:
 def new_backup_codes(secret_key: str) -> tuple[list[str], str]:
     """Fresh backup codes and their signature (what a later request hands back to store them)."""
     codes = backup_codes()
-    return codes, TimedSerializer(secret_key, salt=_CODES_SALT).dumps(codes)
+    serializer: TimedSerializer[str] = TimedSerializer(secret_key, salt=_CODES_SALT)  # JSON: text
+    return codes, serializer.dumps(codes)
 
 
 def read_signed_secret(secret_key: str, signed: str) -> str:
@@ -175,10 +177,19 @@ def use_totp(
         .values(last_code=text)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if _rowcount(result) != 1:
         return False
     auth.last_code = text
     return True
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched (Session.execute gives a CursorResult for them, typed Result)."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(
+            f"expected the CursorResult of an UPDATE or DELETE, got {type(result).__name__}"
+        )
+    return result.rowcount
 
 
 def use_backup_code(session: Session, auth: TwoFactorAuth, code: str) -> bool:
@@ -194,7 +205,7 @@ def use_backup_code(session: Session, auth: TwoFactorAuth, code: str) -> bool:
                 .execution_options(synchronize_session=False)
             )
             session.expire(auth, ["backups"])
-            return result.rowcount == 1
+            return _rowcount(result) == 1
     return False
 
 

@@ -20,7 +20,7 @@ import hmac
 import secrets
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 from flask import Flask, Response, current_app, g, request, session
 
@@ -29,7 +29,11 @@ from flowauth.db import request_session
 from flowauth.errors import ApiError, forbidden, unauthorized
 from flowauth.models import User
 
-F = TypeVar("F", bound=Callable[..., Any])
+F = TypeVar("F", bound=Callable[..., object])
+P = ParamSpec("P")
+R = TypeVar("R")
+# a view function's mark: a user who must still set up two-factor may use it
+_BEFORE_TWO_FACTOR = "_allowed_before_two_factor"
 
 CSRF_COOKIE = "X-CSRF"
 CSRF_HEADER = "X-CSRF-Token"
@@ -94,35 +98,33 @@ def signed_in_user() -> User:
 
 def allowed_before_two_factor(view: F) -> F:
     """Mark a route a user who must still set up two-factor may use."""
-    view._allowed_before_two_factor = True  # type: ignore[attr-defined]
+    setattr(view, _BEFORE_TWO_FACTOR, True)
     return view
 
 
-def login_required(view: F) -> F:
+def login_required(view: Callable[P, R]) -> Callable[P, R]:
     @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         user = signed_in_user()
-        if user.two_factor_setup_required and not getattr(
-            view, "_allowed_before_two_factor", False
-        ):
+        if user.two_factor_setup_required and not getattr(view, _BEFORE_TWO_FACTOR, False):
             raise forbidden(
                 "Two-factor authentication must be set up first.", need_two_factor_setup=True
             )
         return view(*args, **kwargs)
 
-    wrapper._allowed_before_two_factor = getattr(view, "_allowed_before_two_factor", False)  # type: ignore[attr-defined]
-    return wrapper  # type: ignore[return-value]
+    setattr(wrapper, _BEFORE_TWO_FACTOR, getattr(view, _BEFORE_TWO_FACTOR, False))
+    return wrapper
 
 
-def admin_required(view: F) -> F:
+def admin_required(view: Callable[P, R]) -> Callable[P, R]:
     @login_required
     @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         if not signed_in_user().is_admin:
             raise forbidden("Only administrators may do this.")
         return view(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def _check_csrf() -> None:

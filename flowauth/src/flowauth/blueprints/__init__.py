@@ -6,12 +6,9 @@ Views stay thin: they read the request (`flowauth.payload`), call the domain mod
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from flask import current_app
 
-if TYPE_CHECKING:
-    from flowauth.app import FlowAuthState
+from flowauth.state import FlowAuthState
 
 
 def state() -> FlowAuthState:
