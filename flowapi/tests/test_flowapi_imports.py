@@ -126,3 +126,16 @@ def test_importing_flowapi_loads_no_flowmachine():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_other_packages_tests_use_flowapi_testing_not_flowapis_test_files():
+    """flowclient's (and any other package's) tests get FlowAPI's fixtures from `flowapi.testing`, never by
+    loading files of flowapi/tests by path or putting that folder on sys.path."""
+    root = SRC.parents[1]
+    others = [*root.glob("*/tests/**/*.py"), *root.glob("integration_tests/**/*.py")]
+    assert any(p.match("flowclient/tests/conftest.py") for p in others)
+    for path in others:
+        if path.is_relative_to(root / "flowapi"):
+            continue
+        text = path.read_text()
+        assert "flowapi_test_helpers" not in text and '"flowapi" / "tests"' not in text, path
