@@ -29,9 +29,12 @@ from flowmachine.core.settings import Settings
 def settings_for(cluster: Cluster, redis_port: int, **overrides: Any) -> Settings:
     """FlowMachine's settings for a running private cluster and Redis on loopback (owner leases of 3 s, so a
     dead owner is noticed quickly in tests)."""
+    port = cluster.status().port
+    if port is None:
+        raise RuntimeError("the FlowDB cluster is not running")
     settings = Settings(
         flowdb_host="127.0.0.1",
-        flowdb_port=cluster.status().port,
+        flowdb_port=port,
         flowdb_user="flowmachine",
         flowdb_password=cluster.settings.role_password("flowmachine"),
         redis_host="127.0.0.1",

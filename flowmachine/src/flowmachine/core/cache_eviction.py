@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from psycopg import errors as pg_errors
 
 from flowmachine.core.cache_tables import drop_result
+from flowmachine.core.db_values import first_value
 from flowmachine.core.state import IN_FLIGHT, QueryEvent, QueryState
 
 if TYPE_CHECKING:
@@ -92,12 +93,12 @@ def shrink_below_size(
         threshold = (
             size_threshold
             if size_threshold is not None
-            else conn.execute("SELECT public.cache_max_size()").fetchone()[0]
+            else first_value(conn.execute("SELECT public.cache_max_size()"))
         )
         protected = (
             protected_period
             if protected_period is not None
-            else conn.execute("SELECT public.cache_protected_period()").fetchone()[0]
+            else first_value(conn.execute("SELECT public.cache_protected_period()"))
         )
         rows = conn.execute(
             """SELECT query_id, size,

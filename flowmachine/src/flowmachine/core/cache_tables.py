@@ -16,6 +16,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from flowmachine.core.db_values import first_value
 from flowmachine.core.query_id import CACHE_FORMAT_VERSION
 from flowmachine.core.state import QueryState
 
@@ -36,9 +37,11 @@ CACHE_STATISTICS_TARGET = 100
 def table_exists(ctx: Context, table_name: str) -> bool:
     with ctx.pool.connection() as conn:
         return (
-            conn.execute(
-                "SELECT to_regclass(%s) IS NOT NULL", (f"{CACHE_SCHEMA}.{table_name}",)
-            ).fetchone()[0]
+            first_value(
+                conn.execute(
+                    "SELECT to_regclass(%s) IS NOT NULL", (f"{CACHE_SCHEMA}.{table_name}",)
+                )
+            )
             is True
         )
 
@@ -75,7 +78,7 @@ def has_cache_record(ctx: Context, query: Query) -> bool:
     return row is not None
 
 
-def index_statements(query: Query) -> list[sql.Composable]:
+def index_statements(query: Query) -> list[sql.Composed]:
     statements = []
     for cols in query.index_cols:
         columns = (cols,) if isinstance(cols, str) else tuple(cols)
@@ -161,7 +164,10 @@ def recover(ctx: Context) -> tuple[list[str], list[str]]:
 
 def cache_size(ctx: Context) -> int:
     with ctx.pool.connection() as conn:
-        return conn.execute(
-            "SELECT coalesce(sum(public.table_size(tablename, schema)), 0)::bigint FROM cache.cached "
-            "WHERE schema = 'cache'"
-        ).fetchone()[0]
+        size: int = first_value(
+            conn.execute(
+                "SELECT coalesce(sum(public.table_size(tablename, schema)), 0)::bigint "
+                "FROM cache.cached WHERE schema = 'cache'"
+            )
+        )
+        return size

@@ -67,7 +67,7 @@ class NetworkGeography(Query):
         return list(_SOURCES[self.unit_name][0])
 
     def _make_query(self, ctx: Context) -> sql.Composable:
-        return sql.SQL(_SOURCES[self.unit_name][1])  # type: ignore[arg-type]
+        return sql.SQL(_SOURCES[self.unit_name][1])
 
 
 def stored_rows(ctx: Context, query: Query) -> sql.Composable:

@@ -149,7 +149,7 @@ class Query(HasQueryId):
 
     # data access ----------------------------------------------------------------------------------------------
 
-    def _select(self, ctx: Context, limit: int | None = None) -> sql.Composable:
+    def _select(self, ctx: Context, limit: int | None = None) -> sql.Composed:
         query = sql.SQL("SELECT {} FROM ({}) _").format(self.columns_sql(), self.get_query(ctx))
         if limit is not None:
             query = sql.SQL("{} LIMIT {}").format(query, sql.Literal(int(limit)))

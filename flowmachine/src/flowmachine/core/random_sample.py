@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from psycopg import sql
 
 from flowmachine.core.cache_compute import compute
+from flowmachine.core.db_values import first_value
 from flowmachine.core.errors import InvalidSpecError
 from flowmachine.core.query import Query
 
@@ -73,6 +74,13 @@ class RandomSample(Query):
     def column_names(self) -> list[str]:
         return self.query.column_names
 
+    @property
+    def _size(self) -> int:
+        """`size`, for a sample given by size (exactly one of size and fraction is set)."""
+        if self.size is None:
+            raise InvalidSpecError("give exactly one of size and fraction")
+        return self.size
+
     def _row_count(self, ctx: Context) -> int:
         with ctx.pool.connection() as conn:
             if self.estimate_count:
@@ -82,9 +90,10 @@ class RandomSample(Query):
                 ).fetchone()
                 if estimate is not None and estimate[0] > 0:
                     return int(estimate[0])
-            return conn.execute(
-                sql.SQL("SELECT count(*) FROM {}").format(self.query.table_identifier)
-            ).fetchone()[0]
+            count: int = first_value(
+                conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self.query.table_identifier))
+            )
+            return count
 
     def _make_query(self, ctx: Context) -> sql.Composable:
         compute(ctx, self.query)
@@ -92,16 +101,17 @@ class RandomSample(Query):
         columns = self.query.columns_sql("t")
         rows = self._row_count(ctx)
         if self.sampling_method == "random_ids":
-            n = self.size if self.size is not None else round(self.fraction * rows)
+            n = self._size if self.fraction is None else round(self.fraction * rows)
             seed = int(round(self.seed * 2**31))
             return sql.SQL(
                 "SELECT {cols} FROM {table} t ORDER BY hashtextextended(t::text, {seed}), t::text LIMIT {n}"
             ).format(cols=columns, table=table, seed=sql.Literal(seed), n=sql.Literal(n))
+        limit: sql.Composable
         if self.fraction is not None:
             percent, limit = self.fraction * 100, sql.SQL("")
         else:
-            percent = min(100.0, 100.0 * self.size / max(rows, 1) + 10)
-            limit = sql.SQL(" LIMIT {}").format(sql.Literal(self.size))
+            percent = min(100.0, 100.0 * self._size / max(rows, 1) + 10)
+            limit = sql.SQL(" LIMIT {}").format(sql.Literal(self._size))
         return sql.SQL(
             "SELECT {cols} FROM {table} t TABLESAMPLE {method} ({percent}) REPEATABLE ({seed}){limit}"
         ).format(

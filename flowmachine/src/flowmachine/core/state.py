@@ -47,6 +47,13 @@ TRANSITIONS: dict[QueryEvent, dict[QueryState, QueryState]] = {
 }
 IN_FLIGHT = frozenset({S.QUEUED, S.EXECUTING, S.RESETTING})
 
+
+def redis_text(value: bytes | str) -> str:
+    """A value read from Redis as text: our clients return bytes (redis-py's types allow for a client that
+    decodes responses itself)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 # KEYS: state hash, channel. ARGV: event's from->to pairs (flattened), owner, message, backend pid, retryable.
 # Returns {1, new state} if the transition happened, else {0, current state}.
 _TRANSITION = """
@@ -139,7 +146,7 @@ class StateStore:
 
     def info(self, query_id: str) -> StateInfo:
         raw = self.redis.hgetall(self.key(query_id))
-        fields = {k.decode(): v.decode() for k, v in raw.items()}
+        fields = {redis_text(k): redis_text(v) for k, v in raw.items()}
         return StateInfo(
             state=QueryState(fields.get("state", "known")),
             owner=fields.get("owner"),
@@ -150,7 +157,7 @@ class StateStore:
 
     def state(self, query_id: str) -> QueryState:
         raw = self.redis.hget(self.key(query_id), "state")
-        return QueryState(raw.decode()) if raw else QueryState.KNOWN
+        return QueryState(redis_text(raw)) if raw else QueryState.KNOWN
 
     def trigger(
         self,
@@ -191,7 +198,7 @@ class StateStore:
     def repair(self, query_id: str) -> bool:
         """Return a queued/executing query to known if the process that owned it is gone."""
         owner = self.redis.hget(self.key(query_id), "owner")
-        lease = self.lease_key(owner.decode()) if owner else f"{self.prefix}:owner:-"
+        lease = self.lease_key(redis_text(owner)) if owner else f"{self.prefix}:owner:-"
         return bool(self._repair(keys=[self.key(query_id), self.channel(query_id), lease]))
 
     def repair_all(self) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from flowmachine.core.connections import FlowDBConnections
-from flowmachine.core.state import StateStore
+from flowmachine.core.state import StateStore, redis_text
 
 
 class QueryRecords:
@@ -38,7 +38,7 @@ class QueryRecords:
         text = json.dumps(spec)
         key = self._spec_key(query_id)
         before = self.redis.get(key)
-        if before is not None and before.decode() == text:
+        if before is not None and redis_text(before) == text:
             return
         # FlowDB first: a spec Redis has is always in FlowDB too, even if this call fails half way
         with self.connections.connection() as conn:
@@ -86,7 +86,7 @@ class QueryRecords:
         if self.redis.set(key, owner, nx=True):
             return True
         current = self.redis.get(key)
-        if current is not None and self._alive(current.decode()):
+        if current is not None and self._alive(redis_text(current)):
             return False
         self.redis.set(key, owner)
         return True
@@ -99,13 +99,13 @@ class QueryRecords:
     def clear_submitted(self, query_id: str, owner: str) -> None:
         key = self._submitted_key(query_id)
         current = self.redis.get(key)
-        if current is not None and current.decode() == owner:
+        if current is not None and redis_text(current) == owner:
             self.redis.delete(key)
 
     def abandoned(self, query_id: str) -> bool:
         """Some process took the run of `query_id` and died before finishing it (its claim outlived its lease)."""
         current = self.redis.get(self._submitted_key(query_id))
-        return current is not None and not self._alive(current.decode())
+        return current is not None and not self._alive(redis_text(current))
 
     def claimed_ids(self) -> list[str]:
         """The queries some process (alive or not) has a claim on."""
@@ -117,7 +117,7 @@ class QueryRecords:
 
     def is_submitted(self, query_id: str) -> bool:
         current = self.redis.get(self._submitted_key(query_id))
-        return current is not None and self._alive(current.decode())
+        return current is not None and self._alive(redis_text(current))
 
     def _alive(self, owner: str) -> bool:
         return bool(self.redis.exists(self.states.lease_key(owner)))

@@ -126,6 +126,7 @@ class UniqueVisitorCounts(_LocationCounts):
     def _make_query(self, ctx: Context) -> sql.Composable:
         L = self.location_columns
         visitors = sql.SQL("count(*) FILTER (WHERE seen AND NOT active)")
+        condition: sql.Composable
         if self.redact:
             t = sql.Literal(REDACTION_THRESHOLD)
             condition = sql.SQL(

@@ -19,15 +19,17 @@ from psycopg import sql
 from flowmachine.core.errors import InvalidSpecError
 from flowmachine.core.query import Query
 from flowmachine.core.redaction import having
-from flowmachine.core.spatial_unit import SpatialUnit
+from flowmachine.core.spatial_unit import GeomSpatialUnit, SpatialUnit
 from flowmachine.features.subscriber.meaningful_locations import MeaningfulLocations
 
 if TYPE_CHECKING:
     from flowmachine.core.context import Context
 
 
-def _polygon_unit(spatial_unit: SpatialUnit) -> SpatialUnit:
-    if not getattr(spatial_unit, "is_polygon", False):
+def _polygon_unit(spatial_unit: SpatialUnit) -> GeomSpatialUnit:
+    if not getattr(spatial_unit, "is_polygon", False) or not isinstance(
+        spatial_unit, GeomSpatialUnit
+    ):  # (every polygon unit has a geometry)
         raise InvalidSpecError(
             "meaningful locations can only be aggregated to admin units, "
             f"not {getattr(spatial_unit, 'name', spatial_unit)!r}"
@@ -36,7 +38,7 @@ def _polygon_unit(spatial_unit: SpatialUnit) -> SpatialUnit:
 
 
 def _located(
-    ctx: Context, unit: SpatialUnit, alias: str, suffix: str
+    ctx: Context, unit: GeomSpatialUnit, alias: str, suffix: str
 ) -> tuple[sql.Composable, ...]:
     """The region column and LEFT JOIN placing the clusters of `alias` in `unit`."""
     region = sql.Identifier(f"g{alias}")

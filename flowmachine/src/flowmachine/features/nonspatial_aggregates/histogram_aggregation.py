@@ -41,6 +41,9 @@ class HistogramAggregation(Query):
                 raise InvalidSpecError("bins must be at least 1")
             self.bins: int | tuple[float, ...] = bins
         else:
+            # a bool is an int but no number of bins: refused as iterating it always refused it
+            if isinstance(bins, bool):
+                raise TypeError("'bool' object is not iterable")
             edges = tuple(float(b) for b in bins)
             if len(edges) < 2 or any(not math.isfinite(e) for e in edges):
                 raise InvalidSpecError("bin edges must be at least two finite numbers")
@@ -80,6 +83,7 @@ class HistogramAggregation(Query):
                 edges=edges, n=sql.Literal(len(self.bins) - 1), last=sql.Literal(len(self.bins))
             )
         n = sql.Literal(self.bins)
+        bounds: sql.Composable
         if self.range is None:
             bounds = sql.SQL("SELECT min(v) AS lo, max(v) AS hi FROM m")
         else:

@@ -44,7 +44,7 @@ class CoalescedLocation(BaseLocation):
         super().__init__()
 
     @property
-    def spatial_unit(self) -> SpatialUnit:  # type: ignore[override]
+    def spatial_unit(self) -> SpatialUnit:
         return self.preferred_location.spatial_unit
 
     def _make_query(self, ctx: Context) -> sql.Composable:

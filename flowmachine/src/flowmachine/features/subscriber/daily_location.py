@@ -27,7 +27,10 @@ def daily_location(
     """The location of each subscriber in the 24 hours from `date` (midnight if it has no time)."""
     start = to_datetime(date)
     stop = start + dt.timedelta(days=1)
-    kinds = {"last": LastLocation, "most-common": MostFrequentLocation}
+    kinds: dict[str, type[LastLocation] | type[MostFrequentLocation]] = {
+        "last": LastLocation,
+        "most-common": MostFrequentLocation,
+    }
     if method not in kinds:
         raise InvalidSpecError(f"method must be 'last' or 'most-common', not {method!r}")
     return kinds[method](

@@ -12,7 +12,7 @@ from flowmachine.core.errors import InvalidSpecError
 from flowmachine.core.query import Query
 from flowmachine.core.spatial_unit import SpatialUnit
 from flowmachine.core.sql_parts import identifiers
-from flowmachine.features.subscriber.base_location import BaseLocation
+from flowmachine.features.subscriber.base_location import BaseLocation, spatial_unit_of
 
 if TYPE_CHECKING:
     from flowmachine.core.context import Context
@@ -22,10 +22,10 @@ def same_unit(locations: Sequence[Query], what: str) -> SpatialUnit:
     """The one spatial unit shared by `locations` (an InvalidSpecError otherwise)."""
     if not locations:
         raise InvalidSpecError(f"{what} needs at least one location query")
-    units = {loc.spatial_unit for loc in locations}
+    units = {spatial_unit_of(loc) for loc in locations}
     if len(units) != 1:
         raise InvalidSpecError(f"every location of a {what} must use the same spatial unit")
-    return locations[0].spatial_unit
+    return spatial_unit_of(locations[0])
 
 
 class LocationVisits(Query):

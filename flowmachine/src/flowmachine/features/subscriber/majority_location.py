@@ -16,7 +16,7 @@ from flowmachine.core.errors import InvalidSpecError
 from flowmachine.core.query import Query
 from flowmachine.core.spatial_unit import SpatialUnit
 from flowmachine.core.sql_parts import identifiers
-from flowmachine.features.subscriber.base_location import BaseLocation
+from flowmachine.features.subscriber.base_location import BaseLocation, spatial_unit_of
 
 if TYPE_CHECKING:
     from flowmachine.core.context import Context
@@ -32,7 +32,7 @@ class MajorityLocation(BaseLocation):
         include_unlocatable: bool = False,
     ) -> None:
         columns = subscriber_location_weights.column_names
-        location = subscriber_location_weights.spatial_unit.location_id_columns
+        location = spatial_unit_of(subscriber_location_weights).location_id_columns
         if weight_column not in columns or weight_column in ("subscriber", *location):
             raise InvalidSpecError(f"{weight_column!r} is not a weight column of the weights query")
         self.subscriber_location_weights = subscriber_location_weights
@@ -42,8 +42,8 @@ class MajorityLocation(BaseLocation):
         super().__init__()
 
     @property
-    def spatial_unit(self) -> SpatialUnit:  # type: ignore[override]
-        return self.subscriber_location_weights.spatial_unit
+    def spatial_unit(self) -> SpatialUnit:
+        return spatial_unit_of(self.subscriber_location_weights)
 
     def _make_query(self, ctx: Context) -> sql.Composable:
         L = identifiers(self.location_columns)

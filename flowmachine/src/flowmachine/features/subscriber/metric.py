@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from flowmachine.core.query import Query
 
@@ -10,8 +11,13 @@ from flowmachine.core.query import Query
 class SubscriberMetric(Query):
     """A query with one row per subscriber: `subscriber, value`."""
 
-    start: dt.datetime
-    stop: dt.datetime
+    if TYPE_CHECKING:
+        # The window of events it is computed over: most subclasses read their input's (FromEvents).
+        @property
+        def start(self) -> dt.datetime: ...
+
+        @property
+        def stop(self) -> dt.datetime: ...
 
     @property
     def column_names(self) -> list[str]:

@@ -6,8 +6,9 @@ voted for on the most recent date (as in FlowKit), then to the greater location.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from psycopg import sql
 
@@ -19,6 +20,22 @@ from flowmachine.features.subscriber.base_location import BaseLocation
 
 if TYPE_CHECKING:
     from flowmachine.core.context import Context
+
+
+@runtime_checkable
+class _Dated(Protocol):
+    @property
+    def start(self) -> dt.datetime: ...
+
+    @property
+    def stop(self) -> dt.datetime: ...
+
+
+def _window(location: BaseLocation) -> tuple[dt.datetime, dt.datetime]:
+    """The window a voting location was found in (ModalLocation checks on creation that each has one)."""
+    if not isinstance(location, _Dated):
+        raise InvalidSpecError(f"{type(location).__name__} has no date to vote with")
+    return location.start, location.stop
 
 
 class ModalLocation(BaseLocation):
@@ -37,22 +54,22 @@ class ModalLocation(BaseLocation):
         super().__init__()
 
     @property
-    def spatial_unit(self) -> SpatialUnit:  # type: ignore[override]
+    def spatial_unit(self) -> SpatialUnit:
         return self.locations[0].spatial_unit
 
     @property
-    def start(self):
-        return min(loc.start for loc in self.locations)
+    def start(self) -> dt.datetime:
+        return min(_window(loc)[0] for loc in self.locations)
 
     @property
-    def stop(self):
-        return max(loc.stop for loc in self.locations)
+    def stop(self) -> dt.datetime:
+        return max(_window(loc)[1] for loc in self.locations)
 
     def _make_query(self, ctx: Context) -> sql.Composable:
         L = identifiers(self.location_columns)
         votes = sql.SQL(" UNION ALL ").join(
             sql.SQL("SELECT subscriber, {L}, {date} AS date FROM ({q}) v").format(
-                L=L, date=timestamp_literal(loc.start), q=loc.get_query(ctx)
+                L=L, date=timestamp_literal(_window(loc)[0]), q=loc.get_query(ctx)
             )
             for loc in self.locations
         )

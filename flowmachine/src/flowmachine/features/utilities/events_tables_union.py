@@ -204,9 +204,11 @@ class EventsTablesUnion(Query):
         return present
 
     def _table_query(self, ctx: Context, table: str) -> sql.Composable:
-        columns = [sql.SQL("{} AS subscriber").format(sql.Identifier(self.subscriber_identifier))]
+        columns: list[sql.Composable] = [
+            sql.SQL("{} AS subscriber").format(sql.Identifier(self.subscriber_identifier))
+        ]
         columns += [sql.Identifier(c) for c in self.columns]
-        where = [
+        where: list[sql.Composable] = [
             sql.SQL("datetime >= {}").format(timestamp_literal(self.start)),
             sql.SQL("datetime < {}").format(timestamp_literal(self.stop)),
         ]

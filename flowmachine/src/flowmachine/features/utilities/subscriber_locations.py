@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, ClassVar
 from psycopg import sql
 
 from flowmachine.core.dates import date_literal, timestamp_literal
+from flowmachine.core.db_values import first_value
 from flowmachine.core.query import Query
 from flowmachine.core.spatial_unit import CellSpatialUnit, GeomSpatialUnit, SpatialUnit
 from flowmachine.features.utilities.events_tables_union import EventsTablesUnion
@@ -195,14 +196,16 @@ class SubscriberLocations(Query):
         unplaced = [self.unplaced_location_query(ctx, table) for table in tables]
         with ctx.pool.connection() as conn:
             for table in tables:
-                if not conn.execute(LOCATION_INDEXED_SQL, (f"events.{table}",)).fetchone()[0]:
+                if not first_value(conn.execute(LOCATION_INDEXED_SQL, (f"events.{table}",))):
                     return False
-            return not any(conn.execute(query).fetchone()[0] for query in unplaced)
+            return not any(first_value(conn.execute(query)) for query in unplaced)
 
-    def unplaced_location_query(self, ctx: Context, table: str) -> sql.Composable:
+    def unplaced_location_query(self, ctx: Context, table: str) -> sql.Composed:
         """One boolean: whether some location id of `table`'s events in the window is not placed by the
         mapping for the whole window (see `every_event_located`)."""
-        unit: GeomSpatialUnit = self.spatial_unit
+        unit = self.spatial_unit
+        if not isinstance(unit, GeomSpatialUnit):  # every_event_located answers cell units itself
+            raise TypeError(f"{unit.name} events need no mapping to be placed")
         return sql.SQL(UNPLACED_LOCATION_SQL).format(
             table=sql.Identifier("events", table),
             start=timestamp_literal(self.start),
@@ -220,12 +223,14 @@ class SubscriberLocations(Query):
     ) -> bool:
         """Whether some mapping row starts or ends service inside the window (so events need date checks)."""
         with ctx.pool.connection() as conn:
-            row = conn.execute(
-                sql.SQL(
-                    "SELECT EXISTS (SELECT 1 FROM ({mapping}) u WHERE {overlaps} AND NOT ({whole_window}))"
-                ).format(mapping=mapping, overlaps=overlaps, whole_window=whole_window)
-            ).fetchone()
-        return bool(row[0])
+            some = first_value(
+                conn.execute(
+                    sql.SQL(
+                        "SELECT EXISTS (SELECT 1 FROM ({mapping}) u WHERE {overlaps} AND NOT ({whole_window}))"
+                    ).format(mapping=mapping, overlaps=overlaps, whole_window=whole_window)
+                )
+            )
+        return bool(some)
 
 
 class FromSubscriberLocations:
