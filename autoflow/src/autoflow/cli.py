@@ -16,9 +16,14 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autoflow.errors import ConfigError
 from autoflow.settings import Settings, configure_logging
+
+if TYPE_CHECKING:
+    from autoflow.config import Config
+    from autoflow.sensor import Outcome, SensorResult
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _print_outcome(outcome) -> None:  # type: ignore[no-untyped-def]
+def _print_outcome(outcome: Outcome) -> None:
     day = outcome.parameters.get("reference_date")
     if outcome.state == "success":
         made = ", ".join(p.name for p in outcome.reports)
@@ -107,8 +112,8 @@ def _print_outcome(outcome) -> None:  # type: ignore[no-untyped-def]
 
 
 def _look(
-    settings: Settings, config, *, once: bool, prefect: bool, latest_only: bool = False
-) -> int:  # type: ignore[no-untyped-def]
+    settings: Settings, config: Config, *, once: bool, prefect: bool, latest_only: bool = False
+) -> int:
     from autoflow.runs import RunStore
     from autoflow.sensor import run_sensor
     from autoflow.serve import serve
@@ -118,7 +123,7 @@ def _look(
     # SIGTERM (docker stop) ends the process like Ctrl-C: the run in progress is recorded as interrupted
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
-    def look():  # type: ignore[no-untyped-def]
+    def look() -> SensorResult:
         if prefect:
             from autoflow.flows import sensor_with_prefect
 

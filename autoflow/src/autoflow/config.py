@@ -29,7 +29,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import yaml
 
@@ -130,11 +130,12 @@ class _Checker:
                 self.error(f"{path}.{key}", "is required")
         return dict(value)
 
-    def string(self, value: Any, path: str) -> str | None:
+    def string(self, value: object, path: str) -> TypeGuard[str]:
+        """Whether `value` is a non-empty string (an error is recorded when not)."""
         if not isinstance(value, str) or not value.strip():
             self.error(path, f"must be a non-empty string, got {_kind(value)}")
-            return None
-        return value
+            return False
+        return True
 
 
 def _kind(value: Any) -> str:
@@ -396,7 +397,7 @@ def _sensor(
             except ValueError as exc:
                 c.errors.append(str(exc))
         if spec is not None:
-            runs.append(SensorWorkflow(name, dict(parameters), earliest, stencil))
+            runs.append(SensorWorkflow(spec.name, dict(parameters), earliest, stencil))
     return SensorConfig(schedule, cdr_types, tuple(runs))
 
 

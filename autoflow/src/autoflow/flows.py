@@ -10,7 +10,7 @@ ephemeral API runs no scheduler, so `autoflow serve` is the schedule (autoflow.s
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from autoflow.config import Config, WorkflowSpec
 from autoflow.runs import RunStore
@@ -26,12 +26,14 @@ from autoflow.workflow import RunResult, run_tag, run_workflow
 
 SENSOR_FLOW_NAME = "Available dates sensor"  # FlowKit's
 
+T = TypeVar("T")
 
-def _as_task(name: str, step: Callable[[], Any]) -> Any:
+
+def _as_task(name: str, step: Callable[[], T]) -> T:
     from prefect import task
     from prefect.cache_policies import NO_CACHE
 
-    return task(step, name=name, cache_policy=NO_CACHE, persist_result=False)()
+    return task(name=name, cache_policy=NO_CACHE, persist_result=False)(step)()
 
 
 def prefect_run(settings: Settings) -> Callable[[WorkflowSpec, Mapping[str, Any]], RunResult]:
@@ -43,12 +45,11 @@ def prefect_run(settings: Settings) -> Callable[[WorkflowSpec, Mapping[str, Any]
             return run_workflow(spec, parameters, settings, run_step=_as_task)
 
         workflow_flow = flow(
-            body,
             name=spec.name,
             flow_run_name=run_tag(spec.name, parameters),
             persist_result=False,
             validate_parameters=False,
-        )
+        )(body)
         return workflow_flow()
 
     return run
@@ -68,11 +69,10 @@ def sensor_with_prefect(
     from prefect.cache_policies import NO_CACHE
 
     get_dates = task(
-        fetch_dates,
         name="get_available_dates",
         cache_policy=NO_CACHE,
         persist_result=False,
-    )
+    )(fetch_dates)
 
     def body() -> SensorResult:
         return run_sensor(
@@ -85,4 +85,4 @@ def sensor_with_prefect(
             latest_only=latest_only,
         )
 
-    return flow(body, name=SENSOR_FLOW_NAME, persist_result=False, validate_parameters=False)()
+    return flow(name=SENSOR_FLOW_NAME, persist_result=False, validate_parameters=False)(body)()

@@ -110,7 +110,7 @@ def notebook_to_asciidoc(
     except Exception as error:
         raise RenderFailed(f"cannot read executed notebook {executed_notebook}: {error}") from error
     _drop_unrenderable(notebook)
-    resources = {
+    resources: dict[str, Any] = {
         "unique_key": "figure",
         "output_files_dir": "images",
         "metadata": {"name": executed_notebook.stem, "path": str(executed_notebook.parent)},

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import socket
+import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from sqlalchemy import (
     Enum,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     Text,
@@ -43,6 +45,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from autoflow.errors import ConfigError
 
@@ -146,7 +149,7 @@ def _record(row: Any) -> RunRecord:
     )
 
 
-def _newest_first(query):  # type: ignore[no-untyped-def]
+def _newest_first(query: Select[Any]) -> Select[Any]:
     return query.order_by(workflow_runs.c.timestamp.desc(), workflow_runs.c.id.desc())
 
 
@@ -297,9 +300,11 @@ def _sqlite_immediate_transactions(engine: Engine) -> None:
     pysqlite driver's own BEGIN is turned off; SQLAlchemy's documented recipe)."""
 
     @event.listens_for(engine, "connect")
-    def _no_driver_begin(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    def _no_driver_begin(
+        dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry
+    ) -> None:
         dbapi_connection.isolation_level = None
 
     @event.listens_for(engine, "begin")
-    def _begin(conn):  # type: ignore[no-untyped-def]
+    def _begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -65,8 +65,10 @@ class DateStencil:
                         f"{here}: an interval is a [start, end] pair, got {len(element)} elements"
                     )
                 start, end = _bound(element[0], f"{here}[0]"), _bound(element[1], f"{here}[1]")
-                same_kind = isinstance(start, int) == isinstance(end, int)
-                if same_kind and not start < end:  # type: ignore[operator]
+                not_ordered = (
+                    isinstance(start, int) and isinstance(end, int) and not start < end
+                ) or (isinstance(start, dt.date) and isinstance(end, dt.date) and not start < end)
+                if not_ordered:
                     raise ValueError(
                         f"{here}: [{start}, {end}] is "
                         f"{'empty' if start == end else 'reversed'}: the end is excluded, so it must "

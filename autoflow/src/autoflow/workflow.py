@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from autoflow.config import WorkflowSpec
+from autoflow.config import NotebookSpec, WorkflowSpec
 from autoflow.runs import parameters_hash
 from autoflow.settings import Settings
 
@@ -104,7 +104,11 @@ def run_workflow(
                 values[name] = parameters[source]
         output = settings.notebooks_dir / output_filename(notebook.filename, tag, clock())
 
-        def step(notebook=notebook, output=output, values=values) -> Path:  # type: ignore[no-untyped-def]
+        def step(
+            notebook: NotebookSpec = notebook,
+            output: Path = output,
+            values: dict[str, Any] = values,
+        ) -> Path:
             return Path(execute(notebook.path, output, values, env=settings.notebook_env()))
 
         executed[notebook.key] = run_step(f"execute {notebook.key}", step)
@@ -116,11 +120,13 @@ def run_workflow(
     try:
         staged = []
         for notebook in wanted:
-            source = executed[notebook.key]
-            pdf = staging / f"{source.stem}.pdf"
+            notebook_run = executed[notebook.key]
+            pdf = staging / f"{notebook_run.stem}.pdf"
             template = notebook.output.template if notebook.output else None
 
-            def render_step(source=source, pdf=pdf, template=template) -> Path:  # type: ignore[no-untyped-def]
+            def render_step(
+                source: Path = notebook_run, pdf: Path = pdf, template: Path | None = template
+            ) -> Path:
                 return Path(render(source, pdf, template=template))
 
             staged.append(run_step(f"render {notebook.key}", render_step))
