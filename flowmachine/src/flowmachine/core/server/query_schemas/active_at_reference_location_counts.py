@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUnitKind
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
@@ -15,7 +18,7 @@ from flowmachine.features.location.active_at_reference_location_counts import (
 )
 
 
-def same_unit(data, a: str, b: str) -> None:
+def same_unit(data: dict[str, Any], a: str, b: str) -> None:
     """A schema-level check that nested queries `a` and `b` share an aggregation unit."""
     x, y = data.get(a), data.get(b)
     if x is not None and y is not None and x.aggregation_unit != y.aggregation_unit:
@@ -26,11 +29,11 @@ class ActiveAtReferenceLocationCountsExposed(BaseExposedQuery):
     query_kind = "active_at_reference_location_counts"
 
     @property
-    def aggregation_unit(self):
+    def aggregation_unit(self) -> str:
         return self.unique_locations.aggregation_unit
 
     @property
-    def _flowmachine_query_obj(self):
+    def _flowmachine_query_obj(self) -> Query:
         return ActiveAtReferenceLocationCounts(
             self.unique_locations._flowmachine_query_obj,
             self.reference_locations._flowmachine_query_obj,
@@ -47,5 +50,5 @@ class ActiveAtReferenceLocationCountsSchema(BaseSchema):
     aggregation_unit = AggregationUnitKind(dump_only=True)
 
     @validates_schema
-    def _same_unit(self, data, **kwargs):
+    def _same_unit(self, data: dict[str, Any], **kwargs: Any) -> None:
         same_unit(data, "unique_locations", "reference_locations")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUnitKind
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
@@ -20,11 +21,11 @@ class AggregateNetworkObjectsExposed(BaseExposedQuery):
     query_kind = "aggregate_network_objects"
 
     @property
-    def aggregation_unit(self):
+    def aggregation_unit(self) -> str:
         return self.total_network_objects.aggregation_unit
 
     @property
-    def _flowmachine_query_obj(self):
+    def _flowmachine_query_obj(self) -> Query:
         return AggregateNetworkObjects(
             self.total_network_objects._flowmachine_query_obj,
             statistic=self.statistic,

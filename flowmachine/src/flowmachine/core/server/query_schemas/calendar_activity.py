@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.base_query_with_sampling import (
     BaseExposedQueryWithSampling,
     BaseQueryWithSamplingSchema,
@@ -39,7 +40,7 @@ class CalendarActivityExposed(BaseExposedQueryWithSampling):
         )
 
     @property
-    def _unsampled_query_obj(self):
+    def _unsampled_query_obj(self) -> Query:
         return PerValueAggregate(self._calendar_activity)
 
 

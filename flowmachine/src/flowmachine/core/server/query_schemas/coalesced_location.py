@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import fields, validate, validates_schema
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.base_query_with_sampling import (
     BaseExposedQueryWithSampling,
     BaseQueryWithSamplingSchema,
@@ -21,11 +24,11 @@ class CoalescedLocationExposed(BaseExposedQueryWithSampling):
     query_kind = "coalesced_location"
 
     @property
-    def aggregation_unit(self):
+    def aggregation_unit(self) -> str:
         return self.preferred_location.aggregation_unit
 
     @property
-    def _unsampled_query_obj(self):
+    def _unsampled_query_obj(self) -> Query:
         return CoalescedLocation(
             self.preferred_location._flowmachine_query_obj,
             self.fallback_location._flowmachine_query_obj,
@@ -45,6 +48,6 @@ class CoalescedLocationSchema(BaseQueryWithSamplingSchema):
     weight_threshold = fields.Integer(required=True)
 
     @validates_schema
-    def _same_unit(self, data, **kwargs):
+    def _same_unit(self, data: dict[str, Any], **kwargs: Any) -> None:
         names = ("preferred_location", "fallback_location", "subscriber_location_weights")
         check_same_unit([data[n] for n in names if data.get(n) is not None], names[-1])

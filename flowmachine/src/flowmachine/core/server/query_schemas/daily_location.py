@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.aggregation_unit import (
     AggregationUnitMixin,
     get_spatial_unit_obj,
@@ -26,7 +27,7 @@ class DailyLocationExposed(BaseExposedQueryWithSampling):
     query_kind = "daily_location"
 
     @property
-    def _unsampled_query_obj(self):
+    def _unsampled_query_obj(self) -> Query:
         return daily_location(
             self.date,
             get_spatial_unit_obj(self.aggregation_unit),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.aggregation_unit import (
     AggregationUnitKind,
     get_spatial_unit_obj,
@@ -19,7 +20,7 @@ class DFSTotalMetricAmountExposed(BaseExposedQuery):
     query_kind = "dfs_metric_total_amount"
 
     @property
-    def _flowmachine_query_obj(self):
+    def _flowmachine_query_obj(self) -> Query:
         return DFSTotalMetricAmount(
             metric=self.metric,
             start_date=self.start_date,

@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.base_query_with_sampling import (
     BaseExposedQueryWithSampling,
     BaseQueryWithSamplingSchema,
@@ -25,7 +26,7 @@ class DisplacementExposed(BaseExposedQueryWithSampling):
     query_kind = "displacement"
 
     @property
-    def _unsampled_query_obj(self):
+    def _unsampled_query_obj(self) -> Query:
         return Displacement(
             self.start_date,
             self.end_date,

@@ -34,7 +34,7 @@ class LocationsInWindowExposed(BaseExposedQueryWithSampling):
     query_class: ClassVar[Callable[..., Query]]
 
     @property
-    def _unsampled_query_obj(self):
+    def _unsampled_query_obj(self) -> Query:
         return self.query_class(
             self.start_date,
             self.end_date,
@@ -62,7 +62,7 @@ class DirectedEventsMetricExposed(BaseExposedQueryWithSampling):
     query_class: ClassVar[Callable[..., Query]]
 
     @property
-    def _unsampled_query_obj(self):
+    def _unsampled_query_obj(self) -> Query:
         return self.query_class(
             self.start_date,
             self.end_date,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
@@ -23,11 +23,11 @@ class FlowsExposed(BaseExposedQuery):
     query_class: ClassVar[Callable[..., Query]] = Flows
 
     @property
-    def aggregation_unit(self):
+    def aggregation_unit(self) -> str:
         return self.from_location.aggregation_unit
 
     @property
-    def _flowmachine_query_obj(self):
+    def _flowmachine_query_obj(self) -> Query:
         return self.query_class(
             self.from_location._flowmachine_query_obj,
             self.to_location._flowmachine_query_obj,
@@ -46,7 +46,7 @@ class FlowsSchema(BaseSchema):
     aggregation_unit = AggregationUnitKind(dump_only=True)
 
     @validates_schema
-    def _same_unit(self, data, **kwargs):
+    def _same_unit(self, data: dict[str, Any], **kwargs: Any) -> None:
         a, b = data.get("from_location"), data.get("to_location")
         if a is not None and b is not None and a.aggregation_unit != b.aggregation_unit:
             raise ValidationError(

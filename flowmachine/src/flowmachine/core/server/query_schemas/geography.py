@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.aggregation_unit import (
     AggregationUnitMixin,
     get_spatial_unit_obj,
@@ -18,7 +19,7 @@ class GeographyExposed(BaseExposedQuery):
     query_kind = "geography"
 
     @property
-    def _flowmachine_query_obj(self):
+    def _flowmachine_query_obj(self) -> Query:
         return Geography(get_spatial_unit_obj(self.aggregation_unit))
 
 

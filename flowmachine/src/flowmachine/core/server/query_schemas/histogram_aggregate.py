@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
 from flowmachine.core.server.query_schemas.limits import (
@@ -28,7 +31,7 @@ class HistogramBinsSchema(Schema):
     )
 
     @validates_schema
-    def _one_of(self, data, **kwargs):
+    def _one_of(self, data: dict[str, Any], **kwargs: Any) -> None:
         if ("n_bins" in data) == ("bin_list" in data):
             raise ValidationError("Give exactly one of n_bins and bin_list.")
         edges = data.get("bin_list")
@@ -44,7 +47,7 @@ class BoundsSchema(Schema):
     upper_bound = fields.Float(required=True, allow_nan=False)
 
     @validates_schema
-    def _ordered(self, data, **kwargs):
+    def _ordered(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("lower_bound", 0) >= data.get("upper_bound", 1):
             raise ValidationError("Must be greater than lower_bound.", "upper_bound")
 
@@ -53,7 +56,7 @@ class HistogramAggregateExposed(BaseExposedQuery):
     query_kind = "histogram_aggregate"
 
     @property
-    def _flowmachine_query_obj(self):
+    def _flowmachine_query_obj(self) -> Query:
         bins = self.bins.get("n_bins", self.bins.get("bin_list"))
         bounds = (
             None if self.range is None else (self.range["lower_bound"], self.range["upper_bound"])
@@ -71,6 +74,6 @@ class HistogramAggregateSchema(BaseSchema):
     range = fields.Nested(BoundsSchema)
 
     @validates_schema
-    def _range_with_counts_only(self, data, **kwargs):
+    def _range_with_counts_only(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("range") is not None and "bin_list" in (data.get("bins") or {}):
             raise ValidationError("Give either bin_list or range, not both.", "range")

@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUnitKind
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
@@ -28,11 +29,11 @@ class JoinedSpatialAggregateExposed(BaseExposedQuery):
     query_kind = "joined_spatial_aggregate"
 
     @property
-    def aggregation_unit(self):
+    def aggregation_unit(self) -> str:
         return self.locations.aggregation_unit
 
     @property
-    def _flowmachine_query_obj(self):
+    def _flowmachine_query_obj(self) -> Query:
         return JoinedSpatialAggregate(
             self.metric._flowmachine_query_obj,
             self.locations._flowmachine_query_obj,

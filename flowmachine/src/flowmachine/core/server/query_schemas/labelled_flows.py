@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import fields, validate, validates_schema
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUnitKind
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
@@ -21,11 +24,11 @@ class LabelledFlowsExposed(BaseExposedQuery):
     query_kind = "labelled_flows"
 
     @property
-    def aggregation_unit(self):
+    def aggregation_unit(self) -> str:
         return self.from_location.aggregation_unit
 
     @property
-    def _flowmachine_query_obj(self):
+    def _flowmachine_query_obj(self) -> Query:
         return LabelledFlows(
             self.from_location._flowmachine_query_obj,
             self.to_location._flowmachine_query_obj,
@@ -46,6 +49,6 @@ class LabelledFlowsSchema(BaseSchema):
     aggregation_unit = AggregationUnitKind(dump_only=True)
 
     @validates_schema
-    def _same_unit(self, data, **kwargs):
+    def _same_unit(self, data: dict[str, Any], **kwargs: Any) -> None:
         names = ("from_location", "to_location")
         check_same_unit([data[n] for n in names if data.get(n) is not None], "to_location")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUnitKind
 from flowmachine.core.server.query_schemas.calendar_activity import (
     CalendarActivityExposed,
@@ -22,11 +23,11 @@ class LocalisedCalendarActivityExposed(CalendarActivityExposed):
     query_kind = "localised_calendar_activity"
 
     @property
-    def aggregation_unit(self):
+    def aggregation_unit(self) -> str:
         return self.reference_location.aggregation_unit
 
     @property
-    def _unsampled_query_obj(self):
+    def _unsampled_query_obj(self) -> Query:
         return LabelledSpatialAggregate(
             self.reference_location._flowmachine_query_obj, self._calendar_activity
         )

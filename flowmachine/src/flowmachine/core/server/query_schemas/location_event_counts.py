@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.aggregation_unit import (
     AggregationUnitMixin,
     get_spatial_unit_obj,
@@ -25,7 +26,7 @@ class LocationEventCountsExposed(BaseExposedQuery):
     query_kind = "location_event_counts"
 
     @property
-    def _flowmachine_query_obj(self):
+    def _flowmachine_query_obj(self) -> Query:
         return LocationEventCounts(
             self.start_date,
             self.end_date,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.aggregation_unit import (
     AggregationUnitMixin,
     get_spatial_unit_obj,
@@ -26,7 +27,7 @@ class LocationIntroversionExposed(BaseExposedQuery):
     query_kind = "location_introversion"
 
     @property
-    def _flowmachine_query_obj(self):
+    def _flowmachine_query_obj(self) -> Query:
         return LocationIntroversion(
             self.start_date,
             self.end_date,

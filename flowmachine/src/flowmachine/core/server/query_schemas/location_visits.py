@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from flowmachine.core.query import Query
+from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_query_with_sampling import (
     BaseExposedQueryWithSampling,
     BaseQueryWithSamplingSchema,
@@ -15,7 +20,7 @@ from flowmachine.core.server.query_schemas.one_of_query import OneOfQuerySchema
 from flowmachine.features.subscriber.location_visits import LocationVisits
 
 
-def check_same_unit(queries, field: str) -> None:
+def check_same_unit(queries: Iterable[BaseExposedQuery], field: str) -> None:
     """A ValidationError on `field` unless the exposed `queries` share one aggregation unit."""
     if len({q.aggregation_unit for q in queries}) > 1:
         raise ValidationError("All locations must have the same aggregation unit.", field)
@@ -29,11 +34,11 @@ class LocationVisitsExposed(BaseExposedQueryWithSampling):
     query_kind = "location_visits"
 
     @property
-    def aggregation_unit(self):
+    def aggregation_unit(self) -> str:
         return self.locations[0].aggregation_unit
 
     @property
-    def _unsampled_query_obj(self):
+    def _unsampled_query_obj(self) -> Query:
         return LocationVisits([loc._flowmachine_query_obj for loc in self.locations])
 
 
@@ -48,5 +53,5 @@ class LocationVisitsSchema(BaseQueryWithSamplingSchema):
     )
 
     @validates_schema
-    def _same_unit(self, data, **kwargs):
+    def _same_unit(self, data: dict[str, Any], **kwargs: Any) -> None:
         check_same_unit(data.get("locations") or [], "locations")

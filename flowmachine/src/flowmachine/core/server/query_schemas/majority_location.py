@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.base_query_with_sampling import (
     BaseExposedQueryWithSampling,
     BaseQueryWithSamplingSchema,
@@ -22,11 +23,11 @@ class MajorityLocationExposed(BaseExposedQueryWithSampling):
     query_kind = "majority_location"
 
     @property
-    def aggregation_unit(self):
+    def aggregation_unit(self) -> str:
         return self.subscriber_location_weights.aggregation_unit
 
     @property
-    def _unsampled_query_obj(self):
+    def _unsampled_query_obj(self) -> Query:
         return MajorityLocation(
             self.subscriber_location_weights._flowmachine_query_obj,
             weight_column="value",

@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from flowmachine.core.errors import InvalidSpecError
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.aggregation_unit import (
     AggregationUnitMixin,
     get_spatial_unit_obj,
@@ -92,7 +93,7 @@ class MeaningfulLocationsAggregateExposed(BaseExposedQuery):
     query_kind = "meaningful_locations_aggregate"
 
     @property
-    def _flowmachine_query_obj(self):
+    def _flowmachine_query_obj(self) -> Query:
         return MeaningfulLocationsAggregate(
             meaningful_locations(self, self.start_date, self.end_date, self.label),
             get_spatial_unit_obj(self.aggregation_unit),

@@ -9,6 +9,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from flowmachine.core.dates import to_datetime
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.aggregation_unit import get_spatial_unit_obj
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
@@ -26,7 +27,7 @@ class MeaningfulLocationsBetweenDatesODMatrixExposed(BaseExposedQuery):
     query_kind = "meaningful_locations_between_dates_od_matrix"
 
     @property
-    def _flowmachine_query_obj(self):
+    def _flowmachine_query_obj(self) -> Query:
         return MeaningfulLocationsOD(
             meaningful_locations(self, self.start_date_a, self.end_date_a, self.label),
             meaningful_locations(self, self.start_date_b, self.end_date_b, self.label),

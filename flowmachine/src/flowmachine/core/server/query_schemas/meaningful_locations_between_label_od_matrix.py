@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.aggregation_unit import get_spatial_unit_obj
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
@@ -21,7 +22,7 @@ class MeaningfulLocationsBetweenLabelODMatrixExposed(BaseExposedQuery):
     query_kind = "meaningful_locations_between_label_od_matrix"
 
     @property
-    def _flowmachine_query_obj(self):
+    def _flowmachine_query_obj(self) -> Query:
         return MeaningfulLocationsOD(
             meaningful_locations(self, self.start_date, self.end_date, self.label_a),
             meaningful_locations(self, self.start_date, self.end_date, self.label_b),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import fields, validate, validates_schema
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.base_query_with_sampling import (
     BaseExposedQueryWithSampling,
     BaseQueryWithSamplingSchema,
@@ -18,7 +21,7 @@ class MobilityClassificationExposed(BaseExposedQueryWithSampling):
     query_kind = "mobility_classification"
 
     @property
-    def _unsampled_query_obj(self):
+    def _unsampled_query_obj(self) -> Query:
         return MobilityClassification(
             [loc._flowmachine_query_obj for loc in self.locations], self.stay_length_threshold
         )
@@ -36,5 +39,5 @@ class MobilityClassificationSchema(BaseQueryWithSamplingSchema):
     stay_length_threshold = fields.Integer(required=True)
 
     @validates_schema
-    def _same_unit(self, data, **kwargs):
+    def _same_unit(self, data: dict[str, Any], **kwargs: Any) -> None:
         check_same_unit(data.get("locations") or [], "locations")

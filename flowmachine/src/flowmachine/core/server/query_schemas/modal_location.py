@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUnitKind
 from flowmachine.core.server.query_schemas.base_query_with_sampling import (
     BaseExposedQueryWithSampling,
@@ -24,11 +25,11 @@ class ModalLocationExposed(BaseExposedQueryWithSampling):
     query_kind = "modal_location"
 
     @property
-    def aggregation_unit(self):
+    def aggregation_unit(self) -> str:
         return self.locations[0].aggregation_unit
 
     @property
-    def _unsampled_query_obj(self):
+    def _unsampled_query_obj(self) -> Query:
         return ModalLocation([loc._flowmachine_query_obj for loc in self.locations])
 
 

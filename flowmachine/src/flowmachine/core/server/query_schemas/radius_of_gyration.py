@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.base_query_with_sampling import (
     BaseExposedQueryWithSampling,
     BaseQueryWithSamplingSchema,
@@ -21,7 +22,7 @@ class RadiusOfGyrationExposed(BaseExposedQueryWithSampling):
     query_kind = "radius_of_gyration"
 
     @property
-    def _unsampled_query_obj(self):
+    def _unsampled_query_obj(self) -> Query:
         return RadiusOfGyration(
             self.start_date,
             self.end_date,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
 from flowmachine.core.server.query_schemas.field_mixins import (
@@ -19,7 +20,7 @@ class TotalActivePeriodsExposed(BaseExposedQuery):
     query_kind = "total_active_periods"
 
     @property
-    def _flowmachine_query_obj(self):
+    def _flowmachine_query_obj(self) -> Query:
         return TotalActivePeriodsSubscriber(
             self.start_date,
             self.total_periods,

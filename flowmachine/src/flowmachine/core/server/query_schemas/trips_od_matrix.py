@@ -30,7 +30,7 @@ class TripsODMatrixExposed(BaseExposedQuery):
     query_class: ClassVar[Callable[..., Query]] = TripsODMatrix
 
     @property
-    def _flowmachine_query_obj(self):
+    def _flowmachine_query_obj(self) -> Query:
         return self.query_class(
             self.start_date,
             self.end_date,

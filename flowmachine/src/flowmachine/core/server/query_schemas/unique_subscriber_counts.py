@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.aggregation_unit import (
     AggregationUnitMixin,
     get_spatial_unit_obj,
@@ -24,7 +25,7 @@ class UniqueSubscriberCountsExposed(BaseExposedQuery):
     query_kind = "unique_subscriber_counts"
 
     @property
-    def _flowmachine_query_obj(self):
+    def _flowmachine_query_obj(self) -> Query:
         return UniqueSubscriberCounts(
             self.start_date,
             self.end_date,

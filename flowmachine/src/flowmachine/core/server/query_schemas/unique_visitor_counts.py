@@ -3,8 +3,11 @@ location (redacted so that no difference with the inputs' counts reveals a small
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import fields, validate, validates_schema
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.active_at_reference_location_counts import (
     ActiveAtReferenceLocationCountsSchema,
     same_unit,
@@ -23,11 +26,11 @@ class UniqueVisitorCountsExposed(BaseExposedQuery):
     query_kind = "unique_visitor_counts"
 
     @property
-    def aggregation_unit(self):
+    def aggregation_unit(self) -> str:
         return self.unique_subscriber_counts.aggregation_unit
 
     @property
-    def _flowmachine_query_obj(self):
+    def _flowmachine_query_obj(self) -> Query:
         return UniqueVisitorCounts(
             self.active_at_reference_location_counts._flowmachine_query_obj,
             self.unique_subscriber_counts._flowmachine_query_obj,
@@ -46,5 +49,5 @@ class UniqueVisitorCountsSchema(BaseSchema):
     aggregation_unit = AggregationUnitKind(dump_only=True)
 
     @validates_schema
-    def _same_unit(self, data, **kwargs):
+    def _same_unit(self, data: dict[str, Any], **kwargs: Any) -> None:
         same_unit(data, "active_at_reference_location_counts", "unique_subscriber_counts")

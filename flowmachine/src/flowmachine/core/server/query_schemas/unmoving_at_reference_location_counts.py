@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import fields, validate, validates_schema
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.active_at_reference_location_counts import same_unit
 from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUnitKind
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
@@ -21,11 +24,11 @@ class UnmovingAtReferenceLocationCountsExposed(BaseExposedQuery):
     query_kind = "unmoving_at_reference_location_counts"
 
     @property
-    def aggregation_unit(self):
+    def aggregation_unit(self) -> str:
         return self.locations.aggregation_unit
 
     @property
-    def _flowmachine_query_obj(self):
+    def _flowmachine_query_obj(self) -> Query:
         return UnmovingAtReferenceLocationCounts(
             self.locations._flowmachine_query_obj,
             self.reference_locations._flowmachine_query_obj,
@@ -42,5 +45,5 @@ class UnmovingAtReferenceLocationCountsSchema(BaseSchema):
     aggregation_unit = AggregationUnitKind(dump_only=True)
 
     @validates_schema
-    def _same_unit(self, data, **kwargs):
+    def _same_unit(self, data: dict[str, Any], **kwargs: Any) -> None:
         same_unit(data, "locations", "reference_locations")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from flowmachine.core.query import Query
 from flowmachine.core.server.query_schemas.aggregation_unit import AggregationUnitKind
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.query_schemas.base_schema import BaseSchema
@@ -16,11 +17,11 @@ class UnmovingCountsExposed(BaseExposedQuery):
     query_kind = "unmoving_counts"
 
     @property
-    def aggregation_unit(self):
+    def aggregation_unit(self) -> str:
         return self.locations.aggregation_unit
 
     @property
-    def _flowmachine_query_obj(self):
+    def _flowmachine_query_obj(self) -> Query:
         return UnmovingCounts(self.locations._flowmachine_query_obj)
 
 
