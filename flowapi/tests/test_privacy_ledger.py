@@ -1,132 +1,55 @@
 """The differential-privacy ledger (issue 21): FlowAPI charges a query id's epsilon to the token (and its user) at
 the first result it streams, in FlowDB, atomically.
 
-FlowMachine's differentially private mode is stood in for by a ZeroMQ server answering as that mode does (result
-replies naming the epsilon); FlowDB, the ledger, asyncpg and ZeroMQ are real.
+Against a FlowMachine server in its differential-privacy release mode (on the session's FlowDB with the fixture
+data and its Redis): result replies name the query's epsilon. Nothing is stood in for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import pytest
-from flowapi_test_helpers import AUDIENCE, DAILY, SPATIAL, SPATIAL_SCOPES, bearer, fake_flowmachine
+from flowapi_test_helpers import DAILY, SPATIAL, SPATIAL_SCOPES, bearer
 
 from flowapi import Settings, create_app
 from flowapi.ledger import BudgetExhausted, Ledger
-from flowdb.cluster import Cluster
+from flowapi.testing import FlowmachineBackend, TokenMinter, settings_for
+from flowmachine.testing import server_in_thread
+from flowmachine.testing import settings_for as flowmachine_settings
 
 pytestmark = pytest.mark.asyncio
 
-SCHEMAS = {"FlowmachineQuerySchema": {"oneOf": [], "discriminator": {"propertyName": "query_kind"}}}
 SCOPES = ["run", "get_result", "admin3:geography:geography", *SPATIAL_SCOPES]
-RESULT_TABLE = "cache.xdp_ledger_rows"
-GEO_SQL = (
-    "SELECT 'Feature' AS type, 1 AS id, "
-    """'{"type": "Point", "coordinates": [0, 0]}'::json AS geometry, '{}'::json AS properties"""
-)
+ADMIN3_UNITS = 16  # the fixture geography's admin3 units: a private release publishes every one
 
 
 def dp_spec(epsilon: float, date: str = "2016-03-01") -> dict[str, Any]:
     return {**SPATIAL, "locations": {**DAILY, "date": date}, "epsilon": epsilon}
 
 
-class DPFlowmachine:
-    """Answers FlowAPI's actions as FlowMachine's differential_privacy mode does: every query is completed at
-    once; result replies carry the spec's epsilon. Results are rows of a real FlowDB table."""
-
-    def __init__(self) -> None:
-        self.specs: dict[str, dict[str, Any]] = {}
-
-    def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
-        action, params = request["action"], request.get("params", {})
-
-        def ok(payload: dict[str, Any]) -> dict[str, Any]:
-            return {"status": "success", "msg": "", "payload": payload}
-
-        if action == "get_query_schemas":
-            return ok({"query_schemas": SCHEMAS})
-        if action == "get_aggregation_unit":
-            return ok({"aggregation_unit": "admin3"})
-        if action == "run_query":
-            query_id = hashlib.md5(json.dumps(params, sort_keys=True).encode()).hexdigest()
-            self.specs[query_id] = params
-            return ok(
-                {"query_id": query_id, "progress": {"eligible": 0, "queued": 0, "running": 0}}
-            )
-        query_id = params.get("query_id")
-        spec = self.specs.get(query_id)
-        if spec is None:
-            return {
-                "status": "error",
-                "msg": f"Unknown query id: '{query_id}'",
-                "payload": {"query_id": query_id, "query_state": "awol"},
-            }
-        if action == "get_query_params":
-            return ok({"query_id": query_id, "query_params": spec})
-        if action == "poll_query":
-            progress = {"eligible": 0, "queued": 0, "running": 0}
-            return ok(
-                {
-                    "query_id": query_id,
-                    "query_kind": spec["query_kind"],
-                    "query_state": "completed",
-                    "progress": progress,
-                }
-            )
-        reply = {"query_id": query_id, "query_state": "completed"}
-        if "epsilon" in spec:
-            reply["epsilon"] = spec["epsilon"]
-        if action == "get_sql_for_query_result":
-            return ok({**reply, "sql": f"SELECT * FROM {RESULT_TABLE}"})
-        if action == "get_geo_sql_for_query_result":
-            return ok({**reply, "sql": GEO_SQL, "aggregation_unit": "admin3"})
-        return {"status": "error", "msg": f"unexpected action {action}", "payload": {}}
-
-
 @pytest.fixture(scope="module")
-def result_table(flowdb_cluster: Cluster) -> Iterator[str]:
-    with flowdb_cluster.connect() as conn:
-        conn.execute(f"DROP TABLE IF EXISTS {RESULT_TABLE}")
-        conn.execute(
-            f"CREATE TABLE {RESULT_TABLE} AS "
-            "SELECT * FROM (VALUES ('a', 20), ('b', 31), ('c', 42)) v(pcod, value)"
-        )
-    yield RESULT_TABLE
-    with flowdb_cluster.connect() as conn:
-        conn.execute(f"DROP TABLE IF EXISTS {RESULT_TABLE}")
-
-
-@pytest.fixture(scope="module")
-def dp_port() -> Iterator[int]:
-    with fake_flowmachine(DPFlowmachine()) as port:
-        yield port
+def dp_port(backend: FlowmachineBackend) -> Iterator[int]:
+    """A FlowMachine server in differential-privacy release mode beside the session's default one."""
+    fm = replace(
+        flowmachine_settings(backend.cluster, backend.redis_port),
+        release_mode="differential_privacy",
+    )
+    with server_in_thread(fm) as server:
+        yield server.settings.port
 
 
 @pytest.fixture
-def dp_settings(
-    flowdb_cluster: Cluster, signing_keys: tuple[Any, Any], dp_port: int, result_table: str
-) -> Settings:
-    return Settings(
-        public_jwt_signing_key=signing_keys[1],
-        flowapi_identifier=AUDIENCE,
-        flowmachine_host="127.0.0.1",
-        flowmachine_port=dp_port,
-        flowdb_host="127.0.0.1",
-        flowdb_port=flowdb_cluster.status().port,
-        flowdb_user="flowapi",
-        flowdb_password=flowdb_cluster.settings.role_password("flowapi"),
-        db_pool_size=4,
-    )
+def dp_settings(backend: FlowmachineBackend, minter: TokenMinter, dp_port: int) -> Settings:
+    return settings_for(backend, minter.public_key, flowmachine_port=dp_port)
 
 
 @pytest.fixture
@@ -153,9 +76,18 @@ async def _run(client: Any, token: str, spec: dict[str, Any]) -> Any:
 
 
 async def _query_id(client: Any, token: str, spec: dict[str, Any]) -> str:
+    """Run `spec` and wait (at most a minute) until its result is ready; its query id."""
     response = await _run(client, token, spec)
     assert response.status_code == 202, await response.get_data()
-    return (await response.get_json())["query_id"]
+    query_id = (await response.get_json())["query_id"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        poll = await client.get(f"/api/0/poll/{query_id}", headers=bearer(token))
+        if poll.status_code == 303:
+            return query_id
+        assert poll.status_code == 202, await poll.get_data()
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"query {query_id} did not finish within a minute")
 
 
 def _privacy(response: Any) -> tuple[str | None, str | None, str | None]:
@@ -174,14 +106,14 @@ async def test_first_get_charges_repeated_gets_are_free(dp_settings, dp_token, u
         run = await _run(client, token, dp_spec(0.5))
         assert run.status_code == 202
         assert _privacy(run) == ("0.5", "0", "5")
-        query_id = (await run.get_json())["query_id"]
+        query_id = await _query_id(client, token, dp_spec(0.5))
         poll = await client.get(f"/api/0/poll/{query_id}", headers=bearer(token))
         assert poll.status_code == 303
         assert _privacy(poll) == ("0.5", "0", "5")
         first = await client.get(f"/api/0/get/{query_id}", headers=bearer(token))
         assert first.status_code == 200
         body = await first.get_json()
-        assert [row["value"] for row in body["query_result"]] == [20, 31, 42]
+        assert len(body["query_result"]) == ADMIN3_UNITS
         assert _privacy(first) == ("0.5", "0.5", "4.5")
         for path in (f"/get/{query_id}", f"/get/{query_id}.csv", f"/get/{query_id}.geojson"):
             again = await client.get(f"/api/0{path}", headers=bearer(token))
@@ -215,9 +147,10 @@ async def test_epsilon_above_the_tokens_maximum_is_refused(dp_settings, dp_token
 
 
 async def test_token_without_privacy_claim_cannot_use_private_queries(
-    dp_settings, dp_token, make_token
+    dp_settings, dp_token, make_token, client
 ):
     plain = make_token({"analyst": SCOPES})
+    default_mode = client  # the session's FlowMachine, in the default (redaction) mode
     async with create_app(dp_settings).test_app() as app:
         client = app.test_client()
         response = await _run(client, plain, dp_spec(0.5))
@@ -229,13 +162,11 @@ async def test_token_without_privacy_claim_cannot_use_private_queries(
         refused = await client.get(f"/api/0/get/{query_id}", headers=bearer(plain))
         assert refused.status_code == 403
         assert "no privacy limits" in (await refused.get_json())["msg"]
-        # a query without epsilon is answered as ever, with no privacy headers
-        normal = await _run(client, plain, SPATIAL)
-        assert normal.status_code == 202
-        normal_id = (await normal.get_json())["query_id"]
-        result = await client.get(f"/api/0/get/{normal_id}", headers=bearer(plain))
-        assert result.status_code == 200
-        assert _privacy(normal) == _privacy(result) == (None, None, None)
+    # a query without epsilon (on a server in the default mode) is answered as ever, with no privacy headers
+    normal_id = await _query_id(default_mode, plain, SPATIAL)
+    result = await default_mode.get(f"/api/0/get/{normal_id}", headers=bearer(plain))
+    assert result.status_code == 200
+    assert _privacy(result) == (None, None, None)
 
 
 async def test_malformed_privacy_claim_is_an_invalid_token(dp_settings, make_token):
@@ -271,13 +202,15 @@ async def test_two_clients_spending_the_last_of_a_budget_at_once_exactly_one_win
     dp_settings, make_token
 ):
     """Two FlowAPI servers (as two processes would be), each with its own token of a user who has half of
-    their budget left, fetch a different query each spending that half, at the same moment; five times."""
+    their budget left, fetch a different query each spending that half, at the same moment; three times, each
+    time a new user."""
     async with (
         create_app(dp_settings).test_app() as one,
         create_app(dp_settings).test_app() as two,
     ):
         clients = [one.test_client(), two.test_client()]
-        for round_ in range(5):
+        specs = [dp_spec(0.5, day) for day in ("2016-03-03", "2016-03-04", "2016-03-05")]
+        for round_ in range(3):
             user = f"racer-{uuid.uuid4().hex[:8]}"
             tokens = [
                 make_token(
@@ -287,12 +220,11 @@ async def test_two_clients_spending_the_last_of_a_budget_at_once_exactly_one_win
                 )
                 for _ in range(3)
             ]
-            day = round_ * 3 + 1
-            spent = await _query_id(clients[0], tokens[2], dp_spec(0.5, f"2016-05-{day:02d}"))
+            spent = await _query_id(clients[0], tokens[2], specs[0])
             response = await clients[0].get(f"/api/0/get/{spent}", headers=bearer(tokens[2]))
             assert _privacy(response) == ("0.5", "0.5", "0.5")
             query_ids = [
-                await _query_id(client, token, dp_spec(0.5, f"2016-05-{day + i + 1:02d}"))
+                await _query_id(client, token, specs[i + 1])
                 for i, (client, token) in enumerate(zip(clients, tokens, strict=False))
             ]
             responses = await asyncio.gather(
