@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 # (flowdb/src/flowdb/synthetic/native/), which `flowdb synthetic` builds on first use.
 # ruby-asciidoctor-pdf: AutoFlow's PDF reports (notebook -> AsciiDoc -> PDF, as FlowKit's AutoFlow);
 # poppler-utils: pdftoppm, which the tests use to render every page of a report.
+# gdal-bin: ogr2ogr, which `flowdb load-geography --layer` uses to read GeoPackage/Shapefile and reproject.
 APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-client-15 postgresql-server-dev-15 gcc libc6-dev
-              redis-server chromium ruby-asciidoctor-pdf poppler-utils)
+              redis-server chromium ruby-asciidoctor-pdf poppler-utils gdal-bin)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

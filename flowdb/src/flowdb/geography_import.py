@@ -252,17 +252,44 @@ def cmd_load_geography(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def add_command(sub: argparse._SubParsersAction) -> None:
-    """Register `load-geography` on the CLI's subparsers."""
+    """Register `load-geography` on the CLI's subparsers (admin levels here, named layers in layer_import)."""
     p = sub.add_parser(
         "load-geography",
-        help="replace geography.admin<N> with the polygons of a GeoJSON file (EPSG:4326)",
-        description="Replace geography.admin<N> with the Polygon/MultiPolygon features of a GeoJSON "
-        "FeatureCollection in EPSG:4326. Pcod, name and parent-pcod properties are detected "
-        "(admin<N>pcod, ADM<N>_PCODE, GID_<N>, ...) unless given.",
+        help="replace geography.admin<N> with the polygons of a GeoJSON file (EPSG:4326), or load a named "
+        "polygon layer into custom_geography (--layer)",
+        description="With --level N: replace geography.admin<N> with the Polygon/MultiPolygon features of a "
+        "GeoJSON FeatureCollection in EPSG:4326. Pcod, name and parent-pcod properties are detected "
+        "(admin<N>pcod, ADM<N>_PCODE, GID_<N>, ...) unless given. With --layer NAME: load the polygons of a "
+        "GeoJSON, GeoPackage or Shapefile (read and reprojected to WGS 84 by GDAL's ogr2ogr) into "
+        "custom_geography.NAME, the aggregation unit polygon-NAME; overlapping polygons are refused.",
     )
-    p.add_argument("file", help="GeoJSON FeatureCollection")
-    p.add_argument("--level", type=int, required=True, choices=LEVELS, help="admin level 0-3")
-    p.add_argument("--pcod-property", help="feature property holding the unit's pcod")
+    p.add_argument(
+        "file", help="GeoJSON FeatureCollection (--level); any file GDAL reads (--layer)"
+    )
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--level", type=int, choices=LEVELS, help="admin level 0-3")
+    which.add_argument(
+        "--layer", help="name of a new custom layer (a-z, 0-9, _; starts with a letter)"
+    )
+    p.add_argument("--pcod-property", help="feature property holding the unit's pcod (--level)")
     p.add_argument("--name-property", help="feature property holding the unit's name")
-    p.add_argument("--parent-property", help="feature property holding the parent unit's pcod")
-    p.set_defaults(func=cmd_load_geography)
+    p.add_argument(
+        "--parent-property", help="feature property holding the parent unit's pcod (--level)"
+    )
+    p.add_argument("--id-property", help="feature property holding the region id (--layer)")
+    p.add_argument("--source-layer", help="layer of the file to read, if it has several (--layer)")
+    p.set_defaults(func=_dispatch)
+
+
+def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
+    if args.layer is None:
+        for option in ("id_property", "source_layer"):
+            if getattr(args, option) is not None:
+                raise FlowDBError(f"--{option.replace('_', '-')} goes with --layer, not --level")
+        return cmd_load_geography(settings, args)
+    for option in ("pcod_property", "parent_property"):
+        if getattr(args, option) is not None:
+            raise FlowDBError(f"--{option.replace('_', '-')} goes with --level, not --layer")
+    from flowdb.layer_import import cmd_load_layer
+
+    return cmd_load_layer(settings, args)

@@ -10,6 +10,7 @@ import psycopg
 from psycopg import sql
 
 from flowdb import RELEASE_DATE, __version__
+from flowdb.custom_geography import reconcile_custom_geography
 from flowdb.rows import scalar
 from flowdb.settings import (
     DATABASE,
@@ -142,6 +143,7 @@ def reconcile(conn: psycopg.Connection, settings: Settings) -> None:
             )
         conn.execute(sql.SQL("REVOKE ALL ON SEQUENCE cache.cache_touches FROM {}").format(api))
         reconcile_privacy_ledger(conn, settings)
+        reconcile_custom_geography(conn, settings)
         reconcile_flowetl(conn, settings)
 
 

@@ -1,0 +1,112 @@
+"""Read the features of a vector file (GeoJSON, GeoPackage, Shapefile, ...) as GeoJSON in WGS 84.
+
+GDAL's `ogr2ogr` (Debian package gdal-bin) reads the file and reprojects it to EPSG:4326; its output is a
+GeoJSON FeatureCollection whose features keep the file's order, so "feature k" means the k-th feature of the
+file (1-based). Without ogr2ogr only a GeoJSON file already in WGS 84 can be read.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flowdb.errors import FlowDBError
+
+OGR2OGR_TIMEOUT_SECONDS = 600
+GEOJSON_SUFFIXES = (".geojson", ".json")
+WGS84_NAMES = {
+    "EPSG:4326",
+    "URN:OGC:DEF:CRS:EPSG::4326",
+    "URN:OGC:DEF:CRS:EPSG:4326",
+    "URN:OGC:DEF:CRS:OGC:1.3:CRS84",
+    "URN:OGC:DEF:CRS:OGC::CRS84",
+    "OGC:CRS84",
+    "CRS84",
+}
+
+
+def read_features(path: Path, source_layer: str | None = None) -> list[dict[str, Any]]:
+    """The features of `path` (of its layer `source_layer`, if the file has several) in EPSG:4326."""
+    path = Path(path)
+    if not path.exists():
+        raise FlowDBError(f"geography file {path} does not exist")
+    ogr2ogr = shutil.which("ogr2ogr")
+    if ogr2ogr is None:
+        if path.suffix.lower() in GEOJSON_SUFFIXES and source_layer is None:
+            return _features_of(path, _read_json(path), require_wgs84=True)
+        raise FlowDBError(
+            f"reading {path.name} needs GDAL's ogr2ogr: apt-get install gdal-bin "
+            "(only a GeoJSON file in WGS 84 can be read without it)"
+        )
+    with tempfile.TemporaryDirectory(prefix="flowdb-ogr-") as tmp:
+        out = Path(tmp) / "layer.geojson"
+        argv = [
+            ogr2ogr,
+            "-f",
+            "GeoJSON",
+            "-t_srs",
+            "EPSG:4326",
+            "-lco",
+            "RFC7946=NO",  # keep the coordinates as reprojected (RFC 7946 would also round and re-wind)
+            str(out),
+            str(path),
+        ]
+        if source_layer is not None:
+            argv.append(source_layer)
+        try:
+            done = subprocess.run(
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=OGR2OGR_TIMEOUT_SECONDS,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise FlowDBError(
+                f"ogr2ogr did not finish reading {path.name} in {OGR2OGR_TIMEOUT_SECONDS} s"
+            ) from None
+        if done.returncode != 0 or not out.exists():
+            message = _first_error(done.stderr) or f"exit status {done.returncode}"
+            raise FlowDBError(f"ogr2ogr cannot read {path.name}: {message}")
+        return _features_of(path, _read_json(out), require_wgs84=False)
+
+
+def _first_error(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if "ERROR" in line.upper()]
+    return (errors or lines or [""])[0]
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        raise FlowDBError(f"{path.name} is not JSON: it is not UTF-8 text") from None
+    except ValueError as exc:
+        raise FlowDBError(f"{path.name} is not JSON: {exc}") from None
+
+
+def _features_of(path: Path, doc: Any, *, require_wgs84: bool) -> list[dict[str, Any]]:
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        found = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
+        raise FlowDBError(f"{path.name} is not a GeoJSON FeatureCollection (type is {found!r})")
+    crs = doc.get("crs")
+    if require_wgs84 and crs is not None:
+        name = crs.get("properties", {}).get("name") if isinstance(crs, dict) else None
+        if not isinstance(name, str) or name.upper() not in WGS84_NAMES:
+            raise FlowDBError(
+                f"{path.name} is in CRS {name or crs!r}: install gdal-bin to reproject it to WGS 84"
+            )
+    features = doc.get("features")
+    if not isinstance(features, list) or not features:
+        raise FlowDBError(f"{path.name} has no features")
+    for k, feature in enumerate(features, start=1):
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            raise FlowDBError(f"{path.name}: feature {k} is not a GeoJSON Feature")
+        if not isinstance(feature.get("properties") or {}, dict):
+            raise FlowDBError(f"{path.name}: feature {k} has properties that are not an object")
+    return features
