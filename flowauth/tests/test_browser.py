@@ -370,6 +370,11 @@ def test_admin_sets_up_analyst_who_mints_a_token_flowapi_accepts(
 
     def pick_lookup() -> None:
         tick_simple("run", "get_result", "get_available_dates")
+        # issue 21: the role form's privacy limits (checked as the API checks them)
+        page.locator("#max_epsilon").fill("3")
+        page.locator("#epsilon_budget").fill("2")
+        expect(page.locator("#save")).to_be_disabled()
+        page.locator("#max_epsilon").fill("0.5")
 
     new_role("analysts", pick_analysts)
     new_role("lookup", pick_lookup)
@@ -459,6 +464,9 @@ def test_admin_sets_up_analyst_who_mints_a_token_flowapi_accepts(
     )
     assert claims["sub"] == ANALYST[0]
     assert claims["exp"] - claims["iat"] <= 60 * 60  # the lifetime asked for in the builder
+    assert "privacy" not in claims
+    lookup_claims = jwt.decode(lookup_token, options={"verify_signature": False})
+    assert lookup_claims["privacy"] == {"max_epsilon_per_query": 0.5, "epsilon_budget": 2.0}
 
     locations = flowclient.daily_location_spec(date=DATE, aggregation_unit="admin3", method="last")
     with warnings.catch_warnings():
