@@ -348,5 +348,8 @@ def histogram(
             c = ((v >= edges[i]) & (v <= edges[i + 1])).sum()
         else:
             c = ((v >= edges[i]) & (v < edges[i + 1])).sum()
-        counts.append(c if (not redacted or c > 15) else None)
+        counts.append(c)
+    if redacted:
+        hidden = sum(c for c in counts if c <= 15)  # all blank when the hidden bins hold 1-15
+        counts = [c if c > 15 and not 1 <= hidden <= 15 else None for c in counts]
     return pd.DataFrame({"value": counts, "lower_edge": edges[:-1], "upper_edge": edges[1:]})

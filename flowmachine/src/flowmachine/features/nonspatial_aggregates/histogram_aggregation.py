@@ -5,8 +5,10 @@ are half-open [lower, upper) except the last, which is closed, for edges given e
 closes the last of a list of edges). Empty bins count 0 (FlowKit reports 1).
 
 Redaction suppresses only the bins resting on 15 or fewer subscribers: their `value` is NULL and the other
-bins stay. FlowKit instead blanks the whole histogram when any bin is below 15, which blanks nearly every
-real histogram of a long-tailed metric such as radius of gyration.
+bins stay, unless the suppressed bins together hold 1–15 subscribers: then every bin is NULL, since a one-bin
+histogram over the same range (the total) minus the published bins would count them. FlowKit instead blanks
+the whole histogram when any bin is below 15, which blanks nearly every real histogram of a long-tailed metric
+such as radius of gyration.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from psycopg import sql
 
 from flowmachine.core.errors import InvalidSpecError
 from flowmachine.core.query import Query
-from flowmachine.core.redaction import more_than_threshold
+from flowmachine.core.redaction import leaves_out_none_or_many, more_than_threshold
 
 if TYPE_CHECKING:
     from flowmachine.core.context import Context
@@ -107,11 +109,19 @@ class HistogramAggregation(Query):
             else sql.SQL("NULL::text AS subscriber")
         )
         count = sql.SQL("coalesce(c.subscribers, 0)")
-        value = (
-            sql.SQL("CASE WHEN {} THEN {} END").format(more_than_threshold(count), count)
-            if self.redact
-            else count
-        )
+        value: sql.Composable = count
+        if self.redact:
+            published = sql.SQL("sum({}) FILTER (WHERE {}) OVER ()").format(
+                count, more_than_threshold(count)
+            )
+            value = sql.SQL("CASE WHEN {} AND {} THEN {} END").format(
+                more_than_threshold(count),
+                leaves_out_none_or_many(
+                    sql.SQL("sum({}) OVER ()").format(count),
+                    sql.SQL("coalesce({}, 0)").format(published),
+                ),
+                count,
+            )
         return sql.SQL(
             """WITH m AS (SELECT value::double precision AS v, {subscriber}
                           FROM ({metric}) q WHERE value IS NOT NULL),

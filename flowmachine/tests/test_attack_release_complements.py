@@ -1,4 +1,5 @@
-"""Complement attacks on joined_spatial_aggregate (FlowKit issue #1940 and its numeric sibling).
+"""Complement attacks within one release and its published total: joined_spatial_aggregate (FlowKit issue
+#1940 and its numeric sibling) and histogram_aggregate (suppressed bins against a one-bin total).
 
 An analyst holds two published outputs over the same reference locations: the joined spatial aggregate and the
 spatial_aggregate of its `locations` (the subscribers located at each place, N). From them:
@@ -8,6 +9,9 @@ spatial_aggregate of its `locations` (the subscribers located at each place, N).
   N − P. Either way a hidden category can be recovered.
 - numeric methods: `count` (or sum / avg) gives how many located subscribers have a metric value, so N minus
   it counts the located subscribers without one.
+
+- histograms: a one-bin histogram over the same range is the total; minus the published bins of another
+  histogram it counts the suppressed bins.
 
 The published outputs must leave every such recovered count at 0 or above 15.
 """
@@ -26,6 +30,7 @@ from test_query_kinds import result
 from flowmachine.core.spatial_unit import make_spatial_unit
 from flowmachine.features.location.joined_spatial_aggregate import JoinedSpatialAggregate
 from flowmachine.features.location.spatial_aggregate import SpatialAggregate
+from flowmachine.features.nonspatial_aggregates.histogram_aggregation import HistogramAggregation
 from flowmachine.features.subscriber.daily_location import daily_location
 from flowmachine.features.subscriber.event_count import EventCount
 from flowmachine.features.subscriber.handset import SubscriberHandsetCharacteristic
@@ -117,3 +122,21 @@ def test_metricless_complement_against_spatial_aggregate(ctx, fixture_db, method
         if p in located.index and small(located[p] - valued[p])
     }
     assert not leaks, f"located subscribers without a metric value recovered: {leaks}"
+
+
+def test_histogram_hidden_bin_against_one_bin_total(ctx, fixture_db):
+    counts = ref.event_count(fixture_db, *GEN).value.astype(float)
+    per_value = counts.value_counts().sort_index()
+    # a value held by 1-15 subscribers with more than 15 below and above it: its own bin
+    target = next(
+        v
+        for v, n in per_value.items()
+        if 1 <= n <= 15 and (counts < v).sum() > 15 and (counts > v).sum() > 15
+    )
+    top = float(counts.max())
+    edges = [0.0, target, target + 0.5, top]
+    three = result(ctx, HistogramAggregation(EventCount(*GEN), bins=edges)).value
+    one = result(ctx, HistogramAggregation(EventCount(*GEN), bins=[0.0, top])).value
+    assert one.notna().all()  # the total is published
+    recovered = float(one.iloc[0]) - float(three.fillna(0).sum())
+    assert not small(recovered), f"{recovered:.0f} subscribers with {target} events recovered"
