@@ -118,6 +118,12 @@ def test_dp_total_network_objects_and_histogram_publish_every_key(ctx, fx):
     )
     want = expected.set_index(["pcod", "datetime"]).value
     assert got.to_dict() == want.reindex(got.index, fill_value=0).to_dict()
+    # one (cell, day) per subscriber: fewer cells, never more, on the same keys
+    tight = exact(ctx, DPTotalNetworkObjects(sl, total_by="day", epsilon=1.0, bound=1))
+    tight_values = tight.set_index(["pcod", "datetime"]).value
+    loose_values = tno.set_index(["pcod", "datetime"]).value
+    assert sorted(tight_values.index) == sorted(loose_values.index)
+    assert (tight_values <= loose_values.reindex(tight_values.index)).all()
     metric = EventCount(*GEN)
     hist = exact(ctx, DPHistogram(metric, bins=[0, 10, 20, 1000, 2000], range=None, epsilon=1.0))
     assert list(hist.lower_edge) == [0, 10, 20, 1000]

@@ -77,8 +77,8 @@ class Settings:
     transient_retry_seconds: int = 300
     # `redaction` (default: FlowKit's >15 rule) or `differential_privacy` (noisy counts, see core/dp).
     release_mode: str = "redaction"
-    # Differential privacy: the largest epsilon one query may ask for; how many units (or pairs, bins) a
-    # subscriber is counted in at most, and how many of a subscriber's events are counted at most.
+    # Differential privacy: the largest epsilon one query may ask for; how many units (or pairs, (cell, period)
+    # pairs) a subscriber is counted in at most, and how many of a subscriber's events are counted at most.
     dp_max_epsilon: float = 10.0
     dp_max_units_per_subscriber: int = 3
     dp_max_events_per_subscriber: int = 20

@@ -1,7 +1,7 @@
 """Differentially private releases of the count-type aggregates (FLOWMACHINE_RELEASE_MODE=differential_privacy).
 
 Each class computes, in SQL, the exact counts after bounding every subscriber's contribution (at most `bound`
-units, pairs or bins for subscriber counts; at most `bound` events for event counts), over every key of the
+units, pairs, bins or (cell, period) pairs; at most `bound` events for event counts), over every key of the
 release (`keys`: every unit of the aggregation unit, every period of the window, every bin), then hands them to
 `releases.ensure_release`, which adds OpenDP's noise once and keeps the noisy rows for good. Removing or adding
 one subscriber changes the bounded counts by at most `bound` in L1 distance, so `bound` is the sensitivity.
@@ -311,7 +311,9 @@ class DPLocationEventCounts(DPCounts):
 
 
 class DPTotalNetworkObjects(DPCounts):
-    """Distinct cells with events per location and period, from at most `bound` events of each subscriber."""
+    """Distinct cells with events per location and period, each subscriber making at most `bound` (cell,
+    period) pairs count: removing a subscriber takes at most `bound` cells out of the (location, period)
+    totals, one each."""
 
     def __init__(
         self,
@@ -346,16 +348,19 @@ class DPTotalNetworkObjects(DPCounts):
     def bounded_counts(self, ctx: Context) -> sql.Composable:
         L = list(self.subscriber_locations.location_columns)
         cell = [] if "location_id" in L else ["location_id"]
-        events = sql.SQL("SELECT subscriber, time, {cols} FROM ({q}) s").format(
-            cols=identifiers([*cell, *L]), q=self.subscriber_locations.get_query(ctx)
+        cells = sql.SQL(
+            "SELECT DISTINCT subscriber, {cols}, date_trunc({by}, time) AS datetime FROM ({q}) s"
+        ).format(
+            cols=identifiers([*cell, *L]),
+            by=sql.Literal(self.total_by),
+            q=self.subscriber_locations.get_query(ctx),
         )
         return sql.SQL(
-            """SELECT {L}, date_trunc({by}, time) AS datetime, count(DISTINCT location_id) AS value
-               FROM ({b}) b GROUP BY {L}, date_trunc({by}, time)"""
+            """SELECT {L}, datetime, count(DISTINCT location_id) AS value
+               FROM ({b}) b GROUP BY {L}, datetime"""
         ).format(
             L=identifiers(L),
-            by=sql.Literal(self.total_by),
-            b=at_most_per_subscriber(events, ["subscriber", "time", *cell, *L], self.bound),
+            b=at_most_per_subscriber(cells, ["subscriber", *cell, *L, "datetime"], self.bound),
         )
 
 
@@ -470,7 +475,7 @@ def dp_release_of(aggregate: Query, *, epsilon: float, settings: Settings) -> DP
             aggregate.subscriber_locations,
             total_by=aggregate.total_by,
             epsilon=epsilon,
-            bound=settings.dp_max_events_per_subscriber,
+            bound=settings.dp_max_units_per_subscriber,
         )
     if isinstance(aggregate, HistogramAggregation):
         return DPHistogram(
