@@ -17,7 +17,7 @@ DEMO_ENV = N_DAYS=$${N_DAYS:-7} N_SUBSCRIBERS=$${N_SUBSCRIBERS:-20000} N_CALLS=$
            DISASTER_REGION_PCOD=$${DISASTER_REGION_PCOD-SYN.4.2_1} DISASTER_START=$${DISASTER_START-2016-01-05} \
            DISASTER_END=$${DISASTER_END-2016-01-08}
 
-.PHONY: help deps test lint demo up down status bench bench-queries bench-api bench-etl clean
+.PHONY: help deps test lint demo up down status bench bench-queries bench-api bench-etl bench-privacy clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -68,6 +68,9 @@ bench-api: deps  ## FlowAPI HTTP benchmark: round trip, /get streaming, 200 clie
 
 bench-etl: deps  ## FlowETL ingest of a 10 M-row calls day with QA checks vs a plain COPY of the file (~6 min; writes bench/RESULTS.md)
 	$(RUN) python bench/etl.py $(BENCH_ARGS)
+
+bench-privacy: deps  ## differential privacy vs the >15 rule on the synthetic disaster: error and drop detection per epsilon (~2 min; writes bench/RESULTS.md)
+	$(RUN) python bench/privacy.py $(BENCH_ARGS)
 
 clean: down  ## stop FlowDB and delete its data directory
 	rm -rf "$(FLOWDB_DATA_DIR)"
