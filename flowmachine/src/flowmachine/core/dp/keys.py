@@ -25,6 +25,7 @@ PERIOD_STEPS = {
     "minute": "1 minute",
     "hour": "1 hour",
     "day": "1 day",
+    "week": "1 week",
     "month": "1 month",
     "year": "1 year",
 }

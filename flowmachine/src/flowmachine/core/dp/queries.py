@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
 
-from flowmachine.core.dp.keys import period_starts, unit_keys
+from flowmachine.core.dp.keys import PERIOD_STEPS, period_starts, unit_keys
 from flowmachine.core.dp.releases import ensure_release, release_table
 from flowmachine.core.errors import InvalidSpecError
 from flowmachine.core.query import Query
@@ -244,7 +244,7 @@ _BUCKET_COLUMNS = {
     "hour": "extract(hour FROM bucket)::integer",
     "min": "extract(minute FROM bucket)::integer",
 }
-_INTERVAL_PERIOD = {"day": "day", "hour": "hour", "min": "minute"}
+_INTERVAL_PERIOD = {"day": "day", "hour": "hour", "min": "minute", "week": "week", "month": "month"}
 
 
 class DPLocationEventCounts(DPCounts):
@@ -258,8 +258,8 @@ class DPLocationEventCounts(DPCounts):
         epsilon: float,
         bound: int,
     ) -> None:
-        if interval not in INTERVALS:
-            raise InvalidSpecError(f"interval must be day, hour or min, not {interval!r}")
+        if interval not in INTERVALS or interval not in _INTERVAL_PERIOD:
+            raise InvalidSpecError(f"interval {interval!r} has no differentially private release")
         self.subscriber_locations = subscriber_locations
         self.interval = interval
         self.epsilon, self.bound = _check_epsilon_and_bound(epsilon, bound)
@@ -323,6 +323,8 @@ class DPTotalNetworkObjects(DPCounts):
         epsilon: float,
         bound: int,
     ) -> None:
+        if total_by not in PERIOD_STEPS:
+            raise InvalidSpecError(f"total_by {total_by!r} has no differentially private release")
         self.subscriber_locations = subscriber_locations
         self.total_by = total_by
         self.epsilon, self.bound = _check_epsilon_and_bound(epsilon, bound)
