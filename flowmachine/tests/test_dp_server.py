@@ -187,3 +187,48 @@ def test_dp_same_query_id_same_answer_after_reset(dp_client, ctx):
     )
     assert run_to_completion(dp_client, spec) == query_id
     assert table_rows(ctx, query_id) == first
+
+
+ADMIN2_WINDOW = {"start_date": "2016-03-01", "end_date": "2016-03-03", "aggregation_unit": "admin2"}
+
+
+@pytest.mark.parametrize(
+    "spec,rows",
+    [
+        ({"query_kind": "location_event_counts", **ADMIN2_WINDOW, "interval": "day"}, 4 * 2),
+        ({"query_kind": "total_network_objects", **ADMIN2_WINDOW, "total_by": "day"}, 4 * 2),
+        (
+            {
+                "query_kind": "flows",
+                "from_location": {**DAILY, "aggregation_unit": "admin2"},
+                "to_location": {**DAILY, "aggregation_unit": "admin2", "date": "2016-03-02"},
+            },
+            4 * 4,
+        ),
+        (
+            {
+                "query_kind": "histogram_aggregate",
+                "metric": {
+                    "query_kind": "event_count",
+                    "start_date": "2016-03-01",
+                    "end_date": "2016-03-03",
+                },
+                "bins": {"bin_list": [0, 10, 100, 1000, 10000]},
+            },
+            4,
+        ),
+    ],
+)
+def test_dp_every_kind_releases_every_key(dp_client, ctx, spec, rows):
+    query_id = run_to_completion(dp_client, {**spec, "epsilon": 2})
+    reply = dp_client.request("get_sql_for_query_result", query_id=query_id)
+    assert reply["payload"]["epsilon"] == 2
+    with ctx.pool.connection() as conn:
+        values = [
+            r[0]
+            for r in conn.execute(
+                sql.SQL("SELECT value FROM {}").format(sql.Identifier("cache", f"x{query_id}"))
+            )
+        ]
+    assert len(values) == rows
+    assert all(isinstance(v, int) and v >= 0 for v in values)
