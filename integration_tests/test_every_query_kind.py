@@ -106,6 +106,12 @@ CASES: dict[str, Case] = {
         lambda: ag.unique_subscriber_counts_spec(**SPAN, aggregation_unit="admin3"),
         ["pcod", "value"],
     ),
+    "rolling_unique_subscriber_counts": Case(
+        lambda: ag.rolling_unique_subscriber_counts_spec(
+            **ALL_DAYS, aggregation_unit="admin1", window_days=2
+        ),
+        ["pcod", "date", "value"],
+    ),
     "location_introversion": Case(
         lambda: ag.location_introversion_spec(**SPAN, aggregation_unit="admin3"),
         ["pcod", "value"],

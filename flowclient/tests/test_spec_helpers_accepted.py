@@ -95,6 +95,12 @@ SPECS: dict[str, Callable[[], dict]] = {
     "unique_subscriber_counts": lambda: ag.unique_subscriber_counts_spec(
         **SPAN, aggregation_unit="admin2"
     ),
+    "location_event_counts/week": lambda: ag.location_event_counts_spec(
+        **SPAN, aggregation_unit="admin3", count_interval="week"
+    ),
+    "rolling_unique_subscriber_counts": lambda: ag.rolling_unique_subscriber_counts_spec(
+        **SPAN, aggregation_unit="admin2", window_days=2, hours=(22, 6)
+    ),
     "dfs_metric_total_amount": lambda: ag.dfs_metric_total_amount_spec(
         metric="amount", **SPAN, aggregation_unit="admin1"
     ),

@@ -158,6 +158,7 @@ def test_every_top_level_kind_loads():
         {"query_kind": "trips_od_matrix", **window},
         {"query_kind": "consecutive_trips_od_matrix", **window},
         {"query_kind": "dummy_query", "aggregation_unit": "admin2", "dummy_param": "x"},
+        {"query_kind": "rolling_unique_subscriber_counts", **window, "window_days": 1},
     ]
     visits = {"query_kind": "location_visits", "locations": [DAILY, DAILY | {"date": "2016-01-02"}]}
     majority = {"query_kind": "majority_location", "subscriber_location_weights": visits}

@@ -319,11 +319,17 @@ KINDS: tuple[Kind, ...] = (
     # top-level kinds (aggregates): flowclient.aggregates, each with an APIQuery maker
     Kind(
         "location_event_counts",
-        'Events per location per `count_interval` ("day", "hour" or "min").',
+        'Events per location per `count_interval` ("day", "hour", "min", "week" or "month"; weeks start on\n'
+        "Monday).",
         (
             *SPAN,
             AGGREGATION_UNIT,
-            Param("count_interval", "str", doc='"day", "hour" or "min".', key="interval"),
+            Param(
+                "count_interval",
+                "str",
+                doc='"day", "hour", "min", "week" (ISO, from Monday) or "month".',
+                key="interval",
+            ),
             DIRECTION,
             EVENT_TYPES,
             SUBSCRIBER_SUBSET,
@@ -397,6 +403,21 @@ KINDS: tuple[Kind, ...] = (
         top_level=True,
     ),
     Kind(
+        "rolling_unique_subscriber_counts",
+        "Distinct subscribers seen at each location in the `window_days` days ending on each day, for every\n"
+        "day from `start_date` + `window_days` - 1 to the day before `end_date` (one pass; ours, additive).",
+        (
+            *SPAN,
+            AGGREGATION_UNIT,
+            Param("window_days", "int", 7, doc="Length of each trailing window, in days."),
+            *LOCATED,
+            EVENT_TYPES,
+            SUBSCRIBER_SUBSET,
+            HOURS,
+        ),
+        top_level=True,
+    ),
+    Kind(
         "dfs_metric_total_amount",
         "The daily total of a mobile-money metric (amount, commission, fee or discount) per location; the\n"
         "end date is included.",
@@ -413,7 +434,16 @@ KINDS: tuple[Kind, ...] = (
     Kind(
         "total_network_objects",
         "Active network objects (sites/cells) per location per `total_by` period.",
-        (*SPAN, AGGREGATION_UNIT, Param("total_by", "str", "day", doc='"minute", ..., "day", ...'))
+        (
+            *SPAN,
+            AGGREGATION_UNIT,
+            Param(
+                "total_by",
+                "str",
+                "day",
+                doc='"minute", ..., "day", "week" (from Monday), "month", ...',
+            ),
+        )
         + (*LOCATED, EVENT_TYPES, SUBSCRIBER_SUBSET, HOURS, *COUNTED),
         top_level=True,
     ),
@@ -423,7 +453,12 @@ KINDS: tuple[Kind, ...] = (
         (
             Param("total_network_objects", "Spec", doc="A total_network_objects spec."),
             STATISTIC,
-            Param("aggregate_by", "str", "day", doc='"hour", "day", "month", ...'),
+            Param(
+                "aggregate_by",
+                "str",
+                "day",
+                doc='"hour", "day", "week" (from Monday), "month", ...',
+            ),
         ),
         top_level=True,
     ),

@@ -1,4 +1,4 @@
-"""LocationEventCounts: events per location and time bucket (day, hour or minute).
+"""LocationEventCounts: events per location and time bucket (day, hour, minute; ours also week and month).
 
 Redaction and counting happen in one pass: a (location, bucket) row is kept only if more than 15 distinct
 subscribers had events there in that bucket, counted over exactly the events being counted (same direction,
@@ -6,6 +6,11 @@ hours and subscriber subset). FlowKit builds one redaction query per bucket inst
 subset in it, and with `hours` set keeps the wrong buckets or fails.
 
 As in FlowKit, buckets are whole 24-hour periods from `start`: a trailing part-day of the window is dropped.
+
+`week` and `month` (ours, additive) are calendar buckets: ISO weeks starting on Monday (PostgreSQL's
+`date_trunc('week', …)`) and calendar months, in UTC (FlowDB's time zone). Their `date` is the bucket's first
+day (a Monday, or the 1st), even when the window starts later in it; the first and last buckets count only the
+window's events, so they may cover part of a week or month.
 """
 
 from __future__ import annotations
@@ -30,8 +35,14 @@ from flowmachine.features.utilities.subscriber_locations import (
 if TYPE_CHECKING:
     from flowmachine.core.context import Context
 
-INTERVALS = {"day": ("date",), "hour": ("date", "hour"), "min": ("date", "hour", "min")}
-_TRUNCATE_TO = {"day": "day", "hour": "hour", "min": "minute"}
+INTERVALS = {
+    "day": ("date",),
+    "hour": ("date", "hour"),
+    "min": ("date", "hour", "min"),
+    "week": ("date",),
+    "month": ("date",),
+}
+_TRUNCATE_TO = {"day": "day", "hour": "hour", "min": "minute", "week": "week", "month": "month"}
 # Each output column from the bucket's start (a timestamptz: an 8-byte key, cheap to hash per event).
 _BUCKET_SQL = {
     "date": "(bucket::date)::text",
@@ -55,7 +66,9 @@ class LocationEventCounts(FromSubscriberLocations, Query):
         redact: bool = True,
     ) -> None:
         if interval not in INTERVALS:
-            raise InvalidSpecError(f"interval must be day, hour or min, not {interval!r}")
+            raise InvalidSpecError(
+                f"interval must be one of {', '.join(INTERVALS)}, not {interval!r}"
+            )
         start_dt, stop_dt = to_datetime(start), to_datetime(stop)
         whole_days = (stop_dt - start_dt) // dt.timedelta(days=1)
         if whole_days < 1:

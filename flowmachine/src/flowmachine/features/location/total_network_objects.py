@@ -28,7 +28,8 @@ from flowmachine.features.utilities.subscriber_locations import (
 if TYPE_CHECKING:
     from flowmachine.core.context import Context
 
-TOTAL_BY = ("second", "minute", "hour", "day", "month", "year")
+# "week" (ours, additive): ISO weeks starting on Monday, PostgreSQL's date_trunc('week', …), in UTC.
+TOTAL_BY = ("second", "minute", "hour", "day", "week", "month", "year")
 AGGREGATE_BY = (*TOTAL_BY, "century")
 
 

@@ -19,7 +19,7 @@ from flowmachine.core.server.query_schemas.field_mixins import (
     SubscriberSubsetField,
 )
 from flowmachine.core.server.query_schemas.registry import TOP_LEVEL, register_kind
-from flowmachine.features.location.location_event_counts import LocationEventCounts
+from flowmachine.features.location.location_event_counts import INTERVALS, LocationEventCounts
 
 
 class LocationEventCountsExposed(BaseExposedQuery):
@@ -52,4 +52,4 @@ class LocationEventCountsSchema(
     __model__ = LocationEventCountsExposed
 
     query_kind = fields.String(validate=validate.OneOf([__model__.query_kind]), required=True)
-    interval = fields.String(required=True, validate=validate.OneOf(["day", "hour", "min"]))
+    interval = fields.String(required=True, validate=validate.OneOf(list(INTERVALS)))

@@ -53,6 +53,8 @@ SPEC_ORDER: dict[str, tuple[str, ...]] = {
         "unique_visitor_counts",
         "unmoving_at_reference_location_counts",
         "unmoving_counts",
+        # ours, after FlowKit 1.34's kinds
+        "rolling_unique_subscriber_counts",
     ),
     REFERENCE_LOCATION: (
         "daily_location",
