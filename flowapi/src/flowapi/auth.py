@@ -24,7 +24,7 @@ import json
 import time
 import zlib
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -64,10 +64,11 @@ class User:
 
     name: str
     roles: dict[str, frozenset[str]]
-    # The token's `jti`, `exp` and differential-privacy limits (its `privacy` claim; flowapi.privacy).
-    token_id: str | None = None
-    expires: int | None = None
+    # The token's differential-privacy limits (its `privacy` claim; flowapi.privacy), and its `jti` and `exp`
+    # (facts about the token the ledger records, not about who the user is: left out of comparisons).
     privacy: PrivacyLimits | None = None
+    token_id: str | None = field(default=None, compare=False)
+    expires: int | None = field(default=None, compare=False)
 
 
 def bearer_token(header: str | None) -> str:
