@@ -73,3 +73,16 @@ def zmq_client(fm_server: int):
 
     with ZMQClient(fm_server) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def custom_geography_db(flowdb_cluster: Cluster, fixture_db, tmp_path_factory):
+    """custom_geography_fixture's layer and tables in the fixture FlowDB for one module (dropped after it, so
+    other modules see FlowDB without custom geography)."""
+    from custom_geography_fixture import custom_geography
+
+    with (
+        flowdb_cluster.connect() as conn,
+        custom_geography(conn, tmp_path_factory.mktemp("custom-geography")),
+    ):
+        yield

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from custom_geography_fixture import CUSTOM_UNIT_COLUMNS, CUSTOM_UNITS, custom_mapping
 from fixture_data import Fixture, admin1_pcod, admin2_pcod, admin3_pcod
 
 UNIT_COLUMNS = {
@@ -18,6 +19,7 @@ UNIT_COLUMNS = {
     "versioned-cell": ["location_id", "version", "lon", "lat"],
     "versioned-site": ["site_id", "version", "lon", "lat"],
     "cell": ["location_id"],
+    **CUSTOM_UNIT_COLUMNS,
 }
 
 
@@ -39,6 +41,8 @@ def _admin_pcod(level: int, lon: float, lat: float) -> str | None:
 
 def mapping(fx: Fixture, unit: str) -> pd.DataFrame:
     """location_id, first, last, <unit columns> for each cell version."""
+    if unit in CUSTOM_UNITS:  # custom geography (custom_geography_fixture)
+        return custom_mapping(fx.cells, unit)
     cells = fx.cells.rename(columns={"id": "location_id"})
     if unit.startswith("admin"):
         level = int(unit[-1])

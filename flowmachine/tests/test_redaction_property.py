@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import reference as ref
+from custom_geography_fixture import CUSTOM_UNITS, unit_for
 
 from flowmachine.core.cache import compute
 from flowmachine.core.spatial_unit import make_spatial_unit
@@ -75,7 +76,7 @@ LOCATION_KINDS = [
 
 def _case(spec: dict, fx):
     """(query, support) where support maps each possible output key tuple to its subscribers behind it."""
-    unit = make_spatial_unit(spec["unit"])
+    unit = unit_for(spec["unit"])
     L = ref.UNIT_COLUMNS[spec["unit"]]
     kw = {"hours": spec["hours"], "tables": spec["tables"]}
     window = (spec["start"], spec["stop"])
@@ -173,6 +174,16 @@ def _key(row: pd.Series, keys: list[str]):
 @pytest.mark.parametrize("seed", range(N_SPECS))
 def test_no_row_rests_on_fifteen_or_fewer_subscribers(ctx, fixture_db, seed):
     _check_spec(ctx, fixture_db, _spec(np.random.default_rng(seed)))
+
+
+@pytest.mark.parametrize("seed", range(len(CUSTOM_UNITS) * 4))
+def test_custom_geography_units_publish_no_row_on_fifteen_or_fewer(
+    ctx, fixture_db, custom_geography_db, seed
+):
+    """The same property for the custom units: a polygon layer, admin and lon-lat with custom tables."""
+    spec = _spec(np.random.default_rng(1000 + seed))
+    spec["unit"] = list(CUSTOM_UNITS)[seed % len(CUSTOM_UNITS)]
+    _check_spec(ctx, fixture_db, spec)
 
 
 def _check_spec(ctx, fixture_db, spec: dict) -> None:

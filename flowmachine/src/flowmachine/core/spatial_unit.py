@@ -204,7 +204,8 @@ UNIT_NAMES = (
 
 
 def make_spatial_unit(name: str) -> SpatialUnit:
-    """The unit called `name`: admin0..admin3, lon-lat, versioned-cell, versioned-site or cell."""
+    """The unit called `name`: admin0..admin3, lon-lat, versioned-cell, versioned-site, cell or
+    polygon-<layer>."""
     if name in {"admin0", "admin1", "admin2", "admin3"}:
         return AdminSpatialUnit(int(name[-1]))
     if name == "lon-lat":
@@ -215,6 +216,10 @@ def make_spatial_unit(name: str) -> SpatialUnit:
         return VersionedSiteSpatialUnit()
     if name == "cell":
         return CellSpatialUnit()
+    if name.startswith("polygon-"):  # a loaded layer (flowmachine.core.custom_geography)
+        from flowmachine.core.custom_geography import POLYGON_PREFIX, PolygonLayerSpatialUnit
+
+        return PolygonLayerSpatialUnit(name[len(POLYGON_PREFIX) :])
     raise InvalidSpecError(
         f"unknown spatial unit {name!r}; expected one of {', '.join(UNIT_NAMES)}"
     )

@@ -47,7 +47,14 @@ from flowkit_protocol.payloads import (
     ResultSql,
 )
 from flowmachine.core.cache import cancel, invalidate
+from flowmachine.core.custom_geography import (
+    check_unit_now,
+    loaded_layers,
+    result_unit,
+    with_layer_units,
+)
 from flowmachine.core.dp.queries import release_epsilon
+from flowmachine.core.errors import InvalidSpecError
 from flowmachine.core.query import Query
 from flowmachine.core.server.action_params import ActionParams, parse_params
 from flowmachine.core.server.messages import ZMQRequest
@@ -87,7 +94,9 @@ def get_available_queries(server: ServerContext, params: None) -> Reply:
 
 
 def get_query_schemas(server: ServerContext, params: None) -> Reply:
-    return Reply.success(QuerySchemas(query_schemas_spec(server.root_schema)).as_payload())
+    # each loaded polygon layer is one more aggregation unit (FlowAPI publishes its scopes)
+    schemas = with_layer_units(query_schemas_spec(server.root_schema), loaded_layers(server.ctx))
+    return Reply.success(QuerySchemas(schemas).as_payload())
 
 
 def _exposed_or_error(server: ServerContext, spec: dict[str, Any]) -> BaseExposedQuery | Reply:
@@ -243,7 +252,7 @@ def get_geo_sql_for_query_result(server: ServerContext, params: QueryIdParams) -
     if state is not QueryState.COMPLETED:
         return wrong_state_reply(query_id, state)
     unit_name = getattr(server.load_spec(spec), "aggregation_unit", None)
-    unit = make_spatial_unit(unit_name) if unit_name else None
+    unit = result_unit(query, str(unit_name)) if unit_name else None
     if not isinstance(unit, GeomSpatialUnit):
         return _no_geography_reply(query_id)
     keys = unit.location_id_columns
@@ -270,8 +279,12 @@ def get_geo_sql_for_query_result(server: ServerContext, params: QueryIdParams) -
 
 
 def get_geography(server: ServerContext, params: GeographyParams) -> Reply:
-    # one of the API's units (action_params validated it)
+    # one of the API's units (action_params validated it); a polygon layer must be loaded
     unit = make_spatial_unit(params.aggregation_unit)
+    try:
+        check_unit_now(server.ctx, unit)
+    except InvalidSpecError as exc:
+        return Reply.error(str(exc), payload={"aggregation_unit": params.aggregation_unit})
     if not isinstance(
         unit, GeomSpatialUnit
     ):  # every API unit has a geography; kept for the type checker

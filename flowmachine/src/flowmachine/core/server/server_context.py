@@ -20,6 +20,7 @@ from flowmachine.core.cache import (
     storable_dependencies,
 )
 from flowmachine.core.context import Context
+from flowmachine.core.custom_geography import checking_geography
 from flowmachine.core.errors import QueryCancelledError, QueryFailedError
 from flowmachine.core.orphans import terminate_orphaned_backends
 from flowmachine.core.query import Query
@@ -67,8 +68,9 @@ class ServerContext:
         return root_schema(self.ctx.settings)
 
     def load_spec(self, spec: Any) -> BaseExposedQuery:
-        """Validate a spec (ValidationError if bad) into its exposed query."""
-        with resolving_query_ids(self.query_for_id):
+        """Validate a spec (ValidationError if bad) into its exposed query; custom geography (layers, mapping
+        and geom tables) is checked against FlowDB's catalogue."""
+        with resolving_query_ids(self.query_for_id), checking_geography(self.ctx):
             return self.root_schema().load(spec)
 
     def query_for_id(self, query_id: str) -> Query | None:
