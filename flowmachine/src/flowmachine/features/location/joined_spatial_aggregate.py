@@ -94,7 +94,7 @@ class JoinedSpatialAggregate(Query):
             for c in self.metric_columns
         )
         located = sql.SQL("count(DISTINCT subscriber)")
-        conditions = [sql.SQL("bool_or(_described)")]
+        conditions: list[sql.Composable] = [sql.SQL("bool_or(_described)")]
         if self.redact:
             for c in self.metric_columns:
                 valued = sql.SQL("count(DISTINCT subscriber) FILTER (WHERE {} IS NOT NULL)").format(
@@ -125,7 +125,7 @@ class JoinedSpatialAggregate(Query):
                 ).format(L=L, name=sql.Literal(c), col=sql.Identifier(c), joined=self._joined(ctx))
             )
         window = sql.SQL("OVER (PARTITION BY {L}, metric)").format(L=L)
-        where = sql.SQL("_described")
+        where: sql.Composable = sql.SQL("_described")
         if self.redact:
             where = sql.SQL("_described AND {} AND {}").format(
                 more_than_threshold(sql.SQL("smallest")),
