@@ -232,3 +232,13 @@ def test_dp_every_kind_releases_every_key(dp_client, ctx, spec, rows):
         ]
     assert len(values) == rows
     assert all(isinstance(v, int) and v >= 0 for v in values)
+
+
+def test_dp_query_id_is_unknown_to_a_redaction_mode_server(dp_client, zmq_client):
+    """Servers sharing Redis in different release modes (or a server switched back to redaction): a query id
+    run in DP mode is unknown to the redaction-mode server, not a failure."""
+    query_id = run_to_completion(dp_client, {**SPATIAL, "epsilon": 0.7})
+    for action in ("poll_query", "get_sql_for_query_result", "get_geo_sql_for_query_result"):
+        reply = zmq_client.request(action, query_id=query_id)
+        assert reply["status"] == "error"
+        assert reply["payload"] == {"query_id": query_id, "query_state": "awol"}, reply

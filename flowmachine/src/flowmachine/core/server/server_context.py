@@ -10,6 +10,8 @@ from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from marshmallow import ValidationError
+
 from flowkit_protocol import Progress
 from flowmachine.core.cache import (
     adopt_cached,
@@ -82,7 +84,12 @@ class ServerContext:
         spec = self.spec(query_id)
         if spec is None:
             return None
-        query = self.load_spec(spec)._flowmachine_query_obj
+        try:
+            query = self.load_spec(spec)._flowmachine_query_obj
+        except ValidationError:
+            # run under the other release mode (FLOWMACHINE_RELEASE_MODE): not a query this server serves
+            log.warning("query %s's spec is not valid in this server's release mode", query_id)
+            return None
         self.remember(query)
         return query
 
