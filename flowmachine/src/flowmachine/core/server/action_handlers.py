@@ -283,8 +283,10 @@ def get_geography(server: ServerContext, params: GeographyParams) -> Reply:
     unit = make_spatial_unit(params.aggregation_unit)
     try:
         check_unit_now(server.ctx, unit)
-    except InvalidSpecError as exc:
-        return Reply.error(str(exc), payload={"aggregation_unit": params.aggregation_unit})
+    except InvalidSpecError as exc:  # FlowAPI answers a validation failure with 400
+        return validation_failed_reply(
+            {"aggregation_unit": params.aggregation_unit}, {"aggregation_unit": [str(exc)]}
+        )
     if not isinstance(
         unit, GeomSpatialUnit
     ):  # every API unit has a geography; kept for the type checker
