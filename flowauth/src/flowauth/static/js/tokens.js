@@ -120,6 +120,7 @@ export async function render(container, ctx, serverId) {
     const roleEnd = parseApiDate(role.latest_token_expiry);
     if (roleEnd) caps.push(`until ${showDate(roleEnd)}`);
     if (role.expired) caps.push("its time limit has passed: it cannot be used for new tokens");
+    if (role.epsilon_budget != null) caps.push(`differential privacy: epsilon up to ${role.max_epsilon_per_query} per query, ${role.epsilon_budget} in all`);
     const box = checkbox({ label: role.name, id: safeId("role_", role.name), name: "roles", attrs: { "data-role-name": role.name, value: role.name }, help: caps.join(", ") });
     return { role, ...box };
   });
