@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from psycopg import sql
 
 from flowmachine.core.dates import timestamp_literal
-from flowmachine.core.spatial_unit import AdminSpatialUnit, GeomSpatialUnit, SpatialUnit
+from flowmachine.core.spatial_unit import GeomSpatialUnit, SpatialUnit
 from flowmachine.core.sql_parts import identifiers
 
 if TYPE_CHECKING:
@@ -32,10 +32,11 @@ PERIOD_STEPS = {
 
 
 def unit_keys(ctx: Context, unit: SpatialUnit) -> sql.Composable:
-    """`<location columns>` of every unit: an admin level's regions from `geography`, else the distinct
-    locations of the unit's cell mapping (from `infrastructure`), or every cell."""
+    """`<location columns>` of every unit: the regions of a polygon unit (an admin level, a loaded layer) from
+    its geography, else the distinct locations of the unit's cell mapping (from `infrastructure`), or every
+    cell."""
     columns = identifiers(unit.location_id_columns)
-    if isinstance(unit, AdminSpatialUnit):
+    if isinstance(unit, GeomSpatialUnit) and getattr(unit, "is_polygon", False):
         source = unit.geography_query(ctx)
     elif isinstance(unit, GeomSpatialUnit):
         source = unit.get_query(ctx)
