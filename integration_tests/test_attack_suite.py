@@ -7,7 +7,7 @@ error still fails the test) naming the leak; docs/privacy.md has the table.
 
 The data: three crafted days (2016-06-01..03, calls) on the fixture's cells, small groups of subscribers
 whose sizes make each attack's target a count of 3 or 5 (see GROUPS); loaded for this module as FlowDB's
-superuser and removed afterwards (partitions, ETL records, location_ids, TACs as they were). The label
+superuser and removed afterwards (partitions, ETL records, location_ids as they were, our TACs). The label
 attack uses the fixture's generated days, whose mobility classes are varied enough.
 """
 
@@ -27,14 +27,14 @@ from psycopg import sql
 
 import flowclient as fc
 from flowclient import aggregates as ag
-from flowdb.synthetic.loading import day_partition
+from flowdb.synthetic.loading import day_partition, day_table_name
 from integration_helpers import Stack
 
 DAYS = [dt.date(2016, 6, 1), dt.date(2016, 6, 2), dt.date(2016, 6, 3)]
 D1, D2, D3, D4 = "2016-06-01", "2016-06-02", "2016-06-03", "2016-06-04"
 TIMEOUT = 120  # seconds for all of one test's queries
 
-ACME, BOLT, CELL, DIAL = 10000001, 10000003, 10000005, 10000007
+ACME, BOLT, CELL, DIAL = 35000001, 35000002, 35000003, 35000004  # TACs of our own
 TACS = [
     (ACME, "Acme", "A1", "Droid", "Robo", "Smart"),
     (BOLT, "Bolt", "B1", "Fruit", "Orchard", "Smart"),
@@ -114,21 +114,23 @@ def _rows(day_index: int) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def world(stack: Stack) -> Iterator[None]:
-    """The crafted days in FlowDB for this module (and the TACs they use, unless there were some)."""
+    """The crafted days in FlowDB for this module, and the TACs they use."""
     with stack.cluster.connect() as db:
         db.autocommit = True
         location_ids = db.execute(
             "SELECT location_id, cdr_type, first_active_date, last_active_date "
             "FROM events.location_ids WHERE cdr_type = 'calls'"
         ).fetchall()
-        had_tacs = db.execute("SELECT count(*) FROM infrastructure.tacs").fetchone()[0] > 0
-        if not had_tacs:
-            with db.cursor() as cur:
-                cur.executemany(
+        added_tacs = []
+        with db.cursor() as cur:
+            for tac in TACS:
+                cur.execute(
                     "INSERT INTO infrastructure.tacs (id, brand, model, software_os_name, "
-                    "software_os_vendor, hnd_type) VALUES (%s, %s, %s, %s, %s, %s)",
-                    TACS,
+                    "software_os_vendor, hnd_type) VALUES (%s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (id) DO NOTHING RETURNING id",
+                    tac,
                 )
+                added_tacs += [row[0] for row in cur.fetchall()]
         columns = ["id", "outgoing", "datetime", "duration", "msisdn", "msisdn_counterpart",
                    "location_id", "tac"]  # fmt: skip
         try:
@@ -148,7 +150,7 @@ def world(stack: Stack) -> Iterator[None]:
             for day in DAYS:
                 db.execute(
                     sql.SQL("DROP TABLE IF EXISTS {}").format(
-                        sql.Identifier("events", f"calls_{day:%Y%m%d}")
+                        sql.Identifier("events", day_table_name("calls", day))
                     )
                 )
             db.execute(
@@ -162,10 +164,7 @@ def world(stack: Stack) -> Iterator[None]:
                     "last_active_date) VALUES (%s, %s, %s, %s)",
                     location_ids,
                 )
-            if not had_tacs:
-                db.execute(
-                    "DELETE FROM infrastructure.tacs WHERE id = ANY(%s)", ([t[0] for t in TACS],)
-                )
+            db.execute("DELETE FROM infrastructure.tacs WHERE id = ANY(%s)", (added_tacs,))
 
 
 # --- running queries as an analyst ------------------------------------------------------------------------
