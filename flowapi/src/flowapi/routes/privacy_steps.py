@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 import asyncpg
-from quart import g, request
+from quart import request
 
 from flowapi.auth import User
 from flowapi.error_handlers import internal_error
@@ -89,7 +89,5 @@ async def release_headers(user: User, query_id: str, epsilon: Decimal) -> dict[s
             )
         )
     except BudgetExhausted as exc:
-        g.outcome = "PRIVACY_BUDGET_EXHAUSTED"
         raise APIError(403, exc.msg, outcome="PRIVACY_BUDGET_EXHAUSTED") from None
-    g.privacy_charged = balance.charged
     return headers(epsilon, balance.spent, balance.remaining)
