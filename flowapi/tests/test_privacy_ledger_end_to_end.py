@@ -33,6 +33,10 @@ def dp_flowapi_url(backend: FlowmachineBackend, minter: TokenMinter) -> Iterator
             yield url
 
 
+# plain http on loopback: flowclient's NOT SECURE warning is expected here
+pytestmark = pytest.mark.filterwarnings("ignore:Communications with this server are NOT SECURE")
+
+
 def _spatial(date: str, epsilon: float) -> dict[str, Any]:
     return flowclient.aggregates.spatial_aggregate_spec(
         locations=flowclient.daily_location_spec(
@@ -51,6 +55,13 @@ def test_flowclient_spends_a_tokens_budget_on_noisy_results(
         privacy={"max_epsilon_per_query": 1.0, "epsilon_budget": 1.5},
     )
     conn = flowclient.connect(url=dp_flowapi_url, token=token)
+    try:
+        _spend_and_check(conn)
+    finally:
+        conn.close()
+
+
+def _spend_and_check(conn: flowclient.Connection) -> None:
     query = conn.make_api_query(_spatial("2016-03-01", 1.0))
     assert query.privacy is None
     query.run()
@@ -72,3 +83,19 @@ def test_flowclient_spends_a_tokens_budget_on_noisy_results(
     greedy = conn.make_api_query(_spatial("2016-03-02", 2.0))
     with pytest.raises(FlowclientConnectionError, match="above this token's limit"):
         greedy.run()
+
+
+@pytest.mark.asyncio
+async def test_async_queries_expose_privacy_too(
+    dp_flowapi_url: str, make_token: Callable[..., str]
+) -> None:
+    token = make_token(
+        {"analyst": ["run", "get_result", *SPATIAL_SCOPES]},
+        username=f"dp-async-{uuid.uuid4().hex[:8]}",
+        privacy={"max_epsilon_per_query": 1.0, "epsilon_budget": 4.0},
+    )
+    conn = await flowclient.connect_async(url=dp_flowapi_url, token=token)
+    query = conn.make_api_query(_spatial("2016-03-01", 1.0))
+    result = await query.get_result(disable_progress=True)
+    assert len(result) == 16
+    assert query.privacy == Privacy(epsilon=1.0, spent=1.0, remaining=3.0)
