@@ -25,9 +25,10 @@ help:  ## list the targets
 deps:  ## install apt packages (PostgreSQL 15, PostGIS, Redis) and uv, and sync the workspace
 	@mkdir -p .tools && bash scripts/bootstrap.sh > .tools/uv-path.new && mv .tools/uv-path.new .tools/uv-path
 
-lint: deps  ## ruff lint and format check
+lint: deps  ## ruff lint and format check, mypy over every src/
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) mypy
 
 test: lint  ## install everything needed and run every test
 	$(RUN) pytest
