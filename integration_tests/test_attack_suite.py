@@ -35,8 +35,10 @@ D1, D2, D3, D4 = "2016-06-01", "2016-06-02", "2016-06-03", "2016-06-04"
 TIMEOUT = 120  # seconds for all of one test's queries
 
 ACME, BOLT, CELL, DIAL = 35000001, 35000002, 35000003, 35000004  # TACs of our own
+ACME_FEATURE = 35000005  # Acme's feature phone: brand and hnd_type partitions overlap
 TACS = [
     (ACME, "Acme", "A1", "Droid", "Robo", "Smart"),
+    (ACME_FEATURE, "Acme", "A2", None, None, "Feature"),
     (BOLT, "Bolt", "B1", "Fruit", "Orchard", "Smart"),
     (CELL, "Cell", "C1", None, None, "Feature"),
     (DIAL, "Dial", "D1", "Droid", "Robo", "Smart"),
@@ -55,7 +57,7 @@ class Group:
 
 
 # Admin3 squares: C00 and C01 (one site) in Z.1.1.00, C02 in Z.1.1.10, C03 in Z.1.1.01 (all three in admin2
-# Z.1.1); C04 in Z.2.4.22, C05 in Z.2.4.33, C06 in Z.2.3.20.
+# Z.1.1); C04 in Z.2.4.22, C05 in Z.2.4.33, C06 in Z.2.3.20; C07 (on a border) in Z.1.2.03.
 GROUPS = [
     Group("acme_home", 45, ("C00", "C00", "C00"), ACME),
     Group("bolt_home", 20, ("C00", "C00", "C00"), BOLT),
@@ -75,6 +77,11 @@ GROUPS = [
     Group(
         "odd", 3, ("C05", "C05", "C05"), ACME, (5, 1, 1)
     ),  # 7 events: isolated by histogram edges
+    # at C07 (Z.1.2.03): brand Acme 20, Bolt 20, Cell 16; hnd_type Smart 37, Feature 19 (3 of them Acme)
+    Group("mixed_smart", 17, ("C07", "C07", "C07"), ACME),
+    Group("mixed_feature", 3, ("C07", "C07", "C07"), ACME_FEATURE),
+    Group("mixed_bolt", 20, ("C07", "C07", "C07"), BOLT),
+    Group("mixed_cell", 16, ("C07", "C07", "C07"), CELL),
 ]
 
 
@@ -331,6 +338,38 @@ def test_attack_category_complement(world, conn):
         assert rows.value.sum() == pytest.approx(1.0)
 
 
+@leak_xfail(
+    "overlapping category partitions: two complete distr releases of one location (handset brand and "
+    "hnd_type, every category over 15) differ by the models in one brand and one type; with public TAC "
+    "data (all Cell handsets are feature phones) Feature − Cell counts Acme's feature phones (3)"
+)
+def test_attack_overlapping_categories(world, conn):
+    def distr(characteristic: str) -> dict:
+        handset = fc.handset_spec(
+            start_date=D1, end_date=D4, characteristic=characteristic, method="last"
+        )
+        return ag.joined_spatial_aggregate_spec(locations=daily(D1), metric=handset, method="distr")
+
+    got = results(
+        conn,
+        {
+            "brand": distr("brand"),
+            "type": distr("hnd_type"),
+            "located": ag.spatial_aggregate_spec(locations=daily(D1)),
+        },
+    )
+    located = counts(got["located"])
+    brand = got["brand"].set_index(["pcod", "key"]).value
+    kind = got["type"].set_index(["pcod", "key"]).value
+    recovered = {}
+    for pcod in located.index:
+        if (pcod, "Cell") in brand.index and (pcod, "Feature") in kind.index:
+            n = located[pcod]
+            recovered[pcod] = (kind[(pcod, "Feature")] - brand[(pcod, "Cell")]) * n
+    assert recovered, "no location has both distributions published"
+    assert_no_small_count(recovered, "Feature − Cell")
+
+
 def test_attack_metricless_complement(world, conn):
     """joined_spatial_aggregate `count` of a metric from another window against spatial_aggregate of the
     same locations: the difference counts the located subscribers without a metric value (5 newcomers)."""
@@ -510,7 +549,7 @@ def test_attack_sampling_seeds(world, conn):
     "and for one seed a sample of n+1 contains the sample of n, so their difference places one subscriber"
 )
 def test_attack_random_ids_sampling(world, conn):
-    n = 170  # of the 178 subscribers located on day one
+    n = 225  # of the 234 subscribers located on day one
     specs = {"full": ag.spatial_aggregate_spec(locations=daily(D1))}
     for size in (n, n + 1):
         sample = fc.random_sample_spec(
