@@ -179,3 +179,16 @@ def test_custom_geography_command(cluster, db, tmp_path, capsys):
     args = parser.parse_args(["load-geography", str(path), "--layer", "x", "--pcod-property", "p"])
     with pytest.raises(FlowDBError, match="--pcod-property goes with --level"):
         args.func(cluster.settings, args)
+
+
+def test_custom_geography_grid_arguments(db):
+    from flowdb.grid_layer import grid_layer_name, make_grid
+
+    assert grid_layer_name(5) == "grid_5km" and grid_layer_name(2.5) == "grid_2_5km"
+    for size in (0, -1, 0.05, 5000, float("nan"), float("inf")):
+        with pytest.raises(FlowDBError, match="grid size"):
+            make_grid(db, size)
+    parser = argparse.ArgumentParser(prog="flowdb")
+    add_command(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["make-grid", "--size-km", "2.5"])
+    assert args.size_km == 2.5 and args.layer is None and args.func.__name__ == "cmd_make_grid"

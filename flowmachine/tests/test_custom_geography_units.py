@@ -254,3 +254,92 @@ def test_custom_geography_result_geojson_uses_the_geom_table(
     for _, _, geometry, properties in rows:
         assert tuple(geometry["coordinates"]) in towers
         assert (properties["lon"], properties["lat"]) == tuple(geometry["coordinates"])
+
+
+# grids: `flowdb make-grid` -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def grid_100km(flowdb_cluster, fixture_db):
+    from flowdb.grid_layer import make_grid
+
+    with flowdb_cluster.connect() as conn:
+        conn.autocommit = True
+        layer, n = make_grid(conn, 100)
+        try:
+            yield layer, n, conn
+        finally:
+            conn.execute(f"DROP TABLE custom_geography.{layer}")
+            conn.execute("DELETE FROM custom_geography.layers WHERE name = %s", (layer,))
+
+
+def test_custom_geography_grid_squares_are_100km(grid_100km):
+    """Checked with pyproj/shapely in the same equal-area projection, centred on the fixture country."""
+    from pyproj import Transformer
+    from shapely import transform as shapely_transform
+    from shapely import wkb
+    from shapely.geometry import box
+    from shapely.ops import unary_union
+
+    layer, n, conn = grid_100km
+    assert layer == "grid_100km"
+    rows = conn.execute(
+        f"SELECT pcod, ST_AsBinary(geom) FROM custom_geography.{layer} ORDER BY gid"
+    ).fetchall()
+    assert len(rows) == n
+    to_laea = Transformer.from_crs(
+        "EPSG:4326", "+proj=laea +lat_0=12 +lon_0=12 +datum=WGS84 +units=m", always_xy=True
+    ).transform
+
+    def transform(func, geom):
+        return shapely_transform(geom, func, interleaved=False)
+
+    squares = {pcod: transform(to_laea, wkb.loads(bytes(g))) for pcod, g in rows}
+    for pcod, square in squares.items():
+        assert pcod.startswith("100_")
+        assert square.area == pytest.approx(1e10, rel=1e-6)
+        minx, miny, maxx, maxy = square.bounds
+        assert maxx - minx == pytest.approx(1e5, rel=1e-6)
+        assert maxy - miny == pytest.approx(1e5, rel=1e-6)
+    country = transform(to_laea, box(10, 10, 14, 14))
+    cover = unary_union(list(squares.values()))
+    assert cover.contains(country.buffer(-1))  # the grid covers the country ...
+    assert cover.area == pytest.approx(
+        sum(s.area for s in squares.values()), rel=1e-9
+    )  # ... without overlap
+    # and every square touches the country's interior
+    assert all(s.intersection(country).area > 0 for s in squares.values())
+
+
+def test_custom_geography_grid_counts_through_the_server(ctx, zmq_client, fixture_db, grid_100km):
+    from shapely import wkb
+    from shapely.geometry import Point
+
+    layer, _, conn = grid_100km
+    squares = {
+        pcod: wkb.loads(bytes(g))
+        for pcod, g in conn.execute(f"SELECT pcod, ST_AsBinary(geom) FROM custom_geography.{layer}")
+    }
+    cells = fixture_db.cells.rename(columns={"id": "location_id"})
+    pcods = []
+    for x, y in zip(cells.lon, cells.lat, strict=True):
+        inside = sorted(p for p, s in squares.items() if s.covers(Point(x, y)))
+        pcods.append(inside[0] if inside else None)
+    mapping = cells.assign(pcod=pcods).dropna(subset=["pcod"])
+    located = ref.events(fixture_db, *WINDOW).merge(mapping, on="location_id")
+    day = located.datetime.dt.date
+    ok = located["first"].isna() | (
+        located["first"].map(lambda d: d or pd.Timestamp.min.date()) <= day
+    )
+    ok &= located["last"].isna() | (
+        located["last"].map(lambda d: d or pd.Timestamp.max.date()) >= day
+    )
+    counts = located[ok].groupby("pcod").subscriber.nunique()
+    want = {k: v for k, v in counts.items() if v > 15}
+    assert want
+
+    query_id = run_to_completion(zmq_client, usc_spec(aggregation_unit=f"polygon-{layer}"))
+    result_sql = zmq_client.request("get_sql_for_query_result", query_id=query_id)["payload"]["sql"]
+    with ctx.pool.connection() as c:
+        got = dict(c.execute(result_sql).fetchall())
+    assert got == want

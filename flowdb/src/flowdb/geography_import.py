@@ -280,6 +280,10 @@ def add_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source-layer", help="layer of the file to read, if it has several (--layer)")
     p.set_defaults(func=_dispatch)
 
+    from flowdb.grid_layer import add_command as add_make_grid
+
+    add_make_grid(sub)
+
 
 def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
     if args.layer is None:

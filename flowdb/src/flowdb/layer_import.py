@@ -114,7 +114,15 @@ def load_layer(
         )
     name_prop = _property(features, name_property, NAME_CANDIDATES)
     rows = _rows(path, features, id_prop, name_prop)
+    return write_layer(conn, layer, rows, path.name)
 
+
+def write_layer(
+    conn: psycopg.Connection, layer: str, rows: list[tuple[str, str, int, str]], source: str
+) -> int:
+    """Create custom_geography.<layer> from `rows` (region id, name, feature index, GeoJSON geometry in
+    EPSG:4326), repairing invalid geometries and refusing empty or overlapping ones; return how many."""
+    check_layer_name(layer)
     table = sql.Identifier(SCHEMA, layer)
     registry = sql.Identifier(SCHEMA, REGISTRY)
     insert = sql.SQL("INSERT INTO {} (pcod, name, feature, geom) VALUES (%s, %s, %s, {})").format(
@@ -148,7 +156,7 @@ def load_layer(
                     cur.execute(insert, row)
             except (psycopg.errors.DataError, psycopg.InternalError) as exc:
                 raise FlowDBError(
-                    f"{path.name}: feature {row[2]} has an invalid geometry: {_first_line(exc)}"
+                    f"{source}: feature {row[2]} has an invalid geometry: {_first_line(exc)}"
                 ) from None
         empty = cur.execute(
             sql.SQL("SELECT feature FROM {} WHERE ST_IsEmpty(geom) ORDER BY gid LIMIT 1").format(
@@ -157,7 +165,7 @@ def load_layer(
         ).fetchone()
         if empty:
             raise FlowDBError(
-                f"{path.name}: feature {empty[0]} has an invalid geometry that has no area once repaired"
+                f"{source}: feature {empty[0]} has an invalid geometry that has no area once repaired"
             )
         cur.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(table))
         overlap = cur.execute(
@@ -170,12 +178,12 @@ def load_layer(
         ).fetchone()
         if overlap:
             raise FlowDBError(
-                f"{path.name}: features {overlap[0]} and {overlap[1]} overlap; the polygons of a layer must "
+                f"{source}: features {overlap[0]} and {overlap[1]} overlap; the polygons of a layer must "
                 "not overlap (a subscriber seen only where they overlap could be differenced out)"
             )
         cur.execute(
             sql.SQL("INSERT INTO {} (name, source, features) VALUES (%s, %s, %s)").format(registry),
-            (layer, path.name, len(rows)),
+            (layer, source, len(rows)),
         )
         cur.execute(sql.SQL("ANALYZE {}").format(table))
     return len(rows)
