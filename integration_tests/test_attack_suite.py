@@ -120,8 +120,8 @@ def _rows(day_index: int) -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def world(stack: Stack) -> Iterator[None]:
-    """The crafted days in FlowDB for this module, and the TACs they use."""
+def world(stack: Stack, conn: fc.Connection) -> Iterator[None]:
+    """The crafted days in FlowDB for this module, and the TACs they use; gone again afterwards."""
     with stack.cluster.connect() as db:
         db.autocommit = True
         location_ids = db.execute(
@@ -172,6 +172,8 @@ def world(stack: Stack) -> Iterator[None]:
                     location_ids,
                 )
             db.execute("DELETE FROM infrastructure.tacs WHERE id = ANY(%s)", (added_tacs,))
+    available = fc.get_available_dates(connection=conn)["calls"]
+    assert not {d.isoformat() for d in DAYS} & set(available)
 
 
 # --- running queries as an analyst ------------------------------------------------------------------------
