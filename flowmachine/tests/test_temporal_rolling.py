@@ -13,6 +13,7 @@ from test_query_kinds import result, same
 from flowmachine.core.errors import InvalidSpecError
 from flowmachine.core.spatial_unit import make_spatial_unit
 from flowmachine.features.location.rolling_unique_subscriber_counts import (
+    BITMASK_MAX_DAYS,
     RollingUniqueSubscriberCounts,
 )
 from flowmachine.features.location.unique_subscriber_counts import UniqueSubscriberCounts
@@ -57,6 +58,17 @@ def test_temporal_rolling_other_units_and_hand_edge_cases(ctx, fixture_db, unit)
     """The hand days hold events at unknown cells, without a cell and outside a cell's service dates."""
     q = RollingUniqueSubscriberCounts(*HAND, make_spatial_unit(unit), window=2, redact=False)
     same(result(ctx, q), rolling_reference(fixture_db, unit, *HAND, 2, False))
+
+
+@pytest.mark.parametrize("redact", [False, True])
+def test_temporal_rolling_over_a_long_range(ctx, fixture_db, redact):
+    """Over 62 days the day masks give way to sorted presence runs: the same rows (both datasets, 65 days)."""
+    both = ("2016-01-01", "2016-03-06")
+    q = RollingUniqueSubscriberCounts(*both, make_spatial_unit("admin1"), window=7, redact=redact)
+    assert q.days > BITMASK_MAX_DAYS
+    expected = rolling_reference(fixture_db, "admin1", *both, 7, redact)
+    assert len(expected) > 0
+    same(result(ctx, q), expected)
 
 
 def test_temporal_rolling_night_hours_across_midnight_with_subset(ctx, fixture_db):

@@ -8,13 +8,21 @@ inside [start, stop), so the query reads exactly the events of its own range, li
 calendar days (UTC, FlowDB's time zone); with `hours` crossing midnight (22-06), the hours after midnight
 belong to the next day.
 
-How it is one pass. The events are collapsed to *presence*, one row per (subscriber, location, day) with an
-event; presence on day d counts the subscriber in the windows ending on d .. d + window - 1. Sorting a
-subscriber's days at a location, each day adds only the window ends its predecessor did not already cover,
-`[max(d, previous + window), d + window - 1]`, so the subscriber's contributions are disjoint and simply add
-up: a +1 where a run of covered window ends starts and a -1 after it ends. A running sum of those changes per
-location, in day order, is the distinct-subscriber count of every window. The work is one scan of the range's
-events and one sort of the presence rows, whatever the number of windows.
+How it is one pass. The events are read once and reduced to *presence*: which days of the range each
+subscriber was seen at each location. Presence on day d counts the subscriber in the windows ending on
+d .. d + window - 1. Two formulations, the same rows:
+
+- ranges of up to 62 days (the usual case): per (subscriber, location), one hash aggregation of the located
+  events into a bigint whose bit i says "seen on day start + i"; OR-ing the mask shifted by 0 .. window - 1
+  gives the window ends that count the subscriber. Subscribers with the same (location, covered mask) are
+  counted together, and one aggregation per location sums, for each window end, the subscribers whose mask
+  has that bit. No sort, no per-window work on events.
+- longer ranges: presence rows (subscriber, location, day), sorted per subscriber and location; each day adds
+  only the window ends its predecessor did not already cover, `[max(d, previous + window), d + window - 1]`,
+  so the contributions are disjoint and add up: a +1 where a run of covered window ends starts and a -1 after
+  it ends, and a running sum of those changes per location, in day order, is every window's count.
+
+Either way the work is one scan of the range's events, whatever the number of windows.
 
 Redaction: a (location, day) row is published only if more than 15 distinct subscribers are behind it, the
 same rule as unique_subscriber_counts applied to every window separately.
@@ -44,6 +52,8 @@ if TYPE_CHECKING:
 
 DEFAULT_WINDOW_DAYS = 7
 MAX_WINDOW_DAYS = 366
+# Ranges up to this many days count with one bigint day mask per subscriber and location (bits 0 .. 61).
+BITMASK_MAX_DAYS = 62
 
 
 def whole_days(value: str | dt.date | dt.datetime, name: str) -> dt.datetime:
@@ -109,29 +119,56 @@ class RollingUniqueSubscriberCounts(FromSubscriberLocations, Query):
     def last_window_end(self) -> dt.date:
         return (self.stop - dt.timedelta(days=1)).date()
 
-    def _presence(self, ctx: Context) -> sql.Composable:
-        """`subscriber, {L}, day`: one row per subscriber, location and day with an event there.
-
-        Events are collapsed to (subscriber, cell, day) before they are placed in the unit, so the join to the
-        cell mapping sees one row per cell and day, not one per event; the day keeps the cell's service-date
-        check exact."""
-        locations = self.subscriber_locations
-        collapsed = sql.SQL(
-            """SELECT subscriber, date_trunc('day', datetime) AS datetime, location_id
-               FROM ({events}) ev GROUP BY 1, 2, 3"""
-        ).format(events=locations.events.get_query(ctx))
-        return sql.SQL(
-            "SELECT DISTINCT subscriber, {L}, time::date AS day FROM ({located}) s"
-        ).format(
-            L=identifiers(self.location_columns),
-            located=locations.locate(ctx, collapsed),
-        )
+    @property
+    def days(self) -> int:
+        """Days in the range."""
+        return (self.stop - self.start).days
 
     def _make_query(self, ctx: Context) -> sql.Composable:
+        if self.days <= BITMASK_MAX_DAYS:
+            return self._bitmask_query(ctx)
+        return self._runs_query(ctx)
+
+    def _bitmask_query(self, ctx: Context) -> sql.Composable:
+        L = identifiers(self.location_columns)
+        first_end = self.window - 1  # bit of the first window end
+        covered = sql.SQL(" | ").join(
+            sql.SQL("(days << {})").format(sql.Literal(k)) for k in range(self.window)
+        )
+        counts = sql.SQL(", ").join(
+            sql.SQL("coalesce(sum(n) FILTER (WHERE (covered >> {d}) & 1 = 1), 0)").format(
+                d=sql.Literal(d)
+            )
+            for d in range(first_end, self.days)
+        )
+        return sql.SQL(
+            """SELECT {La}, ({first} + (x.i::integer - 1))::text AS date, x.value::bigint AS value
+               FROM (SELECT {L}, ARRAY[{counts}] AS counts
+                     FROM (SELECT {L}, {covered} AS covered, count(*) AS n
+                           FROM (SELECT subscriber, {L},
+                                        bit_or(1::bigint << (time::date - {start})) AS days
+                                 FROM ({located}) s GROUP BY subscriber, {L}) p
+                           GROUP BY {L}, covered) g
+                     GROUP BY {L}) a
+               CROSS JOIN LATERAL unnest(a.counts) WITH ORDINALITY AS x(value, i)
+               WHERE x.value > {least_count}"""
+        ).format(
+            La=identifiers(self.location_columns, "a"),
+            L=L,
+            first=date_literal(self.first_window_end),
+            counts=counts,
+            covered=covered,
+            start=date_literal(self.start.date()),
+            located=self.subscriber_locations.get_query(ctx),
+            least_count=sql.Literal(REDACTION_THRESHOLD if self.redact else 0),
+        )
+
+    def _runs_query(self, ctx: Context) -> sql.Composable:
         L = identifiers(self.location_columns)
         least_count = REDACTION_THRESHOLD if self.redact else 0
         return sql.SQL(
-            """WITH presence AS ({presence}),
+            """WITH presence AS (
+                   SELECT DISTINCT subscriber, {L}, time::date AS day FROM ({located}) s),
                covers AS (
                    SELECT {L},
                           greatest(day, lag(day) OVER (PARTITION BY subscriber, {L} ORDER BY day) + {w})
@@ -153,7 +190,7 @@ class RollingUniqueSubscriberCounts(FromSubscriberLocations, Query):
                                                   interval '1 day') AS d(day)
                WHERE l.value > {least_count}"""
         ).format(
-            presence=self._presence(ctx),
+            located=self.subscriber_locations.get_query(ctx),
             L=L,
             Lc=identifiers(self.location_columns, "c"),
             Ll=identifiers(self.location_columns, "l"),
