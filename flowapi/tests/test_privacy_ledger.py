@@ -328,3 +328,19 @@ async def _ledger_rows(settings: Settings, user: str) -> dict[str, Any]:
     finally:
         await conn.close()
     return {"user": spent, "charges": charges}
+
+
+async def test_a_private_get_needs_one_pooled_connection_at_a_time(dp_settings, dp_token):
+    """The debit and the result stream never hold two connections at once, so even a pool of one serves private
+    results (a request holding one connection while waiting for another could wait for ever under load)."""
+    token = dp_token(max_epsilon=1.0, budget=5.0)
+    async with create_app(replace(dp_settings, db_pool_size=1)).test_app() as app:
+        client = app.test_client()
+        query_id = await _query_id(client, token, dp_spec(0.5))
+        for _ in range(2):
+            response = await asyncio.wait_for(
+                client.get(f"/api/0/get/{query_id}", headers=bearer(token)), timeout=20
+            )
+            assert response.status_code == 200
+            assert len((await response.get_json())["query_result"]) == ADMIN3_UNITS
+            assert _privacy(response) == ("0.5", "0.5", "4.5")

@@ -99,16 +99,13 @@ async def get_query_result(query_ref: str) -> Response:
     if isinstance(result, GeoResultSql):
         require(user, [GET_RESULT], geography_scopes(str(result.aggregation_unit)))
     epsilon = Decimal(str(result.epsilon)) if result.epsilon is not None else None
-    if epsilon is not None:
-        require_privacy(user, epsilon)
-    rows = await open_rows(sql, filetype, what=f"query '{query_id}'")
     extra: dict[str, str] = {}
-    if epsilon is not None:  # charged once the result is known to exist, before anything is sent
-        try:
-            extra = await release_headers(user, query_id, epsilon)
-        except BaseException:
-            await rows.close()
-            raise
+    if epsilon is not None:
+        # Charged before the rows are opened, so a request never holds two pooled connections at once. A
+        # result gone meanwhile (404) stays paid for: flowclient runs the query again, to the same query id
+        # and the same stored noisy answer, which this token then gets free.
+        extra = await release_headers(user, query_id, epsilon)
+    rows = await open_rows(sql, filetype, what=f"query '{query_id}'")
     g.outcome = "streamed"
     if filetype == "geojson":
         response = await streamed(
