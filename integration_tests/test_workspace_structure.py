@@ -35,28 +35,6 @@ SKIPPED_DIRS = {
 }
 NOT_IMPORTED_BY_BASENAME = {"conftest.py", "__init__.py"}  # pytest handles conftest files itself
 
-# The import cycles on main when this test was written (2026-12-07; FlowAPI's and FlowClient's were gone by
-# then), each written from its alphabetically first module. They are being removed (issue 20, point 3): the
-# test fails when a listed cycle is gone, so whoever breaks one deletes its line here and the list shrinks to
-# empty. Never add to it: break the new cycle instead.
-KNOWN_CYCLES = frozenset(
-    {
-        # flowmachine: the cache modules, Query and Context name each other's types (under TYPE_CHECKING)
-        "flowmachine.core.cache_compute -> flowmachine.core.cache_plan -> flowmachine.core.query -> flowmachine.core.cache_compute",
-        "flowmachine.core.cache_compute -> flowmachine.core.cache_tables -> flowmachine.core.query -> flowmachine.core.cache_compute",
-        "flowmachine.core.cache_compute -> flowmachine.core.context -> flowmachine.core.cache_tables -> flowmachine.core.query -> flowmachine.core.cache_compute",
-        "flowmachine.core.cache_compute -> flowmachine.core.orphans -> flowmachine.core.context -> flowmachine.core.cache_tables -> flowmachine.core.query -> flowmachine.core.cache_compute",
-        "flowmachine.core.cache_compute -> flowmachine.core.query -> flowmachine.core.cache_compute",
-        "flowmachine.core.cache_eviction -> flowmachine.core.cache_tables -> flowmachine.core.query -> flowmachine.core.cache_eviction",
-        "flowmachine.core.cache_eviction -> flowmachine.core.context -> flowmachine.core.cache_tables -> flowmachine.core.query -> flowmachine.core.cache_eviction",
-        "flowmachine.core.cache_tables -> flowmachine.core.context -> flowmachine.core.cache_tables",
-        "flowmachine.core.cache_tables -> flowmachine.core.query -> flowmachine.core.cache_tables",
-        "flowmachine.core.cache_tables -> flowmachine.core.query -> flowmachine.core.context -> flowmachine.core.cache_tables",
-        # flowmachine: a release names the DPCounts query that made it (under TYPE_CHECKING)
-        "flowmachine.core.dp.queries -> flowmachine.core.dp.releases -> flowmachine.core.dp.queries",
-    }
-)
-
 # (component import name, packages it must never import)
 FORBIDDEN_IMPORTS = {
     "flowapi": ("flowmachine", "flowdb"),
@@ -211,19 +189,9 @@ def test_test_module_basenames_are_unique():
     )
 
 
-def test_src_packages_have_no_new_import_cycles():
-    new = sorted(current_cycles(ROOT) - KNOWN_CYCLES)
-    assert not new, "import cycles (break them; do not list them in KNOWN_CYCLES):\n" + "\n".join(
-        f"  {chain}" for chain in new
-    )
-
-
-def test_known_cycles_still_exist():
-    gone = sorted(KNOWN_CYCLES - current_cycles(ROOT))
-    assert not gone, (
-        "these cycles are gone: delete them from KNOWN_CYCLES in this file:\n"
-        + "\n".join(f"  {chain}" for chain in gone)
-    )
+def test_src_packages_have_no_import_cycles():
+    cycles = sorted(current_cycles(ROOT))
+    assert not cycles, "import cycles (break them):\n" + "\n".join(f"  {chain}" for chain in cycles)
 
 
 def test_flowapi_and_flowclient_never_import_flowmachine_or_flowdb():

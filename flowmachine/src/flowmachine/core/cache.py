@@ -1,7 +1,9 @@
 """The cache's public names, kept at their old import path (`flowmachine.core.cache`) for callers and the guides.
 
-The cache lives in four modules, each with one job, imported in this order (none imports `query` or `context` at
-run time, so `Query` and `Context` import them at module level):
+The cache lives in four modules, each with one job, imported in this order. None imports `query`, and
+`cache_plan` and `cache_tables` not `context`, not even for type checking: they name the protocols of `cacheable`
+(what they need of a query and of a context), which `Query` and `Context` satisfy. So `Query` and `Context` import
+them at module level, and no import goes back up.
 
 - `cache_plan`: pure dependency planning (which storable queries lie below a query, in which order and levels);
 - `cache_tables`: the stored form of a result (its table and its rows in `cache.cached`/`cache.dependencies`):

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 from psycopg import errors as pg_errors
 from psycopg import sql
@@ -31,6 +31,7 @@ from flowmachine.core.cache_tables import (
     table_exists,
     write_metadata,
 )
+from flowmachine.core.cacheable import StoredQuery
 from flowmachine.core.errors import (
     QueryCancelledError,
     QueryFailedError,
@@ -42,9 +43,24 @@ from flowmachine.core.transient import Backoff, ClaimLost, describe_failure, is_
 
 if TYPE_CHECKING:
     from flowmachine.core.context import Context
-    from flowmachine.core.query import Query
 
 log = logging.getLogger(__name__)
+
+DependencyT_co = TypeVar("DependencyT_co", covariant=True)
+
+
+class CacheableQuery(StoredQuery[DependencyT_co], Protocol[DependencyT_co]):
+    """A query as computing it needs it (`Query` satisfies it): its stored form (`cacheable.StoredQuery`), and
+    its own SQL and whether its table is there, both of which take a `Context`."""
+
+    def is_stored(self, ctx: Context) -> bool: ...
+
+    def _make_query(self, ctx: Context) -> sql.Composable: ...
+
+
+AnyCacheableQuery = CacheableQuery[Any]
+# A query's type (`Query` at run time): computing a query hands back the query it was given, typed as such.
+QueryT = TypeVar("QueryT", bound=AnyCacheableQuery)
 
 # The planner settings a query class may ask for (`Query.planner_settings`), with the values allowed.
 PLANNER_SETTINGS = {"enable_hashagg": {"on", "off"}}
@@ -59,7 +75,7 @@ class _DependencyEvicted(ClaimLost):
     for a compute slot): compose it again, now inlining that dependency. Transient, as a lost claim is."""
 
 
-def stored_dependency_ids(ctx: Context, query: Query) -> list[str]:
+def stored_dependency_ids(ctx: Context, query: AnyCacheableQuery) -> list[str]:
     """The nearest stored queries below `query`: descend through unstored ones, stop at stored ones."""
     found: dict[str, None] = {}
     for dep in query.dependencies:
@@ -70,7 +86,7 @@ def stored_dependency_ids(ctx: Context, query: Query) -> list[str]:
     return list(found)
 
 
-def compute(ctx: Context, query: Query, *, store_dependencies: bool = True) -> Query:
+def compute(ctx: Context, query: QueryT, *, store_dependencies: bool = True) -> QueryT:
     """Make sure `query` is computed into its cache table; exactly one process computes it.
 
     Raises QueryFailedError if it (or a dependency) failed, QueryCancelledError if it was cancelled.
@@ -83,7 +99,7 @@ def compute(ctx: Context, query: Query, *, store_dependencies: bool = True) -> Q
 
 
 def compute_dependencies(
-    ctx: Context, query: Query, *, stop_if: Callable[[], bool] | None = None
+    ctx: Context, query: CacheableQuery[QueryT], *, stop_if: Callable[[], bool] | None = None
 ) -> None:
     """Store every storable query below `query`, level by level; a level's queries run side by side on up
     to `dependency_workers` connections (seven daily locations of a modal location use every core).
@@ -106,7 +122,7 @@ def compute_dependencies(
 
 
 def prepare_answer(
-    ctx: Context, query: Query, *, stop_if: Callable[[], bool] | None = None
+    ctx: Context, query: CacheableQuery[QueryT], *, stop_if: Callable[[], bool] | None = None
 ) -> None:
     """Make ready what `compute_answer` reads: store `dependencies_before_answer` (the cell mappings, and any
     dependency the answer reaches along two paths, which inlined would be computed twice) and wait for those
@@ -122,7 +138,7 @@ def prepare_answer(
             ctx.states.wait_while_in_flight(dep.query_id)
 
 
-def compute_answer(ctx: Context, query: Query) -> Query:
+def compute_answer(ctx: Context, query: QueryT) -> QueryT:
     """Compute `query` into its cache table as soon as possible; exactly one process computes it.
 
     After `prepare_answer`, every unstored dependency is inlined into the query's own SQL, which PostgreSQL
@@ -143,7 +159,7 @@ class _Claim:
     held: bool = False
 
 
-def compute_one(ctx: Context, query: Query) -> Query:
+def compute_one(ctx: Context, query: QueryT) -> QueryT:
     """`query` computed by exactly one process; tried again while FlowDB or Redis is out of reach (for up to
     `transient_retry_seconds`), then errored and retryable."""
     backoff = Backoff(ctx.settings.transient_retry_seconds)
@@ -172,7 +188,7 @@ def _give_back(ctx: Context, query_id: str, claim: _Claim) -> None:
             raise
 
 
-def _give_up(ctx: Context, query: Query, claim: _Claim, failure: Exception) -> NoReturn:
+def _give_up(ctx: Context, query: AnyCacheableQuery, claim: _Claim, failure: Exception) -> NoReturn:
     """Out of time for transient failures: the query ends errored and retryable (if Redis answers)."""
     message = f"FlowDB or Redis was out of reach: {describe_failure(failure)}"
     log.error("query %s (%s) failed: %s", query.query_id, type(query).__name__, message)
@@ -185,7 +201,7 @@ def _give_up(ctx: Context, query: Query, claim: _Claim, failure: Exception) -> N
     raise QueryFailedError(message, retryable=True) from failure
 
 
-def _compute_attempt(ctx: Context, query: Query, claim: _Claim) -> Query:
+def _compute_attempt(ctx: Context, query: QueryT, claim: _Claim) -> QueryT:
     states, qid = ctx.states, query.query_id
     if claim.held:  # a claim the last try could not give back
         states.release(qid, ctx.owner)
@@ -232,13 +248,13 @@ def _compute_attempt(ctx: Context, query: Query, claim: _Claim) -> Query:
             raise QueryCancelledError(f"query {qid} was cancelled")
 
 
-def statement_settings(ctx: Context, query: Query) -> dict[str, str]:
+def statement_settings(ctx: Context, query: AnyCacheableQuery) -> dict[str, str]:
     """The planner settings of `query` and of every query its SQL inlines (those not computed yet), each
     distinct query visited once; a setting outside `PLANNER_SETTINGS` is a programming error."""
     settings: dict[str, str] = {}
     seen: set[str] = set()
 
-    def visit(q: Query) -> None:
+    def visit(q: AnyCacheableQuery) -> None:
         for dep in q.dependencies:
             if dep.query_id in seen:
                 continue
@@ -266,7 +282,7 @@ class _Statement:
     dependency_ids: list[str]
 
 
-def _compose(ctx: Context, query: Query) -> _Statement:
+def _compose(ctx: Context, query: AnyCacheableQuery) -> _Statement:
     """The (queued) query's statement: its text (composing it looks up which dependencies are stored, each
     lookup on a connection of its own), its planner settings and the stored queries it reads. A failure that
     is not transient errors the query."""
@@ -288,7 +304,7 @@ def _compose(ctx: Context, query: Query) -> _Statement:
         raise QueryFailedError(message) from exc
 
 
-def _execute(ctx: Context, query: Query, statement: _Statement) -> None:
+def _execute(ctx: Context, query: AnyCacheableQuery, statement: _Statement) -> None:
     """Compute the (executing) query into its table, in one transaction. A transient failure (FlowDB or Redis
     out of reach) is raised as it is, for `compute_one` to try again; any other failure errors the query."""
     states, qid = ctx.states, query.query_id

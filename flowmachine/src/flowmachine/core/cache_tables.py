@@ -9,20 +9,16 @@ evicted (`cache_compute`, `cache_eviction`).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from flowmachine.core.cacheable import AnyStoredQuery, CacheContext
 from flowmachine.core.db_values import first_value
 from flowmachine.core.query_id import CACHE_FORMAT_VERSION
 from flowmachine.core.state import QueryState
-
-if TYPE_CHECKING:
-    from flowmachine.core.context import Context
-    from flowmachine.core.query import Query
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +30,7 @@ CACHE_SCHEMA = "cache"
 CACHE_STATISTICS_TARGET = 100
 
 
-def table_exists(ctx: Context, table_name: str) -> bool:
+def table_exists(ctx: CacheContext, table_name: str) -> bool:
     with ctx.pool.connection() as conn:
         return (
             first_value(
@@ -46,7 +42,7 @@ def table_exists(ctx: Context, table_name: str) -> bool:
         )
 
 
-def read_cached(ctx: Context, query: Query) -> bool:
+def read_cached(ctx: CacheContext, query: AnyStoredQuery) -> bool:
     """True (and the access recorded) if the query is computed and its table is there."""
     if ctx.states.state(query.query_id) is not QueryState.COMPLETED:
         return False
@@ -61,7 +57,7 @@ def read_cached(ctx: Context, query: Query) -> bool:
     return row is not None
 
 
-def adopt_cached(ctx: Context, query: Query) -> bool:
+def adopt_cached(ctx: CacheContext, query: AnyStoredQuery) -> bool:
     """If FlowDB holds the (known) query's result, record it as completed; True if it does."""
     if not has_cache_record(ctx, query):
         return False
@@ -69,7 +65,7 @@ def adopt_cached(ctx: Context, query: Query) -> bool:
     return True
 
 
-def has_cache_record(ctx: Context, query: Query) -> bool:
+def has_cache_record(ctx: CacheContext, query: AnyStoredQuery) -> bool:
     with ctx.pool.connection() as conn:
         row = conn.execute(
             "SELECT 1 FROM cache.cached WHERE query_id = %s AND to_regclass(%s) IS NOT NULL",
@@ -78,7 +74,7 @@ def has_cache_record(ctx: Context, query: Query) -> bool:
     return row is not None
 
 
-def index_statements(query: Query) -> list[sql.Composed]:
+def index_statements(query: AnyStoredQuery) -> list[sql.Composed]:
     statements = []
     for cols in query.index_cols:
         columns = (cols,) if isinstance(cols, str) else tuple(cols)
@@ -92,7 +88,7 @@ def index_statements(query: Query) -> list[sql.Composed]:
 
 def write_metadata(
     conn: psycopg.Connection,
-    query: Query,
+    query: AnyStoredQuery,
     text: str,
     compute_ms: float,
     dependency_ids: list[str],
@@ -122,7 +118,9 @@ def write_metadata(
     conn.execute("SELECT public.touch_cache(%s)", (query.query_id,))
 
 
-def drop_result(ctx: Context, query_id: str, *, lock_timeout_ms: int | None = None) -> list[str]:
+def drop_result(
+    ctx: CacheContext, query_id: str, *, lock_timeout_ms: int | None = None
+) -> list[str]:
     """Delete a query's table and metadata in one transaction; return the ids that depended on it."""
     with ctx.pool.connection() as conn, conn.transaction():
         if lock_timeout_ms is not None:
@@ -142,7 +140,7 @@ def drop_result(ctx: Context, query_id: str, *, lock_timeout_ms: int | None = No
     return dependents
 
 
-def recover(ctx: Context) -> tuple[list[str], list[str]]:
+def recover(ctx: CacheContext) -> tuple[list[str], list[str]]:
     """At start-up: return queries of dead processes to known, and adopt cache tables whose state was lost.
 
     Returns (repaired ids, adopted ids).
@@ -162,7 +160,7 @@ def recover(ctx: Context) -> tuple[list[str], list[str]]:
     return repaired, adopted
 
 
-def cache_size(ctx: Context) -> int:
+def cache_size(ctx: CacheContext) -> int:
     with ctx.pool.connection() as conn:
         size: int = first_value(
             conn.execute(

@@ -10,7 +10,7 @@ first commit is kept (the primary key of `dp.releases`), and both read its rows.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from psycopg import sql
 
@@ -20,10 +20,37 @@ from flowmachine.core.sql_parts import identifiers
 
 if TYPE_CHECKING:
     from flowmachine.core.context import Context
-    from flowmachine.core.dp.queries import DPCounts
 
 # The schema of the permanent release tables (FlowDB migration 0008; FlowAPI's role cannot read it).
 RELEASE_SCHEMA = "dp"
+
+
+class NoisyCounts(Protocol):
+    """What releasing needs of a differentially private query (`queries.DPCounts` satisfies it)."""
+
+    @property
+    def query_id(self) -> str: ...
+
+    @property
+    def column_names(self) -> list[str]:
+        """The released columns, `value` (the count) among them."""
+        ...
+
+    @property
+    def epsilon(self) -> float: ...
+
+    @property
+    def sensitivity(self) -> int:
+        """The L1 sensitivity of the bounded counts to one subscriber."""
+        ...
+
+    def keys(self, ctx: Context) -> sql.Composable:
+        """Every key of the release, chosen without reading events."""
+        ...
+
+    def exact_rows(self, ctx: Context) -> sql.Composed:
+        """One row per key, `value` the exact bounded count."""
+        ...
 
 
 def release_table(query_id: str) -> sql.Identifier:
@@ -39,7 +66,7 @@ def is_released(ctx: Context, query_id: str) -> bool:
     return row is not None
 
 
-def ensure_release(ctx: Context, query: DPCounts) -> None:
+def ensure_release(ctx: Context, query: NoisyCounts) -> None:
     """Draw and keep the noisy rows of `query` unless they are kept already."""
     if is_released(ctx, query.query_id):
         return
@@ -64,7 +91,9 @@ def ensure_release(ctx: Context, query: DPCounts) -> None:
     _store(ctx, query, exact, noisy)
 
 
-def _store(ctx: Context, query: DPCounts, exact: sql.Composed, rows: list[tuple[Any, ...]]) -> None:
+def _store(
+    ctx: Context, query: NoisyCounts, exact: sql.Composed, rows: list[tuple[Any, ...]]
+) -> None:
     table = release_table(query.query_id)
     columns = identifiers(query.column_names)
     with ctx.pool.connection() as conn, conn.transaction():
