@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
@@ -50,8 +50,14 @@ DependencyT_co = TypeVar("DependencyT_co", covariant=True)
 
 
 class CacheableQuery(StoredQuery[DependencyT_co], Protocol[DependencyT_co]):
-    """A query as computing it needs it (`Query` satisfies it): its stored form (`cacheable.StoredQuery`), and
-    its own SQL and whether its table is there, both of which take a `Context`."""
+    """A query as computing it needs it (`Query` satisfies it): its stored form (`cacheable.StoredQuery`), its
+    planner settings and columns, and its own SQL and whether its table is there (which take a `Context`, so
+    are declared here, after `context`, not in `cacheable`)."""
+
+    @property
+    def planner_settings(self) -> Mapping[str, str]: ...
+
+    def columns_sql(self) -> sql.Composable: ...
 
     def is_stored(self, ctx: Context) -> bool: ...
 

@@ -3,7 +3,7 @@
 `cache_plan` and `cache_tables` come before `context` and `query` in the core's one-way import order, so they
 cannot name `Query` or `Context`, not even for type checking. They name these protocols instead, which `Query`
 (every query kind) and `Context` satisfy structurally, without subclassing them. `cache_compute`, which comes
-after `context`, adds the two methods that take a `Context` (`CacheableQuery`).
+after `context`, adds what computing needs, the methods that take a `Context` among it (`CacheableQuery`).
 
 `PlannedQuery` is generic in the type of its dependencies, so that the planner hands back what it was given:
 `storable_dependencies(query)` of a `Query` is a `list[Query]`.
@@ -11,7 +11,7 @@ after `context`, adds the two methods that take a `Context` (`CacheableQuery`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from psycopg import sql
@@ -52,9 +52,6 @@ class StoredQuery(PlannedQuery[DependencyT_co], Protocol[DependencyT_co]):
     def params(self) -> dict[str, Any]: ...
 
     @property
-    def planner_settings(self) -> Mapping[str, str]: ...
-
-    @property
     def index_cols(self) -> Sequence[str | tuple[str, ...]]: ...
 
     @property
@@ -65,8 +62,6 @@ class StoredQuery(PlannedQuery[DependencyT_co], Protocol[DependencyT_co]):
 
     @property
     def table_identifier(self) -> sql.Identifier: ...
-
-    def columns_sql(self) -> sql.Composable: ...
 
 
 # The type of any query the planner or the cache tables are given, whatever its dependencies' type.
