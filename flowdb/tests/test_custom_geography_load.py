@@ -146,7 +146,8 @@ def test_custom_geography_refusals_name_the_feature(db, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name", ["Camps", "1camps", "camps-2026", "camps;drop", "", "a" * 41, "custom_geography.x"]
+    "name",
+    ["Camps", "1camps", "camps-2026", "camps;drop", "", "a" * 41, "custom_geography.x", "camps\n"],
 )
 def test_custom_geography_layer_names_are_identifiers(db, tmp_path, name):
     path = write_geojson(tmp_path, "one.geojson", [feature(square(0, 0), id="A")])

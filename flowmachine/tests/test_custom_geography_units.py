@@ -125,6 +125,7 @@ def refusal(zmq_client, **unit_fields) -> dict:
             "schema.table",
         ),
         ({"mapping_table": 'custom_geography."fx_cell_admin2"'}, "mapping_table", "schema.table"),
+        ({"mapping_table": "custom_geography.fx_cell_admin2\n"}, "mapping_table", "schema.table"),
         ({"mapping_table": "custom_geography.nope"}, "mapping_table", "there is no table"),
         # a table that exists but lacks the columns
         ({"mapping_table": "custom_geography.fx_cell_tower"}, "mapping_table", "admin2pcod"),
@@ -193,6 +194,8 @@ def test_custom_geography_polygon_unit_refusals(zmq_client, custom_geography_db)
     messages = refusal(zmq_client, aggregation_unit="polygon-not_loaded")
     assert "no polygon layer 'not_loaded'" in json.dumps(messages)
     messages = refusal(zmq_client, aggregation_unit="polygon-Bad;name")
+    assert "aggregation_unit" in messages
+    messages = refusal(zmq_client, aggregation_unit=f"polygon-{LAYER}\n")
     assert "aggregation_unit" in messages
     messages = refusal(
         zmq_client,

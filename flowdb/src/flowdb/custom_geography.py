@@ -13,7 +13,7 @@ from flowdb.settings import FLOWMACHINE_ROLE, Settings
 SCHEMA = "custom_geography"
 REGISTRY = "layers"
 # A layer's name: its table's name and, as `polygon-<name>`, an aggregation unit and part of scopes.
-LAYER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+LAYER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}\Z")
 
 
 def reconcile_custom_geography(conn: psycopg.Connection, settings: Settings) -> None:

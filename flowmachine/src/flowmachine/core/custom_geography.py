@@ -47,8 +47,8 @@ LAYER_SCHEMA = "custom_geography"
 LAYER_REGISTRY = "layers"
 POLYGON_PREFIX = "polygon-"
 # The layer names `flowdb load-geography --layer` accepts (flowdb.custom_geography.LAYER_NAME).
-LAYER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+LAYER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}\Z")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
 
 
 def is_polygon_unit_name(name: object) -> bool:
