@@ -28,6 +28,13 @@ Each is the median of `--runs` runs. The rows of ours and of every hand formulat
 relative 1e-9). Ratios: ours / hand (target <= 1.2) and ours / FlowKit 1.34 server mode (target <= 0.5; the
 L query also <= 8 s). `--scale` multiplies subscribers and calls, for a quick smoke run; only a full-scale run
 is comparable with the baseline. Results are written into bench/RESULTS.md between markers.
+
+Rolling windows (`--only rolling`, also part of a run without `--only`): on R, 28 days from 2016-01-01 of the
+baseline data model (200,000 subscribers and 750 k calls a day at scale 1), the 7-day unique-subscriber series
+per admin3 (`rolling_unique_subscriber_counts`, one pass: 22 windows) against one 7-day unique_subscriber_counts
+and against the same 22 windows as 22 separate unique_subscriber_counts queries, each from an empty cache, in
+the same run; the series' rows must equal the separate queries' rows. Target: the series costs at most 2x one
+7-day count.
 """
 
 from __future__ import annotations
@@ -70,6 +77,9 @@ from flowmachine.core.spatial_unit import make_spatial_unit
 from flowmachine.features.location.flows import Flows
 from flowmachine.features.location.location_event_counts import LocationEventCounts
 from flowmachine.features.location.meaningful_locations import MeaningfulLocationsAggregate
+from flowmachine.features.location.rolling_unique_subscriber_counts import (
+    RollingUniqueSubscriberCounts,
+)
 from flowmachine.features.location.spatial_aggregate import SpatialAggregate
 from flowmachine.features.location.trips_od_matrix import ConsecutiveTripsODMatrix, TripsODMatrix
 from flowmachine.features.location.unique_subscriber_counts import UniqueSubscriberCounts
@@ -95,6 +105,10 @@ TARGET_HAND, TARGET_FLOWKIT, TARGET_L_SECONDS = 1.2, 0.5, 8.0
 
 S_DAYS = [dt.date(2016, 1, 1) + dt.timedelta(days=k) for k in range(7)]
 L_DAY = dt.date(2016, 2, 1)
+R_DAYS = [dt.date(2016, 1, 1) + dt.timedelta(days=k) for k in range(28)]
+ROLLING_WINDOW, TARGET_ROLLING = 7, 2.0
+ROLLING_BEGIN, ROLLING_END = "<!-- rolling:begin -->", "<!-- rolling:end -->"
+ROLLING_HEADING = "## Rolling windows (`bench/queries.py --only rolling`)"
 
 # A cell mapping for hand SQL (built once per dataset, untimed): each cell's admin units (the smallest pcod
 # covering its point, as FlowMachine's admin units), point and `rank`, its position in location_id order, so a
@@ -579,6 +593,8 @@ def dataset_config(name: str, scale: float) -> SyntheticConfig:
     )
     if name == "S":
         sizes = dict(n_days=7, start_date=S_DAYS[0], n_subscribers=200_000, n_calls=750_000)
+    elif name == "R":
+        sizes = dict(n_days=28, start_date=R_DAYS[0], n_subscribers=200_000, n_calls=750_000)
     else:
         sizes = dict(n_days=1, start_date=L_DAY, n_subscribers=2_000_000, n_calls=7_000_000)
     sizes["n_subscribers"] = max(2, int(sizes["n_subscribers"] * scale))
@@ -741,6 +757,97 @@ def run_case(ctx: Context, fm_conn: psycopg.Connection, case: Case, runs: int) -
     return Result(case, len(ours_rows), ours_times, then_stored, first_times, hand_times, agree)
 
 
+@dataclass
+class RollingResult:
+    series: list[float]  # the one-pass series
+    one: list[float]  # one 7-day count
+    whole: list[float]  # one count over the whole 28 days (the same events as the series)
+    separate: list[float]  # every window as its own query, all of them
+    windows: int
+    rows: int
+    agree: bool
+
+
+def _compute_timed(ctx: Context, queries: list[Query]) -> float:
+    """Seconds to answer `queries` one after the other, each from an empty cache (all reset first)."""
+    for q in queries:
+        reset(ctx, q)
+    started = time.perf_counter()
+    for q in queries:
+        compute_answer(ctx, q)
+    return time.perf_counter() - started
+
+
+def run_rolling(ctx: Context, runs: int) -> RollingResult:
+    """The 7-day series over R's 28 days against one 7-day count and against one count per window."""
+    unit = make_spatial_unit("admin3")
+    day = dt.timedelta(days=1)
+    start, stop = R_DAYS[0], R_DAYS[-1] + day
+    series = RollingUniqueSubscriberCounts(start, stop, unit, window=ROLLING_WINDOW)
+    ends = R_DAYS[ROLLING_WINDOW - 1 :]
+    separate = [
+        UniqueSubscriberCounts(end - (ROLLING_WINDOW - 1) * day, end + day, unit) for end in ends
+    ]
+    one = separate[0]
+    whole = UniqueSubscriberCounts(start, stop, unit)
+    times: dict[str, list[float]] = {"series": [], "one": [], "whole": [], "separate": []}
+    for _ in range(runs):
+        times["series"].append(_compute_timed(ctx, [series]))
+        times["one"].append(_compute_timed(ctx, [one]))
+        times["whole"].append(_compute_timed(ctx, [whole]))
+        times["separate"].append(_compute_timed(ctx, separate))
+        print(f"  { ({k: round(v[-1], 2) for k, v in times.items()}) } s", flush=True)
+    got = normalise([tuple(r) for r in series.get_dataframe(ctx).itertuples(index=False)])
+    expected = normalise(
+        [
+            (*row[:-1], end.isoformat(), row[-1])
+            for end, q in zip(ends, separate, strict=True)
+            for row in q.get_dataframe(ctx).itertuples(index=False)
+        ]
+    )
+    agree = same_rows(got, expected)
+    if not agree:
+        print(
+            f"  !! the series differs from the separate counts: {len(got)} vs {len(expected)} rows"
+        )
+    for q in [series, whole, *separate]:
+        reset(ctx, q)
+    return RollingResult(
+        times["series"], times["one"], times["whole"], times["separate"], len(ends), len(got), agree
+    )
+
+
+def format_rolling(r: RollingResult, args: argparse.Namespace, size: str, pg: dict) -> str:
+    series, one, whole, separate = (
+        statistics.median(v) for v in (r.series, r.one, r.whole, r.separate)
+    )
+    ok = "✓" if series / one <= TARGET_ROLLING else "✗"
+    return "\n".join(
+        [
+            f"Measured {dt.date.today()} on {platform.node() or 'this machine'}: {machine_cores()} cores, "
+            f"{machine_memory_bytes() / 2**30:.0f} GiB RAM, PostgreSQL 15 (work_mem {pg['work_mem']}, "
+            f"max_parallel_workers_per_gather {pg['max_parallel_workers_per_gather']}), "
+            f"`uv run python bench/queries.py --only rolling --scale {args.scale} --runs {args.runs}`; "
+            f"median of {args.runs} runs, each query from an empty cache (cell mapping included). "
+            f"Data: R: {size}.",
+            "",
+            f"| query (admin3, {ROLLING_WINDOW}-day windows) | seconds | ÷ one {ROLLING_WINDOW}-day count "
+            f"(series ≤ {TARGET_ROLLING:g}) | rows | agree |",
+            "|---|---|---|---|---|",
+            f"| one {ROLLING_WINDOW}-day unique_subscriber_counts | {one:.2f} | 1.00 | | |",
+            f"| rolling_unique_subscriber_counts, {r.windows} windows in one pass | **{series:.2f}** | "
+            f"{series / one:.2f} {ok} | {r.rows} | {'yes' if r.agree else 'NO'} |",
+            f"| one unique_subscriber_counts over all {len(R_DAYS)} days (the series' events) | "
+            f"{whole:.2f} | {whole / one:.2f} | | |",
+            f"| the same {r.windows} windows as {r.windows} separate unique_subscriber_counts | "
+            f"{separate:.2f} | {separate / one:.2f} | | |",
+            "",
+            f"One pass is {separate / series:.1f}x faster than the separate queries, and costs "
+            f"{series / whole:.2f}x one count over the same {len(R_DAYS)} days.",
+        ]
+    )
+
+
 def format_table(
     results: list[Result], args: argparse.Namespace, sizes: dict[str, str], pg: dict
 ) -> str:
@@ -791,7 +898,9 @@ def main() -> None:
         "--scale", type=float, default=1.0, help="multiply subscribers and calls (default 1)"
     )
     parser.add_argument("--runs", type=int, default=3, help="timed runs per query (default 3)")
-    parser.add_argument("--only", default="", help="comma list of cases: a_S,b,c,d,e,f,g,h,i,a_L")
+    parser.add_argument(
+        "--only", default="", help="comma list of cases: a_S,b,c,d,e,f,g,h,i,a_L,rolling"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
     parser.add_argument(
         "--data",
@@ -801,6 +910,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     selected = [c for c in cases() if not args.only or c.key in args.only.split(",")]
+    rolling_wanted = not args.only or "rolling" in args.only.split(",")
+    rolling: RollingResult | None = None
 
     root = Path(tempfile.mkdtemp(prefix="flowmachine-bench-"))
     root.chmod(0o755)
@@ -826,9 +937,9 @@ def main() -> None:
         with connect() as conn:
             pg = {k: conn.execute(f"SHOW {k}").fetchone()[0] for k in
                   ("work_mem", "max_parallel_workers_per_gather", "jit")}  # fmt: skip
-        for dataset in ("S", "L"):
+        for dataset in ("S", "L", "R"):
             todo = [c for c in selected if c.dataset == dataset]
-            if not todo:
+            if not todo and not (dataset == "R" and rolling_wanted):
                 continue
             config = dataset_config(dataset, args.scale)
             print(f"== loading {dataset}: {config.n_days} days x {config.rows_per_day:,} rows/day, "
@@ -852,6 +963,12 @@ def main() -> None:
                 for case in todo:
                     print(f"== {case.key}: {case.label}", flush=True)
                     results.append(run_case(ctx, fm, case, args.runs))
+                if dataset == "R":
+                    print(
+                        "== rolling: 7-day series over 28 days vs one and separate counts",
+                        flush=True,
+                    )
+                    rolling = run_rolling(ctx, args.runs)
     finally:
         if redis_proc is not None:
             redis_proc.terminate()
@@ -859,10 +976,16 @@ def main() -> None:
         cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
 
-    text = format_table(results, args, sizes, pg)
-    print("\n" + text)
-    if not args.no_write:
-        write_section(BEGIN, END, text)
+    if results:
+        text = format_table(results, args, sizes, pg)
+        print("\n" + text)
+        if not args.no_write:
+            write_section(BEGIN, END, text)
+    if rolling is not None:
+        text = format_rolling(rolling, args, sizes["R"], pg)
+        print("\n" + text)
+        if not args.no_write:
+            write_section(ROLLING_BEGIN, ROLLING_END, text, heading=ROLLING_HEADING)
 
 
 if __name__ == "__main__":
