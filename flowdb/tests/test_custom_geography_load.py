@@ -193,3 +193,14 @@ def test_custom_geography_grid_arguments(db):
     add_command(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["make-grid", "--size-km", "2.5"])
     assert args.size_km == 2.5 and args.layer is None and args.func.__name__ == "cmd_make_grid"
+
+
+def test_custom_geography_reader_takes_no_options_from_names(db, tmp_path, monkeypatch):
+    from flowdb.vector_reader import read_features
+
+    monkeypatch.chdir(tmp_path)
+    odd = tmp_path / "-overwrite.geojson"
+    utm_squares().to_file(odd, driver="GeoJSON")
+    assert len(read_features(odd.relative_to(tmp_path))) == 3
+    with pytest.raises(FlowDBError, match="not a layer name"):
+        read_features(odd, source_layer="-sql")

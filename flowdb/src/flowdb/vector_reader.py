@@ -34,6 +34,8 @@ def read_features(path: Path, source_layer: str | None = None) -> list[dict[str,
     path = Path(path)
     if not path.exists():
         raise FlowDBError(f"geography file {path} does not exist")
+    if source_layer is not None and (not source_layer or source_layer.startswith("-")):
+        raise FlowDBError(f"{source_layer!r} is not a layer name")
     ogr2ogr = shutil.which("ogr2ogr")
     if ogr2ogr is None:
         if path.suffix.lower() in GEOJSON_SUFFIXES and source_layer is None:
@@ -53,7 +55,7 @@ def read_features(path: Path, source_layer: str | None = None) -> list[dict[str,
             "-lco",
             "RFC7946=NO",  # keep the coordinates as reprojected (RFC 7946 would also round and re-wind)
             str(out),
-            str(path),
+            str(path.absolute()),  # never read as an option, whatever the file is called
         ]
         if source_layer is not None:
             argv.append(source_layer)
