@@ -99,9 +99,22 @@ df = fc.unique_subscriber_counts(
 ).get_result()""",
     ),
     Example(
+        "rolling_unique_subscriber_counts",
+        "Ours: distinct subscribers at each location in the `window_days` days ending on each day, for every "
+        "day from `start_date + window_days - 1` to the day before `end_date` (so every window lies in the "
+        "range), computed in one pass. Each row is what unique_subscriber_counts gives for its window, and is "
+        "published only if more than 15 subscribers are behind it.",
+        """\
+df = fc.rolling_unique_subscriber_counts(
+    connection=conn, start_date="2016-01-01", end_date="2016-01-08", aggregation_unit="admin1",
+    window_days=3,
+).get_result()""",
+    ),
+    Example(
         "location_event_counts",
-        "Events per location per time bucket (`count_interval` `day`, `hour` or `min`), optionally only incoming "
-        "or outgoing ones. A bucket is published when more than 15 subscribers are behind its events.",
+        "Events per location per time bucket (`count_interval` `day`, `hour`, `min`, or ours `week` (ISO weeks, "
+        "from Monday) and `month`), optionally only incoming or outgoing ones. A bucket is published when more "
+        "than 15 subscribers are behind its events.",
         """\
 df = fc.location_event_counts(
     connection=conn, start_date="2016-01-01", end_date="2016-01-03", aggregation_unit="admin1",
@@ -118,7 +131,8 @@ df = fc.location_introversion(
     ),
     Example(
         "total_network_objects",
-        "Active cells per location per period (`total_by`: `second` … `year`). A (location, period) is published "
+        "Active cells per location per period (`total_by`: `second` … `year`, and ours `week`, from Monday). A "
+        "(location, period) is published "
         "when more than 15 subscribers had events there.",
         """\
 df = fc.total_network_objects(
