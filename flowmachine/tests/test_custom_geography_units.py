@@ -346,3 +346,16 @@ def test_custom_geography_grid_counts_through_the_server(ctx, zmq_client, fixtur
     with ctx.pool.connection() as c:
         got = dict(c.execute(result_sql).fetchall())
     assert got == want
+
+
+def test_custom_geography_geography_kind_of_a_layer(ctx, zmq_client, custom_geography_db):
+    query_id = run_to_completion(
+        zmq_client, {"query_kind": "geography", "aggregation_unit": f"polygon-{LAYER}"}
+    )
+    result_sql = zmq_client.request("get_sql_for_query_result", query_id=query_id)["payload"]["sql"]
+    with ctx.pool.connection() as conn:
+        cur = conn.execute(result_sql)
+        names = [d.name for d in cur.description]
+        rows = cur.fetchall()
+    assert names[0] == "pcod" and "geom" in names
+    assert sorted(r[0] for r in rows) == sorted(STRIPS)
