@@ -71,7 +71,9 @@ def print_token(
     a server in the differential-privacy release mode needs.
     """
     if (max_epsilon_per_query is None) != (epsilon_budget is None):
-        raise click.UsageError("Give both --max-epsilon-per-query and --epsilon-budget, or neither.")
+        raise click.UsageError(
+            "Give both --max-epsilon-per-query and --epsilon-budget, or neither."
+        )
     privacy = (
         {"max_epsilon_per_query": max_epsilon_per_query, "epsilon_budget": epsilon_budget}
         if max_epsilon_per_query is not None and epsilon_budget is not None
