@@ -4,6 +4,8 @@
 differential-privacy mode it is a root listing only the count-type kinds (`DP_KINDS`), each with a required
 `epsilon` (> 0, at most FLOWMACHINE_DP_MAX_EPSILON) that is part of the query's parameters and so of its query
 id; any other kind is refused at validation, so nothing exact leaves the server outside the privacy budget.
+A `sampling` section anywhere in a spec is refused too (`SAMPLING_REFUSED`): a sample's membership depends on
+other subscribers' rows, which would break the sensitivity the noise is calibrated to.
 A DP kind's query object is the differentially private release (`flowmachine.core.dp.queries`) of the kind's
 own aggregate.
 """
@@ -61,6 +63,23 @@ def _dp_rules(self: Schema, data: dict[str, Any], **kwargs: Any) -> None:
             )
 
 
+SAMPLING_REFUSED = (
+    "A differentially private release cannot be computed on a random sample: which subscribers a sample "
+    "keeps depends on the other subscribers' rows (the row's page and position for system and bernoulli, "
+    "a fixed size for random_ids, where one subscriber displaces another), so one subscriber could change "
+    "more than the noise is calibrated to. Leave sampling out; the noise protects every count."
+)
+
+
+def _sampled(spec: Any) -> bool:
+    """Whether a `sampling` section is given anywhere in `spec` (at any depth)."""
+    if isinstance(spec, Mapping):
+        return spec.get("sampling") is not None or any(_sampled(v) for v in spec.values())
+    if isinstance(spec, list | tuple):
+        return any(_sampled(v) for v in spec)
+    return False
+
+
 def _dp_variant(schema: type[Schema], settings: Settings) -> type[Schema]:
     """`schema` with a required `epsilon`, loading into the differentially private release of its kind."""
     model = schema.__model__  # type: ignore[attr-defined]
@@ -113,6 +132,8 @@ def _dp_root(settings: Settings) -> type[FlowmachineQuerySchema]:
                         ]
                     }
                 )
+            if _sampled(data):
+                raise ValidationError({"sampling": [SAMPLING_REFUSED]})
             return super().load(data, **kwargs)
 
     return DPQuerySchema
