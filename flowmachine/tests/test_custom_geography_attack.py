@@ -14,7 +14,7 @@ import pytest
 import reference as ref
 from shapely.geometry import box
 
-from flowmachine.core.custom_geography import PolygonLayerSpatialUnit
+from flowmachine.core.spatial_unit import PolygonLayerSpatialUnit
 
 LAYER = "fx_overlap"
 A = box(10.0, 10.0, 14.0, 14.0)

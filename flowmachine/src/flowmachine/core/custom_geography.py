@@ -2,7 +2,8 @@
 
 Units (all `GeomSpatialUnit`s, so cached, redacted and served like the built-in ones):
 
-* `polygon-<layer>` (`PolygonLayerSpatialUnit`): the regions of a layer an operator loaded with
+* `polygon-<layer>` (`spatial_unit.PolygonLayerSpatialUnit`, beside the other units so that
+  `make_spatial_unit` needs nothing after it): the regions of a layer an operator loaded with
   `flowdb load-geography FILE --layer <layer>` into `custom_geography.<layer>` (FlowKit's Python-only
   `polygon` unit, reachable through the API). Location column `pcod`, as admin units. A layer's polygons never
   overlap (the loader refuses that), and a cell inside two regions would still belong to one only (the
@@ -25,17 +26,20 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
 
 from flowmachine.core.errors import InvalidSpecError
 from flowmachine.core.query import Query
 from flowmachine.core.spatial_unit import (
+    LAYER_NAME,
+    POLYGON_PREFIX,
     AdminSpatialUnit,
     CellSpatialUnit,
     GeomSpatialUnit,
     LonLatSpatialUnit,
+    PolygonLayerSpatialUnit,
     make_spatial_unit,
 )
 
@@ -43,11 +47,6 @@ if TYPE_CHECKING:
     from flowmachine.core.context import Context
 
 ALLOWED_SCHEMAS = ("geography", "custom_geography")
-LAYER_SCHEMA = "custom_geography"
-LAYER_REGISTRY = "layers"
-POLYGON_PREFIX = "polygon-"
-# The layer names `flowdb load-geography --layer` accepts (flowdb.custom_geography.LAYER_NAME).
-LAYER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}\Z")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
 
 
@@ -95,22 +94,6 @@ def table_columns(ctx: Context, schema: str, table: str) -> set[str] | None:
             (schema, table),
         ).fetchall()
     return {r[0] for r in rows if r[0] is not None} if rows else None
-
-
-def loaded_layers(ctx: Context) -> list[str]:
-    """The names of the polygon layers in custom_geography.layers (none if FlowDB has no such schema)."""
-    with ctx.pool.connection() as conn:
-        exists = conn.execute(
-            "SELECT to_regclass(%s) IS NOT NULL", (f"{LAYER_SCHEMA}.{LAYER_REGISTRY}",)
-        ).fetchone()
-        if not exists or not exists[0]:
-            return []
-        rows = conn.execute(
-            sql.SQL("SELECT name FROM {} ORDER BY name").format(
-                sql.Identifier(LAYER_SCHEMA, LAYER_REGISTRY)
-            )
-        ).fetchall()
-    return [r[0] for r in rows if isinstance(r[0], str) and LAYER_NAME.match(r[0])]
 
 
 def _require_columns(ctx: Context, table: tuple[str, str], needed: list[str], field: str) -> None:
@@ -173,44 +156,6 @@ def check_unit(unit: object) -> None:
 
 
 # units -----------------------------------------------------------------------------------------------------
-
-
-class PolygonLayerSpatialUnit(GeomSpatialUnit):
-    """The regions of the loaded layer `custom_geography.<layer>`, identified by `pcod`."""
-
-    location_id_columns = ("pcod",)
-    is_polygon: ClassVar[bool] = True
-
-    def __init__(self, layer: str) -> None:
-        if not isinstance(layer, str) or not LAYER_NAME.match(layer):
-            raise InvalidSpecError(f"{layer!r} is not a layer name")
-        self.layer = layer
-        super().__init__()
-
-    @property
-    def name(self) -> str:  # type: ignore[override]  # a per-instance name; the base declares a ClassVar
-        return POLYGON_PREFIX + self.layer
-
-    def check(self, ctx: Context) -> None:
-        if self.layer not in loaded_layers(ctx):
-            raise InvalidSpecError(
-                f"no polygon layer {self.layer!r} is loaded (flowdb load-geography FILE --layer {self.layer})"
-            )
-
-    def _table(self) -> sql.Identifier:
-        return sql.Identifier(LAYER_SCHEMA, self.layer)
-
-    def _make_query(self, ctx: Context) -> sql.Composable:
-        return sql.SQL(
-            """SELECT DISTINCT ON (c.cell_id)
-                   c.id AS location_id, c.date_of_first_service, c.date_of_last_service, p.pcod
-               FROM infrastructure.cells c
-               JOIN {layer} p ON ST_Covers(p.geom, c.geom_point)
-               ORDER BY c.cell_id, p.pcod"""
-        ).format(layer=self._table())
-
-    def geography_query(self, ctx: Context) -> sql.Composable:
-        return sql.SQL("SELECT pcod, name, geom FROM {}").format(self._table())
 
 
 class MappedAdminSpatialUnit(AdminSpatialUnit):

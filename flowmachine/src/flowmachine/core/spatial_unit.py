@@ -18,6 +18,7 @@ A unit's geography (`geography_query`) is SQL that FlowAPI's database role may r
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, ClassVar
 
 from psycopg import sql
@@ -31,6 +32,14 @@ if TYPE_CHECKING:
 
 ADMIN_LEVELS = (0, 1, 2, 3)
 SERVICE_COLUMNS = ("date_of_first_service", "date_of_last_service")
+
+
+# Polygon layers loaded by `flowdb load-geography` (flowmachine.core.custom_geography holds the rest).
+LAYER_SCHEMA = "custom_geography"
+LAYER_REGISTRY = "layers"
+POLYGON_PREFIX = "polygon-"
+# The layer names `flowdb load-geography --layer` accepts (flowdb.custom_geography.LAYER_NAME).
+LAYER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}\Z")
 
 
 class CellSpatialUnit:
@@ -203,6 +212,60 @@ UNIT_NAMES = (
 )
 
 
+def loaded_layers(ctx: Context) -> list[str]:
+    """The names of the polygon layers in custom_geography.layers (none if FlowDB has no such schema)."""
+    with ctx.pool.connection() as conn:
+        exists = conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", (f"{LAYER_SCHEMA}.{LAYER_REGISTRY}",)
+        ).fetchone()
+        if not exists or not exists[0]:
+            return []
+        rows = conn.execute(
+            sql.SQL("SELECT name FROM {} ORDER BY name").format(
+                sql.Identifier(LAYER_SCHEMA, LAYER_REGISTRY)
+            )
+        ).fetchall()
+    return [r[0] for r in rows if isinstance(r[0], str) and LAYER_NAME.match(r[0])]
+
+
+class PolygonLayerSpatialUnit(GeomSpatialUnit):
+    """The regions of the loaded layer `custom_geography.<layer>`, identified by `pcod`."""
+
+    location_id_columns = ("pcod",)
+    is_polygon: ClassVar[bool] = True
+
+    def __init__(self, layer: str) -> None:
+        if not isinstance(layer, str) or not LAYER_NAME.match(layer):
+            raise InvalidSpecError(f"{layer!r} is not a layer name")
+        self.layer = layer
+        super().__init__()
+
+    @property
+    def name(self) -> str:  # type: ignore[override]  # a per-instance name; the base declares a ClassVar
+        return POLYGON_PREFIX + self.layer
+
+    def check(self, ctx: Context) -> None:
+        if self.layer not in loaded_layers(ctx):
+            raise InvalidSpecError(
+                f"no polygon layer {self.layer!r} is loaded (flowdb load-geography FILE --layer {self.layer})"
+            )
+
+    def _table(self) -> sql.Identifier:
+        return sql.Identifier(LAYER_SCHEMA, self.layer)
+
+    def _make_query(self, ctx: Context) -> sql.Composable:
+        return sql.SQL(
+            """SELECT DISTINCT ON (c.cell_id)
+                   c.id AS location_id, c.date_of_first_service, c.date_of_last_service, p.pcod
+               FROM infrastructure.cells c
+               JOIN {layer} p ON ST_Covers(p.geom, c.geom_point)
+               ORDER BY c.cell_id, p.pcod"""
+        ).format(layer=self._table())
+
+    def geography_query(self, ctx: Context) -> sql.Composable:
+        return sql.SQL("SELECT pcod, name, geom FROM {}").format(self._table())
+
+
 def make_spatial_unit(name: str) -> SpatialUnit:
     """The unit called `name`: admin0..admin3, lon-lat, versioned-cell, versioned-site, cell or
     polygon-<layer>."""
@@ -216,9 +279,7 @@ def make_spatial_unit(name: str) -> SpatialUnit:
         return VersionedSiteSpatialUnit()
     if name == "cell":
         return CellSpatialUnit()
-    if name.startswith("polygon-"):  # a loaded layer (flowmachine.core.custom_geography)
-        from flowmachine.core.custom_geography import POLYGON_PREFIX, PolygonLayerSpatialUnit
-
+    if name.startswith(POLYGON_PREFIX):  # a loaded layer
         return PolygonLayerSpatialUnit(name[len(POLYGON_PREFIX) :])
     raise InvalidSpecError(
         f"unknown spatial unit {name!r}; expected one of {', '.join(UNIT_NAMES)}"

@@ -47,12 +47,7 @@ from flowkit_protocol.payloads import (
     ResultSql,
 )
 from flowmachine.core.cache import cancel, invalidate
-from flowmachine.core.custom_geography import (
-    check_unit_now,
-    loaded_layers,
-    result_unit,
-    with_layer_units,
-)
+from flowmachine.core.custom_geography import check_unit_now, result_unit, with_layer_units
 from flowmachine.core.dp.queries import release_epsilon
 from flowmachine.core.errors import InvalidSpecError
 from flowmachine.core.query import Query
@@ -61,7 +56,7 @@ from flowmachine.core.server.messages import ZMQRequest
 from flowmachine.core.server.openapi import query_schemas_spec
 from flowmachine.core.server.query_schemas.base_exposed_query import BaseExposedQuery
 from flowmachine.core.server.server_context import ServerContext
-from flowmachine.core.spatial_unit import GeomSpatialUnit, make_spatial_unit
+from flowmachine.core.spatial_unit import GeomSpatialUnit, loaded_layers, make_spatial_unit
 from flowmachine.core.state import IN_FLIGHT, QueryEvent, QueryState
 from flowmachine.core.transient import Backoff, unavailable_service
 
