@@ -93,3 +93,41 @@ def test_guide_is_what_the_script_renders(script: ModuleType) -> None:
         "docs/analyst-guide.md is out of date: run scripts/analyst_guide_examples.py --render-only "
         "(or without --render-only against a running stack)"
     )
+
+
+def test_worked_sections_have_outputs_and_figures(script: ModuleType) -> None:
+    """The guide's worked sections ("Your own geography", "Rolling windows ...") were run against a stack: each
+    snippet has a recorded output and each figure the guide shows is a PNG in docs/img."""
+    outputs = json.loads(script.OUTPUTS.read_text())
+    snippets = [
+        b for t in script.topics.TOPICS for b in t.blocks if isinstance(b, script.topics.Snippet)
+    ]
+    figures = [
+        b for t in script.topics.TOPICS for b in t.blocks if isinstance(b, script.topics.Figure)
+    ]
+    assert snippets and figures
+    missing = [s.key for s in snippets if f"topic:{s.key}" not in outputs]
+    assert missing == [], (
+        f"run scripts/analyst_guide_examples.py --only topics (no output for {missing})"
+    )
+    assert [s.key for s in snippets if outputs[f"topic:{s.key}"]["rows"] == 0] == []
+    shown = re.findall(r"!\[[^\]]+\]\((img/[^)]+)\)", GUIDE.read_text())
+    assert sorted(shown) == sorted(f"img/{f.file}" for f in figures)
+    for path in shown:
+        assert (GUIDE.parent / path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", (
+            f"{path} is not a PNG"
+        )
+
+
+def test_example_layer_is_a_valid_non_overlapping_layer(script: ModuleType) -> None:
+    """The example layer the guide tells administrators to load is one `flowdb load-geography --layer` accepts:
+    polygons with distinct ids and names, none overlapping another."""
+    from shapely.geometry import shape
+
+    layer = json.loads(script.topics.LAYER_FILE.read_text())
+    zones = [(f["properties"]["zone"], shape(f["geometry"])) for f in layer["features"]]
+    assert len({z for z, _ in zones}) == len(zones) == 5
+    assert all(g.is_valid and g.geom_type == "Polygon" for _, g in zones)
+    for i, (a, ga) in enumerate(zones):
+        for b, gb in zones[i + 1 :]:
+            assert ga.intersection(gb).area == 0, f"zones {a} and {b} overlap"
