@@ -330,6 +330,12 @@ def test_dp_attack_overlapping_categories(dp_stack, analyst):
     refused(analyst, spec, "releases only differentially private query kinds")
 
 
+def test_dp_attack_versioned_cell_is_refused(dp_stack, analyst):
+    """Cell-level units would split an admin3 square into its cells: refused as in the default mode."""
+    spec = ag.spatial_aggregate_spec(locations=daily(D1, "versioned-cell"), epsilon=EPSILON)
+    refused(analyst, spec, "aggregation_unit")
+
+
 def test_dp_attack_summed_od_rows(dp_stack, analyst):
     """Each OD pair recovered as its origin's count minus the origin's other published flows; outflows and
     inflows are not released in this mode."""
