@@ -106,8 +106,8 @@ def _source_note(fig: Any, what: str) -> None:
     fig.text(
         0.01,
         0.01,
-        f"{what}. {SOURCE} on {made}.",
-        fontsize=7.5,
+        f"{what}.\n{SOURCE} on {made}.",
+        fontsize=8,
         color="#444444",
         ha="left",
         va="bottom",
@@ -137,7 +137,7 @@ def draw_layer_map(ns: dict[str, Any], path: Path) -> None:
     x0, y0, x1, y1 = zones.total_bounds
     pad = 0.25
     fig, axes = plt.subplots(1, len(days), figsize=(10, 4.7), dpi=110, layout="constrained")
-    fig.get_layout_engine().set(rect=(0, 0.05, 1, 0.95))
+    fig.get_layout_engine().set(rect=(0, 0.07, 1, 0.93))
     for ax, day in zip(axes, days, strict=True):
         admin2.boundary.plot(ax=ax, color="#bbbbbb", linewidth=0.6)
         shown = zones.assign(value=zones["pcod"].map(table[day]))
@@ -150,11 +150,12 @@ def draw_layer_map(ns: dict[str, Any], path: Path) -> None:
                 ax=ax, facecolor="#e0e0e0", edgecolor="#555555", hatch="///", linewidth=0.8
             )
         top = shown.geometry.bounds.maxy.max()
-        for _, zone in shown.iterrows():
+        largest = shown.to_crs("EPSG:6933").area.idxmax()  # an equal-area projection
+        for index, zone in shown.iterrows():
             # the largest zone holds its label; the others are labelled below it (the northernmost to its right)
             minx, miny, maxx, maxy = zone.geometry.bounds
             count = "no row" if zone.value != zone.value else f"{zone.value:,.0f}"
-            if zone.geometry.area == shown.geometry.area.max():
+            if index == largest:
                 point = zone.geometry.representative_point()
                 x, y, offset, ha, va = point.x, point.y, (0, 0), "center", "center"
             elif maxy == top:
@@ -168,7 +169,7 @@ def draw_layer_map(ns: dict[str, Any], path: Path) -> None:
                 textcoords="offset points",
                 ha=ha,
                 va=va,
-                fontsize=7.5,
+                fontsize=8.5,
                 bbox={
                     "boxstyle": "round,pad=0.15",
                     "facecolor": "white",
@@ -177,19 +178,19 @@ def draw_layer_map(ns: dict[str, Any], path: Path) -> None:
                 },
             )
         ax.set_xlim(x0 - pad, x1 + pad)
-        ax.set_ylim(y0 - pad, y1 + pad)
+        ax.set_ylim(y0 - pad - 0.1, y1 + pad)  # room for the labels under the southern zones
         # a degree of longitude is cos(27.6°) = 0.886 times a degree of latitude here
         ax.set_aspect(1 / 0.886)
         ax.set_title(f"{day} (last location of the day)", fontsize=10)
         ax.set_xlabel("longitude (°E)", fontsize=9)
         ax.set_ylabel("")
-        ax.tick_params(labelsize=8)
+        ax.tick_params(labelsize=8.5)
     axes[0].set_ylabel("latitude (°N)", fontsize=9)
     bar = fig.colorbar(
         plt.cm.ScalarMappable(norm=norm, cmap=CMAP), ax=list(axes), shrink=0.75, pad=0.02
     )
     bar.set_label("subscribers (last event of the day in the zone)", fontsize=9)
-    bar.ax.tick_params(labelsize=8)
+    bar.ax.tick_params(labelsize=8.5)
     axes[-1].legend(
         handles=[
             Patch(
@@ -229,7 +230,7 @@ def draw_rolling_chart(ns: dict[str, Any], path: Path) -> None:
         "SYN.4.4_1": (GREEN, "^", "-."),
     }
     fig, ax = plt.subplots(figsize=(9, 4.8), dpi=110, layout="constrained")
-    fig.get_layout_engine().set(rect=(0, 0.05, 1, 0.95))
+    fig.get_layout_engine().set(rect=(0, 0.07, 1, 0.93))
     start = pd.Timestamp(DISASTER_START)
     ax.axvspan(
         start - pd.Timedelta(hours=12), wide.index.max() + pd.Timedelta(hours=12), color="#f2f2f2"
