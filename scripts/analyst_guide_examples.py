@@ -1,7 +1,7 @@
 """The examples of docs/analyst-guide.md: one flowclient snippet per query kind, run against a running stack.
 
     make up                                   # FlowDB with synthetic data, Redis, FlowMachine, FlowAPI, FlowAuth
-    uv run python scripts/analyst_guide_examples.py [--only KIND ...] [--check]
+    uv run python scripts/analyst_guide_examples.py [--only KIND ... | --only topics] [--render-only]
 
 Each snippet is the exact text shown in the guide. It is run with `fc` (flowclient) and `conn` (a connection to
 FlowAPI at http://127.0.0.1:${FLOWAPI_PORT:-9090}, with a token signed by the stack's development key
@@ -9,6 +9,10 @@ FlowAPI at http://127.0.0.1:${FLOWAPI_PORT:-9090}, with a token signed by the st
 rewrites the part of docs/analyst-guide.md between the `analyst-guide:begin` / `analyst-guide:end` markers: each
 kind's description, snippet, row count and first rows (`df.head()`) as a Markdown table. Nested kinds (those only
 accepted inside another kind) are listed with the kinds that accept them, from FlowMachine's published schemas.
+Before the per-kind reference come the worked sections of scripts/analyst_guide_topics.py ("Your own
+geography", "Rolling windows and weekly totals"): their snippets run the same way, and their figures are drawn
+from what the snippets return into docs/img/ (the first loads an example polygon layer with `flowdb
+load-geography` if FlowAPI does not publish it yet).
 
 Outputs are also kept in docs/analyst-guide-outputs.json, so `--only KIND ...` reruns a few kinds and
 `--render-only` rewrites the guide without a stack (flowclient/tests/test_analyst_guide.py checks the guide
