@@ -25,6 +25,7 @@ release (e^4 over the whole budget).
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -44,6 +45,7 @@ from flowapi.testing import (
 )
 from flowclient import aggregates as ag
 from flowclient.errors import FlowclientConnectionError
+from flowdb.qa import record_default_checks
 from flowmachine.core.context import Context
 from flowmachine.core.dp.mechanism import laplace_scale
 from flowmachine.core.server.dp_schemas import root_schema
@@ -334,6 +336,38 @@ def test_dp_attack_versioned_cell_is_refused(dp_stack, analyst):
     """Cell-level units would split an admin3 square into its cells: refused as in the default mode."""
     spec = ag.spatial_aggregate_spec(locations=daily(D1, "versioned-cell"), epsilon=EPSILON)
     refused(analyst, spec, "aggregation_unit")
+
+
+@pytest.fixture
+def qa_outcomes(backend: FlowmachineBackend) -> Iterator[dict[str, str | None]]:
+    """FlowKit's default QA outcomes of the fixture's calls on 2016-03-01, recorded as FlowETL would; removed
+    afterwards."""
+    with backend.cluster.connect() as conn:
+        conn.autocommit = True
+        outcomes = record_default_checks(conn, "calls", dt.date(2016, 3, 1))
+        try:
+            yield outcomes
+        finally:
+            conn.execute(
+                "DELETE FROM etl.post_etl_queries WHERE cdr_type = 'calls' AND cdr_date = '2016-03-01'"
+            )
+
+
+def test_dp_qa_outcomes_are_not_served(dp_stack, make_token, qa_outcomes):
+    """QA outcomes are exact (a day's subscriber count, the longest call): refused in this mode with 403 and
+    FlowKit's error shape, not released outside the budget; their names are still listed."""
+    assert qa_outcomes["count_msisdns"] and qa_outcomes["max_duration.calls"]
+    token = make_token({"ops": ["get_qa_checks"]}, username=f"dp-qa-{uuid.uuid4().hex[:8]}")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{dp_stack.url}/api/0/qa/", headers=headers, timeout=30).status_code == 200
+    for path in (
+        "qa/calls/count_msisdns?start_date=2016-03-01&end_date=2016-03-01",
+        "qa/calls/max_duration.calls/2016-03-01",
+    ):
+        response = httpx.get(f"{dp_stack.url}/api/0/{path}", headers=headers, timeout=30)
+        assert response.status_code == 403, response.text
+        assert response.json()["status"] == "error"
+        assert "QA check outcomes are exact" in response.json()["msg"]
 
 
 def test_dp_attack_summed_od_rows(dp_stack, analyst):

@@ -37,6 +37,9 @@ async def _checks(cdr_type: str, check_id: str, start: str, end: str) -> list[di
         end_date=end,
         request_id=request_id(),
     )
+    if not reply.ok and reply.payload.get("refused"):
+        # a server releasing only differentially private results does not serve exact outcomes
+        raise APIError(403, reply.msg, outcome="refused")
     checks = QaChecks.from_payload(reply.payload).qa_checks
     if not reply.ok or checks is None:
         raise APIError(500, reply.msg or "Could not get the qa checks.")

@@ -319,7 +319,18 @@ def list_qa_checks(server: ServerContext, params: None) -> Reply:
     return Reply.success(QaCheckList(checks).as_payload())
 
 
+# QA outcomes are exact: a day's subscriber and event counts, single events' durations and times. A server in
+# differential-privacy mode releases nothing exact outside the privacy budget, so it does not serve them (their
+# names are still listed); `refused` tells FlowAPI to answer 403, not a server error.
+QA_REFUSED = (
+    "This server releases only differentially private results: QA check outcomes are exact (a day's "
+    "counts of subscribers and events, single events' durations and times) and are not served in this mode."
+)
+
+
 def get_qa_checks(server: ServerContext, params: QaChecksParams) -> Reply:
+    if server.ctx.settings.differential_privacy:
+        return Reply.error(QA_REFUSED, {"refused": "differential_privacy"})
     # ISO dates (action_params validated them)
     start, end = dt.date.fromisoformat(params.start_date), dt.date.fromisoformat(params.end_date)
     with server.ctx.pool.connection() as conn:
