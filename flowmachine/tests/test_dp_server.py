@@ -12,7 +12,7 @@ from zmq_client import ZMQClient
 
 from flowmachine.core.cache import invalidate
 from flowmachine.core.errors import FlowMachineError
-from flowmachine.core.server.dp_schemas import DP_KINDS, root_schema
+from flowmachine.core.server.dp_schemas import DP_KINDS, PUBLIC_KINDS, root_schema
 from flowmachine.core.server.query_schemas.flowmachine_query import FlowmachineQuerySchema
 from flowmachine.core.settings import Settings
 from flowmachine.testing import server_in_thread
@@ -92,19 +92,32 @@ def test_dp_redaction_mode_unchanged(zmq_client):
 
 def test_dp_mode_lists_and_describes_only_the_private_kinds(dp_client):
     kinds = dp_client.request("get_available_queries")["payload"]["available_queries"]
-    assert sorted(kinds) == sorted(DP_KINDS)
+    assert sorted(kinds) == sorted(DP_KINDS + PUBLIC_KINDS)
     schemas = dp_client.request("get_query_schemas")["payload"]["query_schemas"]
     for name in ("SpatialAggregate", "Flows", "HistogramAggregate", "LocationEventCounts"):
         assert "epsilon" in schemas[name]["required"]
         assert schemas[name]["properties"]["epsilon"]["maximum"] == 10.0
     mapping = schemas["FlowmachineQuerySchema"]["discriminator"]["mapping"]
-    assert sorted(mapping) == sorted(DP_KINDS)
+    assert sorted(mapping) == sorted(DP_KINDS + PUBLIC_KINDS)
+    assert "epsilon" not in schemas["Geography"]["properties"]
+
+
+def test_dp_mode_serves_the_units_boundaries(dp_client):
+    """Boundaries hold no subscriber data: their scopes are published so FlowAuth can grant /geography."""
+    reply = dp_client.request("run_query", query_kind="geography", aggregation_unit="admin3")
+    assert reply["status"] == "success", reply
+    geography = dp_client.request("get_geography", aggregation_unit="admin3")
+    assert geography["status"] == "success", geography
 
 
 @pytest.mark.parametrize(
     "spec,field,words",
     [
-        ({"query_kind": "geography", "aggregation_unit": "admin3"}, "query_kind", "only"),
+        (
+            {"query_kind": "meaningful_locations_aggregate", "aggregation_unit": "admin3"},
+            "query_kind",
+            "only",
+        ),
         (
             {"query_kind": "joined_spatial_aggregate", "locations": DAILY, "metric": {}},
             "query_kind",

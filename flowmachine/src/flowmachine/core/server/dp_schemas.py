@@ -1,9 +1,10 @@
 """The query schemas a server in differential-privacy release mode accepts (FLOWMACHINE_RELEASE_MODE).
 
 `root_schema(settings)` is FlowKit's `FlowmachineQuerySchema` in redaction mode (nothing changes). In
-differential-privacy mode it is a root listing only the count-type kinds (`DP_KINDS`), each with a required
+differential-privacy mode it is a root listing the count-type kinds (`DP_KINDS`), each with a required
 `epsilon` (> 0, at most FLOWMACHINE_DP_MAX_EPSILON) that is part of the query's parameters and so of its query
-id; any other kind is refused at validation, so nothing exact leaves the server outside the privacy budget.
+id, and the kinds holding no subscriber data (`PUBLIC_KINDS`: geography); any other kind is refused at
+validation, so nothing exact about subscribers leaves the server outside the privacy budget.
 A `sampling` section anywhere in a spec is refused too (`SAMPLING_REFUSED`): a sample's membership depends on
 other subscribers' rows, which would break the sensitivity the noise is calibrated to.
 A DP kind's query object is the differentially private release (`flowmachine.core.dp.queries`) of the kind's
@@ -32,6 +33,9 @@ DP_KINDS = (
     "total_network_objects",
     "unique_subscriber_counts",
 )
+# Kinds that hold no subscriber data, served as in redaction mode: `geography` is the units' boundaries (its scopes
+# also gate `/geography/<unit>` and a release's `.geojson`).
+PUBLIC_KINDS = ("geography",)
 
 
 class DPRelease:
@@ -114,6 +118,7 @@ def _dp_root(settings: Settings) -> type[FlowmachineQuerySchema]:
         for kind, schema in every_kind.items()
         if kind in DP_KINDS
     }
+    variants.update({kind: every_kind[kind] for kind in PUBLIC_KINDS if kind in every_kind})
 
     class DPQuerySchema(FlowmachineQuerySchema):
         @classmethod
@@ -128,7 +133,7 @@ def _dp_root(settings: Settings) -> type[FlowmachineQuerySchema]:
                     {
                         "query_kind": [
                             "This server releases only differentially private query kinds "
-                            f"({', '.join(sorted(variants))}); {kind} is not one of them."
+                            f"({', '.join(DP_KINDS)}); {kind} is not one of them."
                         ]
                     }
                 )
