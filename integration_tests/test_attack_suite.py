@@ -203,6 +203,8 @@ def daily(date: str, unit: str = "admin3") -> dict:
 
 def counts(df: pd.DataFrame, keys: list[str] | None = None) -> pd.Series:
     keys = keys or ["pcod"]
+    if df.empty:  # nothing published: flowclient gives a frame without columns
+        return pd.Series(dtype=float)
     index = df[keys[0]] if len(keys) == 1 else pd.MultiIndex.from_frame(df[keys])
     return pd.Series(df["value"].astype(float).to_numpy(), index=index)
 
@@ -522,11 +524,6 @@ def test_attack_histogram_bin_edges(world, conn):
     assert_no_small_count({"shifted edge": above[0] - below[0]}, "histogram differences")
 
 
-@leak_xfail(
-    "repeated sampling: a spatial_aggregate of a sample (any seed) subtracted from the unsampled one counts "
-    "the located subscribers the sample left out, 1–15 at a location when the sample is large; the >15 rule "
-    "checks the sampled count only"
-)
 def test_attack_sampling_seeds(world, conn):
     specs = {"full": ag.spatial_aggregate_spec(locations=daily(D1))}
     for seed in (0.1, 0.2, 0.3):
@@ -546,10 +543,6 @@ def test_attack_sampling_seeds(world, conn):
     assert_no_small_count(recovered, "full − sampled")
 
 
-@leak_xfail(
-    "random_ids sampling: the unsampled count minus a random_ids sample's counts the subscribers left out, "
-    "and for one seed a sample of n+1 contains the sample of n, so their difference places one subscriber"
-)
 def test_attack_random_ids_sampling(world, conn):
     n = 225  # of the 234 subscribers located on day one
     specs = {"full": ag.spatial_aggregate_spec(locations=daily(D1))}

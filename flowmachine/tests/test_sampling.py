@@ -31,10 +31,12 @@ def test_methods_have_different_ids():
 def test_samples_are_reproducible_subsets(ctx, fixture_db, method):
     base = EventCount(*GEN)
     full = base.get_dataframe(ctx).set_index("subscriber")
-    sample = RandomSample(base, sampling_method=method, seed=0.3, fraction=0.5)
+    # SYSTEM keeps whole pages of this few-page table, so some seeds keep none (0.3 and 0.4 do since the size is
+    # mixed into the seed); 0.2 keeps some
+    sample = RandomSample(base, sampling_method=method, seed=0.2, fraction=0.5)
     compute(ctx, sample)
     first = sample.get_dataframe(ctx)
-    again = RandomSample(base, sampling_method=method, seed=0.3, fraction=0.5)._make_query(ctx)
+    again = RandomSample(base, sampling_method=method, seed=0.2, fraction=0.5)._make_query(ctx)
     with ctx.pool.connection() as conn:
         rows = conn.execute(again).fetchall()
     assert sorted(first.itertuples(index=False, name=None)) == sorted(rows)

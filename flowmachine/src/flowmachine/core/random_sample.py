@@ -10,10 +10,16 @@ The sampled query is computed into the cache first (sampling works on a table). 
 With `size`, `system`/`bernoulli` sample `min(100, 100·size/rows + 10)` percent and keep the first `size` rows,
 as FlowKit does; `estimate_count` takes the row count from the table statistics instead of counting. Unlike
 FlowKit, the method is part of the query id, so samples by different methods never share a cache table.
+
+Samples of different sizes are not nested (unlike FlowKit's): the seed actually used mixes the seed given with
+the sample's size (random_ids: the number of rows taken; system/bernoulli: the percentage and the size), so for
+one seed the samples of n and n + 1 rows, or of 50 % and 50.1 %, are two unrelated draws, and their difference
+is not a small group of subscribers (docs/privacy.md, "Sampling").
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import TYPE_CHECKING
 
@@ -28,6 +34,12 @@ if TYPE_CHECKING:
     from flowmachine.core.context import Context
 
 SAMPLING_METHODS = ("system", "bernoulli", "random_ids")
+
+
+def mixed_seed(*parts: object) -> int:
+    """A 31-bit seed drawn from `parts` (the seed given and the sample's size): one seed, one size, one draw."""
+    digest = hashlib.sha256(repr(parts).encode()).digest()
+    return int.from_bytes(digest[:4], "big") >> 1
 
 
 class RandomSample(Query):
@@ -102,7 +114,7 @@ class RandomSample(Query):
         rows = self._row_count(ctx)
         if self.sampling_method == "random_ids":
             n = self._size if self.fraction is None else round(self.fraction * rows)
-            seed = int(round(self.seed * 2**31))
+            seed = mixed_seed("random_ids", self.seed, n)
             return sql.SQL(
                 "SELECT {cols} FROM {table} t ORDER BY hashtextextended(t::text, {seed}), t::text LIMIT {n}"
             ).format(cols=columns, table=table, seed=sql.Literal(seed), n=sql.Literal(n))
@@ -119,6 +131,6 @@ class RandomSample(Query):
             table=table,
             method=sql.SQL("SYSTEM" if self.sampling_method == "system" else "BERNOULLI"),
             percent=sql.Literal(percent),
-            seed=sql.Literal(self.seed),
+            seed=sql.Literal(mixed_seed(self.sampling_method, self.seed, percent, self.size)),
             limit=limit,
         )

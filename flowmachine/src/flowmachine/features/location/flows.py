@@ -14,6 +14,11 @@ from psycopg import sql
 from flowmachine.core.errors import InvalidSpecError
 from flowmachine.core.query import Query
 from flowmachine.core.redaction import having
+from flowmachine.core.sampled_release import (
+    is_sampled,
+    publish_where_sample_leaves_out_none_or_many,
+    unsampled,
+)
 from flowmachine.core.sql_parts import identifiers
 from flowmachine.features.subscriber.base_location import BaseLocation
 
@@ -49,6 +54,8 @@ class _FlowBase(Query):
         self.to_location = to_location
         self.join_type = join_type
         self.redact = bool(redact)
+        # of samples: published only where they leave out 0 or more than 15 (`core.sampled_release`)
+        self._sampled = self.redact and is_sampled(from_location, to_location)
         super().__init__()
 
     @property
@@ -80,7 +87,9 @@ class _FlowBase(Query):
 
 
 class Flows(_FlowBase):
-    """`<L>_from…, <L>_to…, value`: subscribers moving from each location to each location."""
+    """`<L>_from…, <L>_to…, value`: subscribers moving from each location to each location; of samples, only
+    the pairs where they leave out 0 or more than 15 of the unsampled pair's subscribers
+    (`core.sampled_release`)."""
 
     @property
     def column_names(self) -> list[str]:
@@ -89,13 +98,24 @@ class Flows(_FlowBase):
 
     def _make_query(self, ctx: Context) -> sql.Composable:
         keys = identifiers(self.column_names[:-1])
-        return sql.SQL(
+        counts = sql.SQL(
             "SELECT {keys}, count(*) AS value FROM ({pairs}) p GROUP BY {keys}{having}"
         ).format(
             keys=keys,
             pairs=self._pairs(ctx),
             # each (subscriber, from, to) is one row, so the count is of distinct subscribers
             having=having(self.redact, sql.SQL("count(*)")),
+        )
+        if not self._sampled:
+            return counts
+        full = Flows(
+            unsampled(self.from_location),
+            unsampled(self.to_location),
+            join_type=self.join_type,
+            redact=False,
+        )
+        return publish_where_sample_leaves_out_none_or_many(
+            counts, full.get_query(ctx), self.column_names[:-1]
         )
 
 
@@ -106,19 +126,40 @@ class _FlowTotal(_FlowBase):
     def column_names(self) -> list[str]:
         return [*self.location_columns, "value"]
 
-    def _make_query(self, ctx: Context) -> sql.Composable:
+    def _counts(self, ctx: Context, *, subscribers: bool = False) -> sql.Composable:
         side = [
             sql.SQL("{} AS {}").format(sql.Identifier(f"{c}_{self.side}"), sql.Identifier(c))
             for c in self.location_columns
         ]
         keys = identifiers([f"{c}_{self.side}" for c in self.location_columns])
         return sql.SQL(
-            "SELECT {side}, count(*) AS value FROM ({pairs}) p GROUP BY {keys}{having}"
+            "SELECT {side}, count(*) AS value{subscribers} FROM ({pairs}) p GROUP BY {keys}{having}"
         ).format(
             side=sql.SQL(", ").join(side),
+            subscribers=sql.SQL(
+                ", count(DISTINCT subscriber) AS subscribers" if subscribers else ""
+            ),
             pairs=self._pairs(ctx),
             keys=keys,
             having=having(self.redact, sql.SQL("count(DISTINCT subscriber)")),
+        )
+
+    def _make_query(self, ctx: Context) -> sql.Composable:
+        if not self._sampled:
+            return self._counts(ctx)
+        # a total counts (subscriber, pair) rows: both it and the subscribers behind it must differ from the
+        # unsampled ones by 0 or more than 15
+        full = type(self)(
+            unsampled(self.from_location),
+            unsampled(self.to_location),
+            join_type=self.join_type,
+            redact=False,
+        )
+        return publish_where_sample_leaves_out_none_or_many(
+            self._counts(ctx, subscribers=True),
+            full._counts(ctx, subscribers=True),
+            self.location_columns,
+            compare=("value", "subscribers"),
         )
 
 

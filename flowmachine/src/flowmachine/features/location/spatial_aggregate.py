@@ -8,6 +8,11 @@ from psycopg import sql
 
 from flowmachine.core.query import Query
 from flowmachine.core.redaction import having
+from flowmachine.core.sampled_release import (
+    is_sampled,
+    publish_where_sample_leaves_out_none_or_many,
+    unsampled,
+)
 from flowmachine.core.sql_parts import identifiers
 from flowmachine.features.subscriber.base_location import BaseLocation
 
@@ -16,11 +21,13 @@ if TYPE_CHECKING:
 
 
 class SpatialAggregate(Query):
-    """`<location columns>, value`: subscribers per location; locations with 15 or fewer are left out."""
+    """`<location columns>, value`: subscribers per location; locations with 15 or fewer are left out, and, of
+    a sample, locations where it leaves out 1–15 of the unsampled subscribers (`core.sampled_release`)."""
 
     def __init__(self, locations: BaseLocation, *, redact: bool = True) -> None:
         self.locations = locations
         self.redact = bool(redact)
+        self._sampled = self.redact and is_sampled(locations)
         super().__init__()
 
     @property
@@ -37,10 +44,16 @@ class SpatialAggregate(Query):
 
     def _make_query(self, ctx: Context) -> sql.Composable:
         L = identifiers(self.location_columns)
-        return sql.SQL(
+        counts = sql.SQL(
             "SELECT {L}, count(*) AS value FROM ({locations}) l GROUP BY {L}{having}"
         ).format(
             L=L,
             locations=self.locations.get_query(ctx),
             having=having(self.redact, sql.SQL("count(*)")),
+        )
+        if not self._sampled:
+            return counts
+        full = SpatialAggregate(unsampled(self.locations), redact=False)
+        return publish_where_sample_leaves_out_none_or_many(
+            counts, full.get_query(ctx), self.location_columns
         )

@@ -1,0 +1,116 @@
+"""Sampling attacks on the library: a count aggregate of a random sample, differenced against the same aggregate
+of the unsampled input (or against a sample of another size with the same seed), must not count 1–15
+subscribers. Expected rows are computed independently in pandas from the individual-level rows."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from test_query_kinds import result
+
+from flowmachine.core.errors import InvalidSpecError
+from flowmachine.core.random_sample import RandomSample
+from flowmachine.core.spatial_unit import make_spatial_unit
+from flowmachine.features.location.flows import Flows, InFlow, OutFlow
+from flowmachine.features.location.spatial_aggregate import SpatialAggregate
+from flowmachine.features.subscriber.daily_location import daily_location
+from flowmachine.features.subscriber.location_visits import LocationVisits
+from flowmachine.features.subscriber.majority_location import MajorityLocation
+
+DAY1, DAY2 = "2016-03-02", "2016-03-03"  # 393 subscribers located on the first, 7 admin3 regions
+
+
+def small(n: float) -> bool:
+    return 1 <= round(n) <= 15
+
+
+def expected_counts(full: pd.Series, sampled: pd.Series) -> pd.Series:
+    """Per key: published only if the sample's count is over 15 and it leaves out 0 or more than 15."""
+    both = pd.concat({"full": full, "sampled": sampled}, axis=1).fillna(0)
+    keep = (both.sampled > 15) & ~(both.full - both.sampled).abs().between(1, 15)
+    return both.sampled[keep].astype(int).sort_index()
+
+
+SAMPLES = [
+    {"sampling_method": "random_ids", "seed": 0.5, "size": 380},  # leaves out 13 in all
+    {"sampling_method": "random_ids", "seed": -0.2, "fraction": 0.9},
+    {"sampling_method": "bernoulli", "seed": 0.1, "fraction": 0.9},
+    {"sampling_method": "system", "seed": 0.3, "fraction": 0.9},
+]
+
+
+@pytest.mark.parametrize("sampling", SAMPLES, ids=lambda s: s["sampling_method"])
+def test_spatial_aggregate_of_a_sample_leaves_out_none_or_many(ctx, fixture_db, sampling):
+    locations = daily_location(DAY1, make_spatial_unit("admin3"))
+    sample = RandomSample(locations, **sampling)
+    rows, sampled_rows = result(ctx, locations), result(ctx, sample)
+    full = rows.groupby("pcod").size()
+    got = result(ctx, SpatialAggregate(sample)).set_index("pcod").value.sort_index()
+    expected = expected_counts(full, sampled_rows.groupby("pcod").size())
+    assert got.to_dict() == expected.to_dict()
+    published_full = result(ctx, SpatialAggregate(locations)).set_index("pcod").value
+    recovered = published_full.reindex(got.index) - got
+    assert not any(small(v) for v in recovered), recovered
+
+
+def test_the_random_ids_attack_recovered_small_counts_before(ctx, fixture_db):
+    """The data make the attack bite: the >15 rule alone would publish sampled counts 1–15 below the full."""
+    locations = daily_location(DAY1, make_spatial_unit("admin3"))
+    full = result(ctx, locations).groupby("pcod").size()
+    sampled = result(ctx, RandomSample(locations, **SAMPLES[0])).groupby("pcod").size()
+    assert any((sampled > 15) & (full - sampled).between(1, 15))
+
+
+def test_flows_of_a_sample_leave_out_none_or_many(ctx, fixture_db):
+    unit = make_spatial_unit("admin2")
+    a, b = daily_location(DAY1, unit), daily_location(DAY2, unit)
+    sample = RandomSample(a, sampling_method="random_ids", seed=0.25, fraction=0.85)
+    pairs = result(ctx, a).merge(result(ctx, b), on="subscriber", suffixes=("_from", "_to"))
+    sampled_pairs = result(ctx, sample).merge(
+        result(ctx, b), on="subscriber", suffixes=("_from", "_to")
+    )
+    full = pairs.groupby(["pcod_from", "pcod_to"]).size()
+    sampled = sampled_pairs.groupby(["pcod_from", "pcod_to"]).size()
+    assert any((sampled > 15) & (full.reindex(sampled.index) - sampled).between(1, 15))
+    got = result(ctx, Flows(sample, b)).set_index(["pcod_from", "pcod_to"]).value.sort_index()
+    expected = expected_counts(full, sampled)
+    assert len(expected) > 0 and got.to_dict() == expected.to_dict()
+
+
+@pytest.mark.parametrize("kind,side", [(OutFlow, "pcod_from"), (InFlow, "pcod_to")])
+def test_flow_totals_of_a_sample_leave_out_none_or_many(ctx, fixture_db, kind, side):
+    unit = make_spatial_unit("admin3")
+    a, b = daily_location(DAY1, unit), daily_location(DAY2, unit)
+    sample = RandomSample(a, sampling_method="bernoulli", seed=0.7, fraction=0.85)
+    suffixes = ("_from", "_to")
+    full = result(ctx, a).merge(result(ctx, b), on="subscriber", suffixes=suffixes)
+    sampled = result(ctx, sample).merge(result(ctx, b), on="subscriber", suffixes=suffixes)
+    full_counts, sampled_counts = full.groupby(side).size(), sampled.groupby(side).size()
+    assert any((sampled_counts > 15) & (full_counts - sampled_counts).between(1, 15))
+    got = result(ctx, kind(sample, b)).set_index("pcod").value
+    expected = expected_counts(full_counts, sampled_counts)
+    assert len(expected) > 0 and got.to_dict() == expected.to_dict()
+
+
+@pytest.mark.parametrize(
+    "method,small_size,big_size",
+    [
+        ("random_ids", {"size": 225}, {"size": 226}),
+        ("random_ids", {"fraction": 0.5}, {"fraction": 0.51}),
+        ("bernoulli", {"fraction": 0.5}, {"fraction": 0.51}),
+    ],
+)
+def test_samples_of_different_sizes_are_not_nested(ctx, fixture_db, method, small_size, big_size):
+    """For one seed, the smaller sample is not inside the larger one (else their difference is a small
+    group: one subscriber for sizes n and n + 1)."""
+    locations = daily_location(DAY1, make_spatial_unit("admin3"))
+    smaller = result(ctx, RandomSample(locations, sampling_method=method, seed=0.5, **small_size))
+    larger = result(ctx, RandomSample(locations, sampling_method=method, seed=0.5, **big_size))
+    assert not set(smaller.subscriber) <= set(larger.subscriber)
+
+
+def test_a_sample_nested_inside_an_input_is_refused():
+    visits = LocationVisits([daily_location(d, make_spatial_unit("admin3")) for d in (DAY1, DAY2)])
+    sample = RandomSample(visits, sampling_method="random_ids", seed=0.5, size=100)
+    with pytest.raises(InvalidSpecError, match="direct input"):
+        SpatialAggregate(MajorityLocation(sample))
