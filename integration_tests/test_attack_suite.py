@@ -525,6 +525,7 @@ def test_attack_histogram_bin_edges(world, conn):
 
 
 def test_attack_sampling_seeds(world, conn):
+    """Closed: a sampled row is published only where the sample leaves out 0 or more than 15 (privacy.md)."""
     specs = {"full": ag.spatial_aggregate_spec(locations=daily(D1))}
     for seed in (0.1, 0.2, 0.3):
         sample = fc.random_sample_spec(
@@ -544,6 +545,7 @@ def test_attack_sampling_seeds(world, conn):
 
 
 def test_attack_random_ids_sampling(world, conn):
+    """Closed: as above, and samples of n and n + 1 with one seed are unrelated draws, not nested."""
     n = 225  # of the 234 subscribers located on day one
     specs = {"full": ag.spatial_aggregate_spec(locations=daily(D1))}
     for size in (n, n + 1):

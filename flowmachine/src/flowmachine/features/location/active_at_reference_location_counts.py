@@ -20,6 +20,11 @@ from psycopg import sql
 from flowmachine.core.errors import InvalidSpecError
 from flowmachine.core.query import Query
 from flowmachine.core.redaction import REDACTION_THRESHOLD, having
+from flowmachine.core.sampled_release import (
+    is_sampled,
+    publish_where_sample_leaves_out_none_or_many,
+    unsampled,
+)
 from flowmachine.core.sql_parts import identifiers
 from flowmachine.features.location.unique_subscriber_counts import UniqueSubscriberCounts
 from flowmachine.features.subscriber.base_location import BaseLocation
@@ -58,8 +63,9 @@ class _LocationCounts(Query):
         return [*self.location_columns, "value"]
 
 
-class ActiveAtReferenceLocationCounts(_LocationCounts):
-    """Subscribers per reference location who were seen there; 15 or fewer are left out."""
+class _ReferenceLocationCounts(_LocationCounts):
+    """Counts per reference location; of a sampled `reference_locations`, a location is published only where
+    the sample leaves out 0 or more than 15 of its unsampled count (`core.sampled_release`)."""
 
     def __init__(
         self,
@@ -68,15 +74,35 @@ class ActiveAtReferenceLocationCounts(_LocationCounts):
         *,
         redact: bool = True,
     ) -> None:
-        self._check_units(
-            unique_locations, reference_locations, "unique_locations and reference_locations"
-        )
+        self._check_units(unique_locations, reference_locations, self._units_message)
         self.unique_locations = unique_locations
         self.reference_locations = reference_locations
         self.redact = bool(redact)
+        self._sampled = self.redact and is_sampled(unique_locations, reference_locations)
         super().__init__()
 
+    _units_message: str
+
+    def _counts(self, ctx: Context) -> sql.Composable:
+        raise NotImplementedError
+
     def _make_query(self, ctx: Context) -> sql.Composable:
+        if not self._sampled:
+            return self._counts(ctx)
+        full = type(self)(
+            unsampled(self.unique_locations), unsampled(self.reference_locations), redact=False
+        )
+        return publish_where_sample_leaves_out_none_or_many(
+            self._counts(ctx), full.get_query(ctx), self.location_columns
+        )
+
+
+class ActiveAtReferenceLocationCounts(_ReferenceLocationCounts):
+    """Subscribers per reference location who were seen there; 15 or fewer are left out."""
+
+    _units_message = "unique_locations and reference_locations"
+
+    def _counts(self, ctx: Context) -> sql.Composable:
         L = self.location_columns
         # unique locations hold one row per (subscriber, location): at most one match per reference row
         return sql.SQL(
@@ -182,25 +208,12 @@ class UnmovingCounts(_LocationCounts):
         )
 
 
-class UnmovingAtReferenceLocationCounts(_LocationCounts):
+class UnmovingAtReferenceLocationCounts(_ReferenceLocationCounts):
     """Subscribers per reference location seen there and nowhere else; 15 or fewer are left out."""
 
-    def __init__(
-        self,
-        unique_locations: BaseLocation,
-        reference_locations: BaseLocation,
-        *,
-        redact: bool = True,
-    ) -> None:
-        self._check_units(
-            unique_locations, reference_locations, "locations and reference_locations"
-        )
-        self.unique_locations = unique_locations
-        self.reference_locations = reference_locations
-        self.redact = bool(redact)
-        super().__init__()
+    _units_message = "locations and reference_locations"
 
-    def _make_query(self, ctx: Context) -> sql.Composable:
+    def _counts(self, ctx: Context) -> sql.Composable:
         L = self.location_columns
         unmoving = sql.SQL("count(*) FILTER (WHERE unmoving)")
         return sql.SQL(
