@@ -145,3 +145,22 @@ def test_a_sample_nested_inside_an_input_is_refused():
     sample = RandomSample(visits, sampling_method="random_ids", seed=0.5, size=100)
     with pytest.raises(InvalidSpecError, match="direct input"):
         SpatialAggregate(MajorityLocation(sample))
+
+
+def test_the_server_refuses_a_nested_sample_with_a_clear_error(zmq_client):
+    daily = {"query_kind": "daily_location", "aggregation_unit": "admin3", "method": "last"}
+    visits = {
+        "query_kind": "location_visits",
+        "locations": [{**daily, "date": DAY1}, {**daily, "date": DAY2}],
+        "sampling": {"sampling_method": "random_ids", "seed": 0.5, "size": 100},
+    }
+    spec = {
+        "query_kind": "spatial_aggregate",
+        "locations": {"query_kind": "majority_location", "subscriber_location_weights": visits},
+    }
+    reply = zmq_client.request("run_query", **spec)
+    assert reply["status"] == "error", reply
+    assert "direct input" in reply["payload"]["exception"]
+    # the same sample as the direct input is run
+    direct = {**spec, "locations": {**daily, "date": DAY1, "sampling": visits["sampling"]}}
+    assert zmq_client.request("run_query", **direct)["status"] == "success"
