@@ -75,6 +75,9 @@ class RandomSample(Query):
         self.size = None if size is None else int(size)
         self.fraction = None if fraction is None else float(fraction)
         self.estimate_count = bool(estimate_count)
+        # part of the id: samples drawn with the size mixed into the seed (and the aggregates over them, which
+        # check them against the unsampled input) never reuse cache tables of the earlier, nested draws
+        self.seeding = "seed-and-size"
         super().__init__()
 
     def __getattr__(self, name: str):

@@ -38,8 +38,15 @@ def unsampled(query: Q) -> Q:
     return cast(Q, query.query) if isinstance(query, RandomSample) else query
 
 
-def _contains_sample(query: Query) -> bool:
-    return isinstance(query, RandomSample) or any(_contains_sample(d) for d in query.dependencies)
+def _contains_sample(query: Query, seen: set[str] | None = None) -> bool:
+    """Whether `query` is or depends on a `RandomSample` (each shared dependency visited once)."""
+    seen = set() if seen is None else seen
+    if query.query_id in seen:
+        return False
+    seen.add(query.query_id)
+    return isinstance(query, RandomSample) or any(
+        _contains_sample(d, seen) for d in query.dependencies
+    )
 
 
 def is_sampled(*inputs: Query) -> bool:
