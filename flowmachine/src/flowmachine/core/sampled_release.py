@@ -49,6 +49,16 @@ def _contains_sample(query: Query, seen: set[str] | None = None) -> bool:
     )
 
 
+def refuse_sampled(*inputs: Query, kind: str) -> None:
+    """Refuse a sample anywhere in `inputs`, for a kind with no sound per-key check of it (see the module)."""
+    if any(_contains_sample(q) for q in inputs):
+        raise InvalidSpecError(
+            f"{kind} cannot be computed over a random sample: with no per-key count of subscribers to "
+            "compare with the unsampled input, its release minus the unsampled one would describe the "
+            "subscribers the sample leaves out. Ask for it without `sampling`."
+        )
+
+
 def is_sampled(*inputs: Query) -> bool:
     """Whether any input is a `RandomSample`; refuses a sample hidden deeper inside an input."""
     if any(_contains_sample(unsampled(q)) for q in inputs):
@@ -105,4 +115,65 @@ def publish_where_sample_leaves_out_none_or_many(
         sampled=sampled,
         full=unsampled_counts,
         rules=rules,
+    )
+
+
+def publish_keys_where_sample_leaves_out_none_or_many(
+    sampled: sql.Composable,
+    sampled_counts: sql.Composable,
+    unsampled_counts: sql.Composable,
+    keys: Sequence[str],
+    counts: Sequence[str],
+    *,
+    parts: Sequence[str] = (),
+) -> sql.Composable:
+    """The rows of `sampled` (the redacted release over the sample, with the columns `keys…`) whose key's
+    subscriber counts each differ by 0 or more than 15 between `sampled_counts` and `unsampled_counts`
+    (`keys…, parts…, counts…`, unredacted, over the sample and over the unsampled input). `parts` split a key
+    (e.g. into labels): every part of a key must pass, parts only one side has counting as 0 on the other.
+    Keys are matched by grouping (NULL matches NULL), then the release's rows by `IS NOT DISTINCT FROM`."""
+    KP = sql.SQL(", ").join(sql.Identifier(c) for c in [*keys, *parts])
+    K = sql.SQL(", ").join(sql.Identifier(k) for k in keys)
+
+    def side(mine: str) -> sql.Composable:
+        return sql.SQL(", ").join(
+            sql.SQL("{} AS {}").format(
+                sql.Identifier(c) if prefix == mine else sql.SQL("0::bigint"),
+                sql.Identifier(f"{prefix}_{c}"),
+            )
+            for prefix in ("s", "u")
+            for c in counts
+        )
+
+    sums = sql.SQL(", ").join(
+        sql.SQL("sum({c}) AS {c}").format(c=sql.Identifier(f"{prefix}_{c}"))
+        for prefix in ("s", "u")
+        for c in counts
+    )
+    rules = sql.SQL(" AND ").join(
+        differs_by_none_or_many(sql.Identifier(f"u_{c}"), sql.Identifier(f"s_{c}")) for c in counts
+    )
+    same_key = sql.SQL(" AND ").join(
+        sql.SQL("o.{k} IS NOT DISTINCT FROM k.{k}").format(k=sql.Identifier(k)) for k in keys
+    )
+    return sql.SQL(
+        "SELECT o.* FROM ({sampled}) o WHERE EXISTS ("
+        "SELECT 1 FROM ("
+        "SELECT {K} FROM ("
+        "SELECT {KP}, {sums} FROM ("
+        "SELECT {KP}, {s_side} FROM ({s}) s UNION ALL SELECT {KP}, {u_side} FROM ({u}) u"
+        ") x GROUP BY {KP}"
+        ") p GROUP BY {K} HAVING bool_and({rules})"
+        ") k WHERE {same_key})"
+    ).format(
+        sampled=sampled,
+        K=K,
+        KP=KP,
+        sums=sums,
+        s_side=side("s"),
+        u_side=side("u"),
+        s=sampled_counts,
+        u=unsampled_counts,
+        rules=rules,
+        same_key=same_key,
     )

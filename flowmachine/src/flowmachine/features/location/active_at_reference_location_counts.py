@@ -23,6 +23,7 @@ from flowmachine.core.redaction import REDACTION_THRESHOLD, having
 from flowmachine.core.sampled_release import (
     is_sampled,
     publish_where_sample_leaves_out_none_or_many,
+    refuse_sampled,
     unsampled,
 )
 from flowmachine.core.sql_parts import identifiers
@@ -142,6 +143,14 @@ class UniqueVisitorCounts(_LocationCounts):
                 "active_at_reference_location_counts and unique_subscriber_counts must use the same "
                 "spatial unit"
             )
+        # a sample moves subscribers between visitors and residents: no per-location count of it is sound
+        if redact:
+            refuse_sampled(
+                active.unique_locations,
+                active.reference_locations,
+                seen,
+                kind="unique_visitor_counts",
+            )
         # the inputs' pieces, not their (redacted) counts: the difference is taken per subscriber
         self.unique_locations = active.unique_locations
         self.reference_locations = active.reference_locations
@@ -187,14 +196,24 @@ class UniqueVisitorCounts(_LocationCounts):
 
 
 class UnmovingCounts(_LocationCounts):
-    """Subscribers per location who were seen at that location only; 15 or fewer are left out."""
+    """Subscribers per location who were seen at that location only; 15 or fewer are left out, and, of a
+    sample, locations where it leaves out 1–15 of the unsampled count (`core.sampled_release`)."""
 
     def __init__(self, unique_locations: BaseLocation, *, redact: bool = True) -> None:
         self.unique_locations = unique_locations
         self.redact = bool(redact)
+        self._sampled = self.redact and is_sampled(unique_locations)
         super().__init__()
 
     def _make_query(self, ctx: Context) -> sql.Composable:
+        if not self._sampled:
+            return self._counts(ctx)
+        full = UnmovingCounts(unsampled(self.unique_locations), redact=False)
+        return publish_where_sample_leaves_out_none_or_many(
+            self._counts(ctx), full.get_query(ctx), self.location_columns
+        )
+
+    def _counts(self, ctx: Context) -> sql.Composable:
         L = identifiers(self.location_columns)
         return sql.SQL(
             """SELECT {L}, count(*) AS value FROM (

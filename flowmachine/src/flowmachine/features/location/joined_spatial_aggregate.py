@@ -15,6 +15,10 @@ count of 1–15 be had by difference with it:
   needs more than 15 subscribers, and the located subscribers without a metric row must number 0 or more
   than 15. Shares are over the subscribers described, so they sum to 1 and no category is hidden behind
   1 − Σ shares (FlowKit issue #1940).
+
+Of a sample (the metric, the locations or both a `RandomSample`), numeric methods publish a location only
+where the sample leaves out 0 or more than 15 of its unsampled located subscribers and of those with a value
+of each metric column (`core.sampled_release`); `distr` of a sample is refused.
 """
 
 from __future__ import annotations
@@ -26,6 +30,11 @@ from psycopg import sql
 from flowmachine.core.errors import InvalidSpecError
 from flowmachine.core.query import Query
 from flowmachine.core.redaction import leaves_out_none_or_many, more_than_threshold
+from flowmachine.core.sampled_release import (
+    is_sampled,
+    publish_keys_where_sample_leaves_out_none_or_many,
+    unsampled,
+)
 from flowmachine.core.sql_parts import identifiers
 from flowmachine.core.statistic import STATISTICS, statistic_sql
 from flowmachine.features.subscriber.base_location import BaseLocation
@@ -50,6 +59,12 @@ class JoinedSpatialAggregate(Query):
         self.locations = locations
         self.method = method
         self.redact = bool(redact)
+        self._sampled = self.redact and is_sampled(metric, locations)
+        if self._sampled and method == "distr":
+            raise InvalidSpecError(
+                "joined_spatial_aggregate with method distr cannot be computed over a random sample "
+                "(of its metric or locations): ask for it without `sampling`, or use a numeric method."
+            )
         super().__init__()
 
     @property
@@ -83,9 +98,38 @@ class JoinedSpatialAggregate(Query):
             locations=self.locations.get_query(ctx),
         )
 
+    def _subscriber_counts(self, ctx: Context) -> sql.Composable:
+        """`<L>…, located, valued_0…`: per location, the located subscribers and those with a value of each
+        metric column, unredacted."""
+        L = identifiers(self.location_columns)
+        valued = [
+            sql.SQL("count(DISTINCT subscriber) FILTER (WHERE {} IS NOT NULL) AS {}").format(
+                sql.Identifier(c), sql.Identifier(f"valued_{i}")
+            )
+            for i, c in enumerate(self.metric_columns)
+        ]
+        return sql.SQL(
+            "SELECT {L}, count(DISTINCT subscriber) AS located, {valued} FROM ({joined}) j GROUP BY {L}"
+        ).format(L=L, valued=sql.SQL(", ").join(valued), joined=self._joined(ctx))
+
     def _make_query(self, ctx: Context) -> sql.Composable:
         if self.method == "distr":
             return self._distribution(ctx)
+        release = self._statistics(ctx)
+        if not self._sampled:
+            return release
+        full = JoinedSpatialAggregate(
+            unsampled(self.metric), unsampled(self.locations), method=self.method, redact=False
+        )
+        return publish_keys_where_sample_leaves_out_none_or_many(
+            release,
+            self._subscriber_counts(ctx),
+            full._subscriber_counts(ctx),
+            self.location_columns,
+            ["located", *(f"valued_{i}" for i in range(len(self.metric_columns)))],
+        )
+
+    def _statistics(self, ctx: Context) -> sql.Composable:
         L = identifiers(self.location_columns)
         stats = sql.SQL(", ").join(
             sql.SQL("{} AS {}").format(

@@ -9,6 +9,9 @@ bins stay, unless the suppressed bins together hold 1–15 subscribers: then eve
 histogram over the same range (the total) minus the published bins would count them. FlowKit instead blanks
 the whole histogram when any bin is below 15, which blanks nearly every real histogram of a long-tailed metric
 such as radius of gyration.
+
+A sampled metric is refused: a sample moves subscribers out of bins, and without a range even the edges follow
+the sample, so no per-bin check against the unsampled histogram is sound (docs/privacy.md, "Sampling").
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from psycopg import sql
 from flowmachine.core.errors import InvalidSpecError
 from flowmachine.core.query import Query
 from flowmachine.core.redaction import leaves_out_none_or_many, more_than_threshold
+from flowmachine.core.sampled_release import refuse_sampled
 
 if TYPE_CHECKING:
     from flowmachine.core.context import Context
@@ -38,6 +42,9 @@ class HistogramAggregation(Query):
     ) -> None:
         if "value" not in metric.column_names:
             raise InvalidSpecError("a histogram needs a metric with a value column")
+        if redact:
+            # a sample moves subscribers between bins: no per-bin count of it is sound (docs/privacy.md)
+            refuse_sampled(metric, kind="histogram_aggregate")
         if isinstance(bins, int) and not isinstance(bins, bool):
             if bins < 1:
                 raise InvalidSpecError("bins must be at least 1")
