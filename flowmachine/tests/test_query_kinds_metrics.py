@@ -363,7 +363,9 @@ def test_sampling_where_flowkit_has_it(kind):
     spec = _spec(kind) | {
         "sampling": {"sampling_method": "bernoulli", "seed": 0.5, "fraction": 0.5}
     }
-    wrapped = {"query_kind": "histogram_aggregate", "metric": spec, "bins": {"n_bins": 5}}
+    # (a histogram refuses a sampled metric when built: test_attack_sampling.py)
+    wrapped = {"query_kind": "joined_spatial_aggregate", "metric": spec, "locations": DAILY}
+    wrapped["method"] = "mode"
     if kind in ("unique_location_counts", "total_active_periods"):
         with pytest.raises(ValidationError):
             FlowmachineQuerySchema().load(wrapped)

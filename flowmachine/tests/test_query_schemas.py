@@ -8,7 +8,7 @@ import math
 import pytest
 from marshmallow import ValidationError
 
-from flowmachine.core.random_sample import RandomSample
+from flowmachine.core.errors import InvalidSpecError
 from flowmachine.core.server.query_schemas.field_mixins import resolving_query_ids
 from flowmachine.core.server.query_schemas.flowmachine_query import FlowmachineQuerySchema
 from flowmachine.core.spatial_unit import make_spatial_unit
@@ -75,10 +75,17 @@ def test_histogram_of_sampled_metric():
         },
         "bins": {"n_bins": 10},
     }
+    exposed = load(
+        spec
+    )  # the spec is valid, as in FlowKit; the query is refused (docs/privacy.md, Sampling)
+    with pytest.raises(
+        InvalidSpecError, match="histogram_aggregate cannot be computed over a random"
+    ):
+        _ = exposed._flowmachine_query_obj
+    spec["metric"]["sampling"] = None
     q = load(spec)._flowmachine_query_obj
     assert isinstance(q, HistogramAggregation) and q.bins == 10
-    assert isinstance(q.metric, RandomSample) and q.metric.sampling_method == "bernoulli"
-    assert q.metric.query == RadiusOfGyration("2016-01-01", "2016-01-08")
+    assert q.metric == RadiusOfGyration("2016-01-01", "2016-01-08")
 
 
 def test_every_top_level_kind_loads():
