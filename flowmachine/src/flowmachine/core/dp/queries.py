@@ -112,7 +112,36 @@ class DPCounts(Query):
         return sql.SQL("SELECT {} FROM {}").format(self.columns_sql(), release_table(self.query_id))
 
 
-class DPSpatialAggregate(DPCounts):
+class _SubscribersPerUnit(DPCounts):
+    """Distinct subscribers per unit of a located input, each subscriber counted at `bound` units at most."""
+
+    @property
+    @abstractmethod
+    def _located(self) -> BaseLocation | SubscriberLocations:
+        """The input placing subscribers at units (one of the query's parameters, so of its id)."""
+
+    @property
+    def spatial_unit(self) -> SpatialUnit:
+        return self._located.spatial_unit
+
+    @property
+    def column_names(self) -> list[str]:
+        return [*self._located.location_columns, "value"]
+
+    def keys(self, ctx: Context) -> sql.Composable:
+        return unit_keys(ctx, self.spatial_unit)
+
+    def bounded_counts(self, ctx: Context) -> sql.Composable:
+        L = self.key_columns
+        rows = sql.SQL("SELECT DISTINCT subscriber, {L} FROM ({q}) l").format(
+            L=identifiers(L), q=self._located.get_query(ctx)
+        )
+        return sql.SQL("SELECT {L}, count(*) AS value FROM ({b}) b GROUP BY {L}").format(
+            L=identifiers(L), b=at_most_per_subscriber(rows, ["subscriber", *L], self.bound)
+        )
+
+
+class DPSpatialAggregate(_SubscribersPerUnit):
     """Subscribers per location of a reference location: each subscriber counted at one location at most."""
 
     def __init__(self, locations: BaseLocation, *, epsilon: float, bound: int = 1) -> None:
@@ -121,27 +150,11 @@ class DPSpatialAggregate(DPCounts):
         super().__init__()
 
     @property
-    def spatial_unit(self) -> SpatialUnit:
-        return self.locations.spatial_unit
-
-    @property
-    def column_names(self) -> list[str]:
-        return [*self.locations.location_columns, "value"]
-
-    def keys(self, ctx: Context) -> sql.Composable:
-        return unit_keys(ctx, self.spatial_unit)
-
-    def bounded_counts(self, ctx: Context) -> sql.Composable:
-        L = self.key_columns
-        rows = sql.SQL("SELECT DISTINCT subscriber, {L} FROM ({q}) l").format(
-            L=identifiers(L), q=self.locations.get_query(ctx)
-        )
-        return sql.SQL("SELECT {L}, count(*) AS value FROM ({b}) b GROUP BY {L}").format(
-            L=identifiers(L), b=at_most_per_subscriber(rows, ["subscriber", *L], self.bound)
-        )
+    def _located(self) -> BaseLocation:
+        return self.locations
 
 
-class DPUniqueSubscriberCounts(DPCounts):
+class DPUniqueSubscriberCounts(_SubscribersPerUnit):
     """Distinct subscribers seen per location: each subscriber counted at `bound` locations at most."""
 
     def __init__(
@@ -152,24 +165,8 @@ class DPUniqueSubscriberCounts(DPCounts):
         super().__init__()
 
     @property
-    def spatial_unit(self) -> SpatialUnit:
-        return self.subscriber_locations.spatial_unit
-
-    @property
-    def column_names(self) -> list[str]:
-        return [*self.subscriber_locations.location_columns, "value"]
-
-    def keys(self, ctx: Context) -> sql.Composable:
-        return unit_keys(ctx, self.spatial_unit)
-
-    def bounded_counts(self, ctx: Context) -> sql.Composable:
-        L = self.key_columns
-        rows = sql.SQL("SELECT DISTINCT subscriber, {L} FROM ({q}) s").format(
-            L=identifiers(L), q=self.subscriber_locations.get_query(ctx)
-        )
-        return sql.SQL("SELECT {L}, count(*) AS value FROM ({b}) b GROUP BY {L}").format(
-            L=identifiers(L), b=at_most_per_subscriber(rows, ["subscriber", *L], self.bound)
-        )
+    def _located(self) -> SubscriberLocations:
+        return self.subscriber_locations
 
 
 class DPFlows(DPCounts):
