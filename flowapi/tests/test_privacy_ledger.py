@@ -198,6 +198,25 @@ async def test_budget_exhausted_streams_nothing(dp_settings, dp_token):
         assert _privacy(again) == ("1", "1", "0.5")
 
 
+async def test_run_says_at_once_when_the_budget_cannot_cover_the_first_get(dp_settings, dp_token):
+    token = dp_token(max_epsilon=1.0, budget=1.5)
+    async with create_app(dp_settings).test_app() as app:
+        client = app.test_client()
+        first = await _query_id(client, token, dp_spec(1.0, "2016-03-03"))
+        assert (await client.get(f"/api/0/get/{first}", headers=bearer(token))).status_code == 200
+        refused = await _run(client, token, dp_spec(1.0, "2016-03-04"))
+        assert refused.status_code == 403
+        body = await refused.get_json()
+        assert body == {"status": "error", "msg": body["msg"]}
+        assert body["msg"].startswith(
+            "Privacy budget exhausted: this query spends epsilon 1, and only 0.5"
+        )
+        assert _privacy(refused) == ("1", "1", "0.5")  # the refusal says where the token stands
+        # what the token has already had stays free to run and get; what fits is still run
+        assert (await _run(client, token, dp_spec(1.0, "2016-03-03"))).status_code == 202
+        assert (await _run(client, token, dp_spec(0.5, "2016-03-04"))).status_code == 202
+
+
 async def test_two_clients_spending_the_last_of_a_budget_at_once_exactly_one_wins(
     dp_settings, make_token
 ):
@@ -304,8 +323,7 @@ async def test_expired_token_is_refused_and_the_users_spending_carries_over(dp_s
         assert expired.status_code == 401
         assert await expired.get_json() == {"msg": "Token has expired"}
         fresh = dp_token(max_epsilon=1.0, budget=1.5)  # same user, new token
-        second = await _query_id(client, fresh, dp_spec(1.0, "2016-03-02"))
-        refused = await client.get(f"/api/0/get/{second}", headers=bearer(fresh))
+        refused = await _run(client, fresh, dp_spec(1.0, "2016-03-02"))  # refused at run already
         assert refused.status_code == 403
         assert "to this user, across their tokens" in (await refused.get_json())["msg"]
         # the result the user already had costs the user nothing more (the token still counts it)

@@ -47,7 +47,7 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(APIError)
     async def api_error(exc: APIError) -> Response:
         g.outcome = exc.outcome
-        return json_response(exc.body, exc.status_code)
+        return json_response(exc.body, exc.status_code, exc.headers)
 
     @app.errorhandler(TokenError)
     async def token_error(exc: TokenError) -> Response:

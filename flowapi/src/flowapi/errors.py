@@ -10,11 +10,20 @@ from typing import Any
 
 
 class APIError(Exception):
-    def __init__(self, code: int, msg: str, *, outcome: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        code: int,
+        msg: str,
+        *,
+        outcome: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(msg)
         self.status_code = code
         self.msg = msg
         self.outcome = outcome or f"error_{code}"
+        self.headers = dict(headers or {})  # e.g. a privacy refusal's budget headers
         self.body: dict[str, Any] = {"status": "error", "msg": msg, **extra}
 
 

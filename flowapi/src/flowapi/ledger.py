@@ -45,6 +45,21 @@ def _remaining(budget: Decimal, token_spent: Decimal, user_spent: Decimal) -> De
     return max(ZERO, min(budget - token_spent, budget - user_spent))
 
 
+def _over_budget(
+    epsilon: Decimal, budget: Decimal, token_spent: Decimal, user_spent: Decimal, user_paid: bool
+) -> str | None:
+    """Why releasing a query spending `epsilon` to this token would exceed `budget` (None if it would not)."""
+    over_token = token_spent + epsilon > budget
+    if not over_token and (user_paid or user_spent + epsilon <= budget):
+        return None
+    left = _remaining(budget, token_spent, user_spent)
+    return (
+        f"Privacy budget exhausted: this query spends epsilon {_show(epsilon)}, and only "
+        f"{_show(left)} of the budget of {_show(budget)} is left"
+        + (" to this token." if over_token else " to this user, across their tokens.")
+    )
+
+
 class Ledger:
     """Reads and debits the ledger; holds no state of its own beyond the pool it is given."""
 
@@ -63,6 +78,29 @@ class Ledger:
         token_spent = row["token_spent"] or ZERO
         user_spent = row["user_spent"] or ZERO
         return Balance(token_spent, _remaining(budget, token_spent, user_spent))
+
+    async def refusal(
+        self, *, token_id: str, user: str, query_id: str, epsilon: Decimal, budget: Decimal
+    ) -> str | None:
+        """Why the first get of `query_id` would be refused for lack of budget, as things stand (None when it
+        would not be, or when this token has it already). A reading, not a reservation: `charge` decides."""
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                """SELECT (SELECT spent FROM privacy.token_spend WHERE jti = $1) AS token_spent,
+                          (SELECT spent FROM privacy.user_spend WHERE sub = $2) AS user_spent,
+                          EXISTS (SELECT 1 FROM privacy.charges WHERE jti = $1 AND query_id = $3)
+                              AS token_paid,
+                          EXISTS (SELECT 1 FROM privacy.charges WHERE sub = $2 AND query_id = $3)
+                              AS user_paid""",
+                token_id,
+                user,
+                query_id,
+            )
+        if row["token_paid"]:
+            return None
+        return _over_budget(
+            epsilon, budget, row["token_spent"] or ZERO, row["user_spent"] or ZERO, row["user_paid"]
+        )
 
     async def charge(
         self,
@@ -116,17 +154,10 @@ class Ledger:
             )
             new_token = token_spent + epsilon
             new_user = user_spent if user_paid else user_spent + epsilon
-            if new_token > budget or new_user > budget:
-                left = _remaining(budget, token_spent, user_spent)
+            problem = _over_budget(epsilon, budget, token_spent, user_spent, bool(user_paid))
+            if problem is not None:
                 raise BudgetExhausted(
-                    f"Privacy budget exhausted: this query spends epsilon {_show(epsilon)}, and only "
-                    f"{_show(left)} of the budget of {_show(budget)} is left"
-                    + (
-                        " to this token."
-                        if new_token > budget
-                        else " to this user, across their tokens."
-                    ),
-                    Balance(token_spent, left),
+                    problem, Balance(token_spent, _remaining(budget, token_spent, user_spent))
                 )
             await conn.execute(
                 """INSERT INTO privacy.charges (jti, query_id, sub, epsilon) VALUES ($1, $2, $3, $4)""",

@@ -3,7 +3,9 @@
 Only queries that name an epsilon (their spec at /run and /poll, FlowMachine's result reply at /get) go
 through these steps; every other request is answered exactly as before.
 
-    run  (spec has epsilon)      403 unless the token has privacy limits, a jti and epsilon <= its maximum
+    run  (spec has epsilon)      403 unless the token has privacy limits, a jti and epsilon <= its maximum;
+                                 once the query id is known, 403 "Privacy budget exhausted: ..." when its
+                                 first get would be refused (so an analyst learns it before waiting)
     poll (spec has epsilon)      headers only
     get  (reply has epsilon)     the same 403s; then, once the result is open, the ledger debit
                                  (403 "Privacy budget exhausted: ..." and nothing streamed when refused)
@@ -66,6 +68,30 @@ async def balance_headers(user: User, epsilon: Decimal) -> dict[str, str]:
         ledger.balance(token_id=user.token_id, user=user.name, budget=user.privacy.epsilon_budget)
     )
     return headers(epsilon, balance.spent, balance.remaining)
+
+
+async def require_budget(user: User, query_id: str, epsilon: Decimal) -> None:
+    """403 when the first get of `query_id` would exceed the token's or user's budget as things stand (free
+    when the token has it already). The debit itself stays at get, where the release happens."""
+    limits = require_privacy(user, epsilon)
+    assert user.token_id is not None  # require_privacy refuses tokens without one
+    ledger = await _ledger()
+    problem = await _with_ledger_errors(
+        ledger.refusal(
+            token_id=user.token_id,
+            user=user.name,
+            query_id=query_id,
+            epsilon=epsilon,
+            budget=limits.epsilon_budget,
+        )
+    )
+    if problem is not None:
+        raise APIError(
+            403,
+            problem,
+            outcome="PRIVACY_BUDGET_EXHAUSTED",
+            headers=await balance_headers(user, epsilon),
+        )
 
 
 async def release_headers(user: User, query_id: str, epsilon: Decimal) -> dict[str, str]:

@@ -15,7 +15,12 @@ from flowapi.request_record import request_id
 from flowapi.responses import json_response
 from flowapi.result_files import CONTENT_TYPES, open_rows, streamed
 from flowapi.routes import API_PREFIX
-from flowapi.routes.privacy_steps import balance_headers, release_headers, require_privacy
+from flowapi.routes.privacy_steps import (
+    balance_headers,
+    release_headers,
+    require_budget,
+    require_privacy,
+)
 from flowapi.state import state
 from flowkit_protocol import QueryState
 from flowkit_protocol.payloads import Cancellation, GeoResultSql, QueryRun, ResultSql
@@ -37,6 +42,8 @@ async def run_query() -> Response:
     if not reply.ok or query_id is None:
         raise APIError(400, reply.msg, outcome="rejected", status="Error", payload=reply.payload)
     g.query_id, g.outcome = query_id, "accepted"
+    if epsilon is not None:
+        await require_budget(user, query_id, epsilon)
     body = {"query_id": query_id, "progress": run.progress.as_dict()}
     extra = await balance_headers(user, epsilon) if epsilon is not None else {}
     return json_response(body, 202, {"Location": f"{API_PREFIX}/poll/{query_id}", **extra})
