@@ -244,7 +244,9 @@ def test_dp_attack_overlapping_windows(dp_stack, analyst):
         assert redrawn.privacy is not None and redrawn.privacy.spent == pytest.approx(total)
     averaging = analyst.make_api_query({**long, "epsilon": 0.5})
     with pytest.raises(FlowclientConnectionError, match="Privacy budget exhausted"):
-        averaging.get_result(disable_progress=True)  # refused at run: the first get could not be paid
+        averaging.get_result(
+            disable_progress=True
+        )  # refused at run: the first get could not be paid
     again.get_result(disable_progress=True)  # what the token has had stays free
     assert again.privacy is not None and again.privacy.spent == pytest.approx(3.97)
     refused(analyst, {**long, "epsilon": 1.5}, "above this token's limit")
