@@ -18,18 +18,10 @@ from psycopg import sql
 
 from flowdb.errors import FlowDBError
 from flowdb.settings import Settings
+from flowdb.vector_reader import features_of, read_json
 
 LEVELS = (0, 1, 2, 3)
 POLYGONAL = ("Polygon", "MultiPolygon")
-WGS84_NAMES = {
-    "EPSG:4326",
-    "URN:OGC:DEF:CRS:EPSG::4326",
-    "URN:OGC:DEF:CRS:EPSG:4326",
-    "URN:OGC:DEF:CRS:OGC:1.3:CRS84",
-    "URN:OGC:DEF:CRS:OGC::CRS84",
-    "OGC:CRS84",
-    "CRS84",
-}
 
 # The polygonal part of a valid 2D version of the feature's geometry, as a MULTIPOLYGON.
 _GEOM_SQL = (
@@ -56,37 +48,13 @@ def _read_features(path: Path) -> list[dict[str, Any]]:
     """The features of a GeoJSON FeatureCollection in EPSG:4326, checked to be polygons."""
     if not path.is_file():
         raise FlowDBError(f"geography file {path} does not exist or is not a file")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8-sig"))
-    except UnicodeDecodeError:
-        raise FlowDBError(f"{path} is not JSON: it is not UTF-8 text") from None
-    except ValueError as exc:
-        raise FlowDBError(f"{path} is not JSON: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        found = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
-        raise FlowDBError(f"{path} is not a GeoJSON FeatureCollection (type is {found!r})")
-    crs = doc.get("crs")
-    if crs is not None:
-        name = crs.get("properties", {}).get("name") if isinstance(crs, dict) else None
-        if not isinstance(name, str) or name.upper() not in WGS84_NAMES:
-            raise FlowDBError(
-                f"{path} is in CRS {name or crs!r}: reproject it to EPSG:4326 (WGS 84 lon/lat) first"
-            )
-    features = doc.get("features")
-    if not isinstance(features, list) or not features:
-        raise FlowDBError(f"{path} has no features")
-    for k, feature in enumerate(features, start=1):
-        if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            raise FlowDBError(f"{path}: feature {k} is not a GeoJSON Feature")
-        geom = feature.get("geometry")
-        kind = geom.get("type") if isinstance(geom, dict) else None
-        if kind not in POLYGONAL:
-            raise FlowDBError(
-                f"{path}: feature {k} has geometry {kind!r}; only Polygon and MultiPolygon are allowed"
-            )
-        if not isinstance(feature.get("properties") or {}, dict):
-            raise FlowDBError(f"{path}: feature {k} has properties that are not an object")
-    return features
+    doc = read_json(path, str(path))
+    return features_of(
+        doc,
+        str(path),
+        crs_hint="reproject it to EPSG:4326 (WGS 84 lon/lat) first",
+        geometry_types=POLYGONAL,
+    )
 
 
 def _find_property(props: dict[str, Any], candidates: list[str]) -> str | None:

@@ -18,6 +18,7 @@ from flowdb.errors import FlowDBError
 
 OGR2OGR_TIMEOUT_SECONDS = 600
 GEOJSON_SUFFIXES = (".geojson", ".json")
+_INSTALL_GDAL = "install gdal-bin to reproject it to WGS 84"
 WGS84_NAMES = {
     "EPSG:4326",
     "URN:OGC:DEF:CRS:EPSG::4326",
@@ -39,7 +40,7 @@ def read_features(path: Path, source_layer: str | None = None) -> list[dict[str,
     ogr2ogr = shutil.which("ogr2ogr")
     if ogr2ogr is None:
         if path.suffix.lower() in GEOJSON_SUFFIXES and source_layer is None:
-            return _features_of(path, _read_json(path), require_wgs84=True)
+            return features_of(read_json(path, path.name), path.name, crs_hint=_INSTALL_GDAL)
         raise FlowDBError(
             f"reading {path.name} needs GDAL's ogr2ogr: apt-get install gdal-bin "
             "(only a GeoJSON file in WGS 84 can be read without it)"
@@ -74,7 +75,7 @@ def read_features(path: Path, source_layer: str | None = None) -> list[dict[str,
         if done.returncode != 0 or not out.exists():
             message = _first_error(done.stderr) or f"exit status {done.returncode}"
             raise FlowDBError(f"ogr2ogr cannot read {path.name}: {message}")
-        return _features_of(path, _read_json(out), require_wgs84=False)
+        return features_of(read_json(out, path.name), path.name)
 
 
 def _first_error(stderr: str) -> str:
@@ -83,32 +84,48 @@ def _first_error(stderr: str) -> str:
     return (errors or lines or [""])[0]
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path, label: str) -> Any:
+    """The JSON document in `path`, named `label` in errors."""
     try:
         return json.loads(path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError:
-        raise FlowDBError(f"{path.name} is not JSON: it is not UTF-8 text") from None
+        raise FlowDBError(f"{label} is not JSON: it is not UTF-8 text") from None
     except ValueError as exc:
-        raise FlowDBError(f"{path.name} is not JSON: {exc}") from None
+        raise FlowDBError(f"{label} is not JSON: {exc}") from None
 
 
-def _features_of(path: Path, doc: Any, *, require_wgs84: bool) -> list[dict[str, Any]]:
+def features_of(
+    doc: Any,
+    label: str,
+    *,
+    crs_hint: str | None = None,
+    geometry_types: tuple[str, ...] | None = None,
+) -> list[dict[str, Any]]:
+    """The features of the GeoJSON FeatureCollection `doc` (named `label` in errors), each checked to be a
+    Feature whose properties are an object, and whose geometry is one of `geometry_types` if given. With a
+    `crs_hint`, a `crs` other than WGS 84 lon/lat is refused with that hint on what to do."""
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         found = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
-        raise FlowDBError(f"{path.name} is not a GeoJSON FeatureCollection (type is {found!r})")
+        raise FlowDBError(f"{label} is not a GeoJSON FeatureCollection (type is {found!r})")
     crs = doc.get("crs")
-    if require_wgs84 and crs is not None:
+    if crs_hint is not None and crs is not None:
         name = crs.get("properties", {}).get("name") if isinstance(crs, dict) else None
         if not isinstance(name, str) or name.upper() not in WGS84_NAMES:
-            raise FlowDBError(
-                f"{path.name} is in CRS {name or crs!r}: install gdal-bin to reproject it to WGS 84"
-            )
+            raise FlowDBError(f"{label} is in CRS {name or crs!r}: {crs_hint}")
     features = doc.get("features")
     if not isinstance(features, list) or not features:
-        raise FlowDBError(f"{path.name} has no features")
+        raise FlowDBError(f"{label} has no features")
     for k, feature in enumerate(features, start=1):
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            raise FlowDBError(f"{path.name}: feature {k} is not a GeoJSON Feature")
+            raise FlowDBError(f"{label}: feature {k} is not a GeoJSON Feature")
+        if geometry_types is not None:
+            geom = feature.get("geometry")
+            kind = geom.get("type") if isinstance(geom, dict) else None
+            if kind not in geometry_types:
+                raise FlowDBError(
+                    f"{label}: feature {k} has geometry {kind!r}; only "
+                    f"{' and '.join(geometry_types)} are allowed"
+                )
         if not isinstance(feature.get("properties") or {}, dict):
-            raise FlowDBError(f"{path.name}: feature {k} has properties that are not an object")
+            raise FlowDBError(f"{label}: feature {k} has properties that are not an object")
     return features
