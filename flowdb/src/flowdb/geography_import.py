@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from flowdb.errors import FlowDBError
+from flowdb.errors import FlowDBError, first_line
 from flowdb.settings import Settings
 from flowdb.vector_reader import features_of, read_json
 
@@ -176,13 +176,8 @@ def load_geography(
                 _fill_ancestors_from_parent(cur, level)
             cur.execute(sql.SQL("ANALYZE {}").format(table))
     except (psycopg.errors.DataError, psycopg.InternalError) as exc:
-        raise FlowDBError(f"{path}: invalid geometry: {_first_line(exc)}") from None
+        raise FlowDBError(f"{path}: invalid geometry: {first_line(exc)}") from None
     return len(rows)
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _fill_ancestors_from_parent(cur: psycopg.Cursor, level: int) -> None:

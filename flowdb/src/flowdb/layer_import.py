@@ -24,7 +24,7 @@ import psycopg
 from psycopg import sql
 
 from flowdb.custom_geography import LAYER_NAME, REGISTRY, SCHEMA
-from flowdb.errors import FlowDBError
+from flowdb.errors import FlowDBError, first_line
 from flowdb.settings import Settings
 from flowdb.vector_reader import read_features
 
@@ -156,7 +156,7 @@ def write_layer(
                     cur.execute(insert, row)
             except (psycopg.errors.DataError, psycopg.InternalError) as exc:
                 raise FlowDBError(
-                    f"{source}: feature {row[2]} has an invalid geometry: {_first_line(exc)}"
+                    f"{source}: feature {row[2]} has an invalid geometry: {first_line(exc)}"
                 ) from None
         empty = cur.execute(
             sql.SQL("SELECT feature FROM {} WHERE ST_IsEmpty(geom) ORDER BY gid LIMIT 1").format(
@@ -187,11 +187,6 @@ def write_layer(
         )
         cur.execute(sql.SQL("ANALYZE {}").format(table))
     return len(rows)
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def cmd_load_layer(settings: Settings, args: argparse.Namespace) -> int:
