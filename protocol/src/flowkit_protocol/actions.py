@@ -3,10 +3,10 @@ DELETE /api/0/query/<id>)."""
 
 from __future__ import annotations
 
-import enum
+from flowkit_protocol.wire_enum import WireEnum
 
 
-class Action(enum.StrEnum):
+class Action(WireEnum):
     PING = "ping"
     GET_AVAILABLE_QUERIES = "get_available_queries"
     GET_QUERY_SCHEMAS = "get_query_schemas"
@@ -22,13 +22,3 @@ class Action(enum.StrEnum):
     LIST_QA_CHECKS = "list_qa_checks"
     GET_QA_CHECKS = "get_qa_checks"
     CANCEL_QUERY = "cancel_query"
-
-    @classmethod
-    def parse(cls, value: object) -> Action | None:
-        """The action named `value`, or None if there is none of that name."""
-        if not isinstance(value, str):
-            return None
-        try:
-            return cls(value)
-        except ValueError:
-            return None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import enum
+from flowkit_protocol.wire_enum import WireEnum
 
 
-class QueryState(enum.StrEnum):
+class QueryState(WireEnum):
     KNOWN = "known"
     QUEUED = "queued"
     EXECUTING = "executing"
@@ -14,16 +14,6 @@ class QueryState(enum.StrEnum):
     CANCELLED = "cancelled"
     RESETTING = "resetting"
     AWOL = "awol"  # pseudo-state: no server knows the id (never stored)
-
-    @classmethod
-    def parse(cls, value: object) -> QueryState | None:
-        """The state named `value`, or None if it names none."""
-        if not isinstance(value, str):
-            return None
-        try:
-            return cls(value)
-        except ValueError:
-            return None
 
 
 # How a query's state reads in a sentence: "Query with id '<id>' <description>."
